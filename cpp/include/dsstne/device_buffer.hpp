@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+/// @file device_buffer.hpp
+/// @brief DeviceBuffer<T>: owning, move-only memory on a context's device with a host mirror and
+/// memory accounting (DSSTNE's "GPU buffer manager").
+///
+/// On the CPU backend device memory is host memory and the mirror is the buffer itself. No
+/// managed memory is ever used.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "dsstne/context.hpp"
+#include "dsstne/error.hpp"
+
+namespace dsstne {
+
+/// Bytes currently allocated by DeviceBuffers, per device kind, and their high-water mark.
+struct MemoryUsage {
+  int64_t cpu_bytes = 0;
+  int64_t cuda_bytes = 0;
+  int64_t cpu_peak = 0;
+  int64_t cuda_peak = 0;
+};
+MemoryUsage memory_usage();
+
+namespace detail {
+/// Allocates bytes on the device; throws OutOfMemory naming `what` and the size.
+void* device_allocate(Device device, std::size_t bytes, const std::string& what);
+void device_free(Device device, void* ptr, std::size_t bytes) noexcept;
+void copy_to_device(Device device, void* dst, const void* src, std::size_t bytes);
+void copy_to_host(Device device, void* dst, const void* src, std::size_t bytes);
+void device_zero(Device device, void* dst, std::size_t bytes);
+}  // namespace detail
+
+template <typename T>
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  /// Allocates n elements on the context's device, zero-filled. `name` appears in errors.
+  DeviceBuffer(const Context& ctx, std::size_t n, std::string name)
+      : device_(ctx.device()), name_(std::move(name)) {
+    allocate(n);
+  }
+  ~DeviceBuffer() { release(); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer(DeviceBuffer&& other) noexcept { swap(other); }
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept {
+    if (this != &other) {
+      release();
+      swap(other);
+    }
+    return *this;
+  }
+
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const std::string& name() const { return name_; }
+  Device device() const { return device_; }
+
+  /// Reallocates to n elements when n is larger than the capacity; keeps the first
+  /// min(size, n) elements, and zero-fills the rest.
+  void resize(std::size_t n) {
+    if (n <= capacity_) {
+      if (n > size_) detail::device_zero(device_, data_ + size_, (n - size_) * sizeof(T));
+      size_ = n;
+      return;
+    }
+    DeviceBuffer grown;
+    grown.device_ = device_;
+    grown.name_ = name_;
+    grown.allocate(n);
+    if (size_ > 0) copy_device_to_device(grown.data_, data_, size_);
+    swap(grown);
+  }
+  /// Copies n host elements into the buffer (growing it when needed).
+  void upload(const T* src, std::size_t n) {
+    resize(n);
+    if (n > 0) detail::copy_to_device(device_, data_, src, n * sizeof(T));
+  }
+  void upload(const std::vector<T>& src) { upload(src.data(), src.size()); }
+  /// Copies the buffer into host memory.
+  std::vector<T> download() const {
+    std::vector<T> out(size_);
+    if (size_ > 0) detail::copy_to_host(device_, out.data(), data_, size_ * sizeof(T));
+    return out;
+  }
+  void zero() {
+    if (size_ > 0) detail::device_zero(device_, data_, size_ * sizeof(T));
+  }
+
+ private:
+  void allocate(std::size_t n) {
+    if (n > 0) {
+      data_ = static_cast<T*>(detail::device_allocate(device_, n * sizeof(T), name_));
+      detail::device_zero(device_, data_, n * sizeof(T));
+    }
+    size_ = capacity_ = n;
+  }
+  void release() noexcept {
+    if (data_ != nullptr) detail::device_free(device_, data_, capacity_ * sizeof(T));
+    data_ = nullptr;
+    size_ = capacity_ = 0;
+  }
+  void swap(DeviceBuffer& other) noexcept {
+    std::swap(device_, other.device_);
+    std::swap(name_, other.name_);
+    std::swap(data_, other.data_);
+    std::swap(size_, other.size_);
+    std::swap(capacity_, other.capacity_);
+  }
+  void copy_device_to_device(T* dst, const T* src, std::size_t n) {
+    std::vector<T> staging(n);
+    detail::copy_to_host(device_, staging.data(), src, n * sizeof(T));
+    detail::copy_to_device(device_, dst, staging.data(), n * sizeof(T));
+  }
+
+  Device device_ = Device::CPU;
+  std::string name_;
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
+};
+
+}  // namespace dsstne

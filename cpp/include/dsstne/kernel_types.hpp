@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+/// @file kernel_types.hpp
+/// @brief Non-owning views and parameter blocks passed to the numeric kernels. They hold
+/// pointers into memory of the kernel's device (host memory for dsstne::cpu, device memory
+/// for dsstne::cuda) and never own it.
+
+#include <cstdint>
+
+#include "dsstne/descriptor.hpp"
+#include "dsstne/enums.hpp"
+
+namespace dsstne {
+
+/// A batch of sparse rows in CSR form. Row r holds entries [offsets[r], offsets[r+1]).
+/// `values == nullptr` means every stored value is 1 (Boolean data).
+struct CsrView {
+  const int64_t* offsets = nullptr;  ///< rows + 1
+  const uint32_t* indices = nullptr; ///< global unit index of each entry
+  const float* values = nullptr;     ///< value of each entry, or nullptr for all-ones
+  int64_t rows = 0;
+};
+
+/// The targets of an output layer for one batch.
+struct TargetView {
+  bool sparse = false;
+  bool ignore_zero = false;          ///< SparseIgnoreZero: only stored entries count
+  const float* dense = nullptr;      ///< rows × cols (dense targets, local columns)
+  CsrView csr;                       ///< sparse targets (global unit indices)
+  const float* example_weights = nullptr;  ///< rows, or nullptr for weight 1
+};
+
+/// Activation function and its parameters.
+struct ActivationParams {
+  Activation kind = Activation::Sigmoid;
+  float slope = 1.0f;   ///< LeakyRectifiedLinear
+  float alpha = 1.0f;   ///< ExponentialLinear / ScaledExponentialLinear
+  float lambda = 1.050701f;  ///< ScaledExponentialLinear
+};
+
+/// Everything the error and output-delta kernels need to know about the loss.
+struct LossParams {
+  ErrorFunction function = ErrorFunction::CrossEntropy;
+  ActivationParams activation;
+  SmceParams smce;
+  float delta_boost_one = 1.0f;   ///< scales deltas at stored entries of sparse targets
+  float delta_boost_zero = 1.0f;  ///< scales deltas at the other units of sparse targets
+};
+
+/// Parameters of one optimizer step (spec/math.md §5).
+struct UpdateParams {
+  TrainingMode mode = TrainingMode::SGD;
+  float alpha = 0.025f;    ///< learning rate for this step
+  float lambda = 0.0f;     ///< L2 weight decay (weights only)
+  float lambda1 = 0.0f;    ///< L1 weight decay (weights only)
+  float mu = 0.0f;         ///< momentum / RMS decay / Adam beta1 / AdaDelta rho
+  float mu1 = 0.0f;        ///< Adam beta2
+  int64_t step = 1;        ///< 1-based step count (Adam bias correction uses this t)
+};
+
+/// Which random stream a kernel draws from: value = f(seed, stream, counter).
+struct RandomStream {
+  uint64_t seed = 0;
+  uint64_t stream = 0;
+};
+
+}  // namespace dsstne

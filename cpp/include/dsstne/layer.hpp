@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+/// @file layer.hpp
+/// @brief Layer: a set of units with its activation, dropout and the buffers of the current
+/// batch (units, deltas, the gradient arriving from consumers, the dropout mask). Sized by its
+/// rank's slice of the units.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dsstne/comm.hpp"
+#include "dsstne/context.hpp"
+#include "dsstne/dataset.hpp"
+#include "dsstne/descriptor.hpp"
+#include "dsstne/device_buffer.hpp"
+#include "dsstne/kernel_types.hpp"
+
+namespace dsstne {
+
+class Weight;
+class Network;
+
+class Layer {
+ public:
+  /// @param desc the resolved descriptor (no "auto" left, inherited parameters resolved)
+  Layer(const LayerDescriptor& desc, int id, const Context& ctx);
+
+  const std::string& name() const { return desc_.name; }
+  LayerKind kind() const { return desc_.kind; }
+  LayerType type() const { return desc_.type; }
+  const LayerDescriptor& descriptor() const { return desc_; }
+  int id() const { return id_; }
+  /// Units per example over all ranks.
+  int64_t stride() const { return int64_t(desc_.stride()); }
+  /// The units this rank owns.
+  Slice slice() const { return slice_; }
+  int64_t local_units() const { return slice_.size(); }
+  ActivationParams activation_params() const;
+
+  const std::vector<Layer*>& sources() const { return sources_; }
+  const std::vector<Layer*>& skips() const { return skips_; }
+  const std::vector<Weight*>& incoming() const { return incoming_; }
+  /// The data set bound to this Input or Output layer, or nullptr.
+  const DataSetPtr& data_set() const { return data_; }
+  /// An input layer bound to sparse data: its batch stays in CSR form and is never densified.
+  bool is_sparse_input() const { return kind() == LayerKind::Input && data_ && data_->sparse(); }
+  /// Whether an Input layer's JSON or data said Sparse, or a Hidden layer gets the penalty.
+  bool sparse() const { return desc_.sparse; }
+
+  /// Rows of the current batch.
+  int64_t batch_rows() const { return rows_; }
+  /// Units of the current batch: rows × local_units (dense form; for a sparse input only after
+  /// the network densified it).
+  const float* units() const { return units_.data(); }
+  float* units() { return units_.data(); }
+  const float* deltas() const { return delta_.data(); }
+  /// The current sparse batch of a sparse input layer.
+  const SparseBatch& sparse_batch() const { return sparse_batch_; }
+
+ private:
+  friend class Network;
+  void allocate(int64_t batch);
+
+  LayerDescriptor desc_;
+  int id_;
+  Context ctx_;
+  Slice slice_;
+  std::vector<Layer*> sources_;
+  std::vector<Layer*> skips_;
+  std::vector<Weight*> incoming_;
+  DataSetPtr data_;
+  int64_t rows_ = 0;
+  int64_t capacity_ = 0;
+  DeviceBuffer<float> units_;        ///< activations (after dropout in training)
+  DeviceBuffer<float> saved_;        ///< activations before dropout
+  DeviceBuffer<uint8_t> mask_;       ///< dropout mask
+  DeviceBuffer<float> grad_;         ///< ∂E/∂units gathered from consumers
+  DeviceBuffer<float> delta_;        ///< ∂E/∂z of this layer
+  DeviceBuffer<float> mean_delta_;   ///< column means of delta (bias gradient)
+  bool grad_written_ = false;        ///< a consumer wrote grad_ in this batch
+  bool dropout_applied_ = false;
+  bool densified_ = false;           ///< a sparse input was expanded into units_ this batch
+  SparseBatch sparse_batch_;         ///< sparse input batch
+  SparseBatch target_sparse_;        ///< sparse targets of an output layer
+  DeviceBuffer<float> target_dense_; ///< dense targets of an output layer
+  DeviceBuffer<float> example_weights_;
+};
+
+}  // namespace dsstne

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+/// @file network.hpp
+/// @brief Network: layers and weights built from a NetworkDescriptor, bound to DataSets by name;
+/// owns the order of work, the batch cursor, shuffling, training, prediction and top-K.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dsstne/context.hpp"
+#include "dsstne/dataset.hpp"
+#include "dsstne/descriptor.hpp"
+#include "dsstne/layer.hpp"
+#include "dsstne/weight.hpp"
+
+namespace dsstne {
+
+/// What a forward pass is for: Training draws dropout, denoising and shuffles; Validation runs
+/// the training arithmetic without randomness (gradient checks); Prediction only runs forward.
+enum class Mode { Prediction = 0, Training = 1, Validation = 2 };
+
+/// Parameters of Network::train (spec/math.md §5, §8).
+struct TrainParams {
+  TrainingMode mode = TrainingMode::SGD;
+  float alpha = 0.025f;
+  float lambda = 0.0001f;
+  float lambda1 = 0.0f;
+  float mu = 0.5f;
+  float mu1 = 0.999f;
+  /// Every `alpha_interval` epochs (0 = never) alpha is multiplied by `alpha_multiplier`.
+  int alpha_interval = 0;
+  float alpha_multiplier = 1.0f;
+};
+
+/// The result of one epoch.
+struct EpochStats {
+  int epoch = 0;               ///< 1-based, counted over the network's life
+  double error = 0.0;          ///< mean training error per example (+ regularisation)
+  double regularization = 0.0; ///< epoch-average regularisation error
+  double validation_error = -1.0;  ///< mean error per example on validation data, or −1
+  float alpha = 0.0f;          ///< learning rate used
+  double seconds = 0.0;
+};
+
+/// Layer name → data set, for binding data other than by data set name.
+using Bindings = std::vector<std::pair<std::string, DataSetPtr>>;
+
+class Network {
+ public:
+  /// Builds layers and weights, resolves "auto" sizes from `data` (by data set name), binds the
+  /// data, and initialises the weights from the context's seed.
+  /// @throws InvalidArgument for inconsistent descriptors or data (naming layer and data set).
+  Network(NetworkDescriptor desc, const std::vector<DataSetPtr>& data, int64_t batch,
+          const Context& ctx);
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  const NetworkDescriptor& descriptor() const { return desc_; }
+  const Context& context() const { return ctx_; }
+  const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+  const std::vector<std::unique_ptr<Weight>>& weights() const { return weights_; }
+  /// @throws InvalidArgument naming the missing layer.
+  Layer& layer(const std::string& name) const;
+  /// The weight from layer `input` to layer `output`.
+  Weight& weight(const std::string& input, const std::string& output) const;
+  std::vector<Layer*> layers_of_kind(LayerKind kind) const;
+
+  int64_t batch() const { return batch_; }
+  void set_batch(int64_t batch);
+  /// Examples of the bound data (all bound data sets agree).
+  int64_t examples() const { return examples_; }
+
+  /// Binds data sets to the Input/Output layers whose DataSet names match.
+  void attach(const std::vector<DataSetPtr>& data);
+  /// Binds data sets to named layers; `exclusive` first unbinds every layer.
+  void bind(const Bindings& bindings, bool exclusive = false);
+  /// Current bindings (layer name → data set).
+  Bindings bindings() const;
+
+  // ---- training ----------------------------------------------------------------------------
+  /// Trains `epochs` epochs; returns one EpochStats per epoch. `validation` (may be empty) is
+  /// bound in place of the training data to compute a validation error after each epoch.
+  /// `on_epoch` is called after each epoch; `should_stop` between batches (Ctrl-C): when it
+  /// returns true training stops with Interrupted, the weights of finished batches kept.
+  std::vector<EpochStats> train(int epochs, const TrainParams& params,
+                                const Bindings& validation = {},
+                                const std::function<void(const EpochStats&)>& on_epoch = {},
+                                const std::function<bool()>& should_stop = {});
+  /// Epochs trained so far.
+  int epochs_trained() const { return epoch_; }
+  /// Optimizer steps taken so far (drives Adam's bias correction and `Decay`).
+  int64_t steps() const { return step_; }
+  /// Zeroes velocities and moments, and the step counter.
+  void reset_optimizer();
+
+  // ---- batches (building blocks, gradient checks) --------------------------------------------
+  /// Loads the batch at `position` (in stored order for Prediction/Validation) and runs forward.
+  void forward_batch(int64_t position, Mode mode);
+  /// Error of the current batch summed over its examples (needs output data).
+  double batch_error() const;
+  /// Back-propagates the current batch: output deltas, hidden deltas, weight gradients and bias
+  /// mean deltas (no update).
+  void backward_batch();
+  /// Applies one optimizer step with the gradients of the last backward_batch.
+  void update(const TrainParams& params, float alpha);
+
+  // ---- prediction ----------------------------------------------------------------------------
+  /// Mean error per example over the bound data (Prediction mode, no regularisation).
+  double error();
+  /// Units of `layer` for every example, examples × stride, in stored order.
+  std::vector<float> predict(const std::string& layer);
+  /// Top-k units of `layer` per example (descending, ties by index). Items listed in the rows of
+  /// `exclude` (same examples; may be null) are skipped. Scores and indices are examples × k.
+  void predict_topk(const std::string& layer, int64_t k, const DataSet* exclude,
+                    std::vector<float>& scores, std::vector<uint32_t>& indices);
+
+ private:
+  void build_weights();
+  void compute_order();
+  void check_binding(const Layer& layer, const DataSet& data) const;
+  void update_examples();
+  void require_data(bool need_outputs) const;
+  void load_inputs(const uint32_t* examples, int64_t rows, Mode mode);
+  void load_targets(const uint32_t* examples, int64_t rows);
+  void forward_layer(Layer& layer, Mode mode);
+  void output_delta(Layer& layer);
+  void hidden_delta(Layer& layer);
+  void propagate(Layer& layer);
+  void densify(Layer& source);
+  LossParams loss_params(const Layer& layer) const;
+  TargetView target_view(const Layer& layer) const;
+  double regularization_error(const TrainParams& params) const;
+  const uint32_t* batch_examples(int64_t position, Mode mode);
+
+  NetworkDescriptor desc_;
+  Context ctx_;
+  int64_t batch_;
+  int64_t examples_ = 0;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<std::unique_ptr<Weight>> weights_;
+  std::vector<Layer*> forward_order_;
+  std::map<std::string, Layer*> by_name_;
+  DeviceBuffer<uint32_t> order_;      ///< example order of the current epoch
+  DeviceBuffer<uint32_t> identity_;   ///< stored order
+  Mode mode_ = Mode::Prediction;
+  int64_t position_ = 0;
+  int epoch_ = 0;
+  int64_t step_ = 0;
+  TrainingMode state_mode_ = TrainingMode::SGD;
+};
+
+}  // namespace dsstne

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+/// @file weight.hpp
+/// @brief Weight: the connection from one layer to another: the matrix (n_in × local n_out,
+/// input-major as in DSSTNE's files), its bias, gradient and optimizer state. A shared weight
+/// reads its owner's matrix (optionally transposed) and keeps its own bias.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dsstne/device_buffer.hpp"
+#include "dsstne/layer.hpp"
+
+namespace dsstne {
+
+class Weight {
+ public:
+  Weight(Layer& input, Layer& output, int id, const Context& ctx);
+
+  Layer& input() const { return *input_; }
+  Layer& output() const { return *output_; }
+  int id() const { return id_; }
+  int64_t n_in() const { return input_->stride(); }
+  int64_t n_out() const { return output_->stride(); }
+  /// Weights hold a matrix of their own unless shared.
+  bool shared() const { return owner_ != nullptr; }
+  bool transposed() const { return transposed_; }
+  /// The weight whose matrix this one uses (itself when unshared).
+  Weight& owner() { return owner_ ? *owner_ : *this; }
+  const Weight& owner() const { return owner_ ? *owner_ : *this; }
+  /// 1 + the number of weights sharing this one's matrix.
+  int sharing_count() const { return sharing_count_; }
+  bool locked() const { return locked_; }
+  void set_locked(bool locked) { locked_ = locked; }
+  float norm() const { return norm_; }
+  void set_norm(float norm) { norm_ = norm; }
+
+  /// Matrix rows and columns as stored (owner's layout for a shared weight).
+  int64_t matrix_rows() const { return owner().n_in(); }
+  int64_t matrix_cols() const { return owner().n_out(); }
+  DeviceBuffer<float>& matrix() { return owner().w_; }
+  const DeviceBuffer<float>& matrix() const { return owner().w_; }
+  DeviceBuffer<float>& bias() { return b_; }
+  const DeviceBuffer<float>& bias() const { return b_; }
+  /// The stored gradient of the matrix: −(1/(sharing·B'))·∂E/∂W (DSSTNE's convention).
+  const DeviceBuffer<float>& gradient() const { return owner().grad_; }
+
+  /// Replaces the matrix (n_in·n_out floats, input-major) or the bias (n_out floats).
+  void set_matrix(const std::vector<float>& values);
+  void set_bias(const std::vector<float>& values);
+  /// Zeroes the optimizer state (velocities, moments).
+  void reset_state();
+
+ private:
+  friend class Network;
+  void share(Weight& owner, bool transposed);
+  void allocate_state(TrainingMode mode);
+
+  Context ctx_;
+  Layer* input_;
+  Layer* output_;
+  int id_;
+  Weight* owner_ = nullptr;
+  bool transposed_ = false;
+  int sharing_count_ = 1;
+  bool locked_ = false;
+  float norm_ = 0.0f;
+  DeviceBuffer<float> w_, grad_, w_v_, w_v2_;
+  DeviceBuffer<float> b_, b_v_, b_v2_;
+  int grad_contributions_ = 0;  ///< how many connections wrote grad_ in this batch
+};
+
+}  // namespace dsstne

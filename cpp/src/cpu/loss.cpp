@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file loss.cpp
+/// @brief CPU reference of the output error and output delta (spec/math.md §3, fixed form).
+///
+/// Sparse targets are never materialised as a dense row: each row is handled by a raw pass
+/// that assumes every target is 0, then a correction at the stored entries. Per-unit formulas
+/// live in loss_terms.hpp, shared with CUDA.
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "dsstne/error.hpp"
+#include "dsstne/kernels.hpp"
+#include "loss_terms.hpp"
+
+namespace dsstne::cpu {
+
+namespace {
+
+/// Below this many units a parallel region costs more than the work.
+constexpr int64_t kParallelMin = 1 << 14;
+
+/// One distinct stored target of a row, in local column coordinates.
+struct StoredTarget {
+  int64_t col;
+  float t;
+};
+
+/// Per-thread scratch for resolving the stored targets of one row.
+struct RowScratch {
+  std::vector<std::pair<uint32_t, float>> entries;  ///< (global index, value), sorted
+  std::vector<StoredTarget> local;                  ///< ascending column, no duplicates
+};
+
+bool is_softmax(const LossParams& p) { return p.activation.kind == Activation::SoftMax; }
+
+float example_weight(const TargetView& t, int64_t r) {
+  return t.example_weights != nullptr ? t.example_weights[r] : 1.0f;
+}
+
+/// Checks what can be checked cheaply. Returns false when there is nothing to compute.
+bool validate(const char* kernel, const LossParams& p, const float* a, int64_t rows, int64_t cols,
+              int64_t col_begin, const TargetView& t) {
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0 && col_begin >= 0, kernel, ": bad shape rows=", rows,
+                 " cols=", cols, " col_begin=", col_begin);
+  DSSTNE_EXPECTS(terms::known_error_function(p.function), kernel, ": unknown error function code ",
+                 static_cast<uint32_t>(p.function));
+  DSSTNE_EXPECTS(terms::known_activation(p.activation.kind), kernel, ": unknown activation code ",
+                 static_cast<uint32_t>(p.activation.kind));
+  if (p.function == ErrorFunction::DataScaledMarginalCrossEntropy) {
+    DSSTNE_EXPECTS(t.sparse, "DataScaledMarginalCrossEntropy needs sparse targets");
+    DSSTNE_EXPECTS(!is_softmax(p),
+                   "DataScaledMarginalCrossEntropy is not defined for a SoftMax output layer");
+  }
+  if (rows == 0 || cols == 0) return false;
+  DSSTNE_EXPECTS(a != nullptr, kernel, ": the activation pointer is null");
+  if (!t.sparse) {
+    DSSTNE_EXPECTS(t.dense != nullptr, kernel, ": dense targets without a target pointer");
+    return true;
+  }
+  const CsrView& c = t.csr;
+  DSSTNE_EXPECTS(c.offsets != nullptr, kernel, ": sparse targets without offsets");
+  DSSTNE_EXPECTS(c.rows >= rows, kernel, ": sparse targets have ", c.rows, " rows for a batch of ",
+                 rows);
+  DSSTNE_EXPECTS(c.offsets[0] >= 0, kernel, ": sparse target offsets start at ", c.offsets[0]);
+  for (int64_t r = 0; r < rows; ++r) {
+    DSSTNE_EXPECTS(c.offsets[r] <= c.offsets[r + 1], kernel,
+                   ": sparse target offsets decrease at row ", r);
+  }
+  DSSTNE_EXPECTS(c.offsets[rows] == c.offsets[0] || c.indices != nullptr, kernel,
+                 ": sparse targets without indices");
+  return true;
+}
+
+/// Resolves row r of the sparse targets into s.local: distinct stored units inside the local
+/// columns, ascending. Boolean duplicates collapse to t = 1, analog duplicates sum (in stored
+/// order). A SoftMax output with Boolean targets gets the distribution t = 1/n, n counting
+/// the distinct stored indices of the whole row, local or not.
+void resolve_row(const CsrView& c, int64_t r, bool softmax, int64_t col_begin, int64_t cols,
+                 RowScratch& s) {
+  s.entries.clear();
+  s.local.clear();
+  const int64_t begin = c.offsets[r];
+  const int64_t end = c.offsets[r + 1];
+  bool ascending = true;
+  for (int64_t k = begin; k < end; ++k) {
+    s.entries.emplace_back(c.indices[k], c.values != nullptr ? c.values[k] : 1.0f);
+    if (k > begin && c.indices[k] <= c.indices[k - 1]) ascending = false;
+  }
+  if (!ascending) {
+    std::stable_sort(s.entries.begin(), s.entries.end(),
+                     [](const auto& x, const auto& y) { return x.first < y.first; });
+  }
+  int64_t distinct = 0;
+  for (size_t k = 0; k < s.entries.size();) {
+    const uint32_t index = s.entries[k].first;
+    float t = 0.0f;
+    for (; k < s.entries.size() && s.entries[k].first == index; ++k) t += s.entries[k].second;
+    if (c.values == nullptr) t = 1.0f;
+    ++distinct;
+    const int64_t col = static_cast<int64_t>(index) - col_begin;
+    if (col >= 0 && col < cols) s.local.push_back(StoredTarget{col, t});
+  }
+  if (softmax && c.values == nullptr) {
+    const float share = 1.0f / static_cast<float>(distinct);
+    for (StoredTarget& st : s.local) st.t = share;
+  }
+}
+
+/// Σ_j e(a_j, t_j) of one row (without the example weight), in column order.
+double sparse_row_error(const LossParams& p, bool softmax, bool ignore_zero, const float* a,
+                        int64_t cols, const std::vector<StoredTarget>& stored) {
+  double sum = 0.0;
+  if (!ignore_zero) {
+    for (int64_t j = 0; j < cols; ++j) sum += terms::loss_error(p, softmax, a[j], 0.0f);
+  }
+  for (const StoredTarget& st : stored) {
+    sum += terms::loss_error(p, softmax, a[st.col], st.t);
+    if (!ignore_zero) sum -= terms::loss_error(p, softmax, a[st.col], 0.0f);
+  }
+  return sum;
+}
+
+/// SoftMax delta of one row with dense targets: δ_j = w·(q_j − a_j·Q), Q = Σ_k q_k.
+void dense_softmax_delta(const LossParams& p, const float* a, const float* t, int64_t cols, float w,
+                         float* delta) {
+  double q_sum = 0.0;
+  for (int64_t j = 0; j < cols; ++j) q_sum += terms::softmax_term(p, a[j], t[j]);
+  const float q = static_cast<float>(q_sum);
+  for (int64_t j = 0; j < cols; ++j) delta[j] = w * (terms::softmax_term(p, a[j], t[j]) - a[j] * q);
+}
+
+/// SoftMax delta of one row with sparse targets. Q is assembled like the error (raw + stored
+/// correction). With ignore_zero the unstored units have g = 0 but still get the −a_j·Q term
+/// of the Jacobian.
+void sparse_softmax_delta(const LossParams& p, bool ignore_zero, const float* a, int64_t cols,
+                          const std::vector<StoredTarget>& stored, float w, float* delta) {
+  double q_sum = 0.0;
+  if (!ignore_zero) {
+    for (int64_t j = 0; j < cols; ++j) q_sum += terms::softmax_term(p, a[j], 0.0f);
+  }
+  for (const StoredTarget& st : stored) {
+    q_sum += terms::softmax_term(p, a[st.col], st.t);
+    if (!ignore_zero) q_sum -= terms::softmax_term(p, a[st.col], 0.0f);
+  }
+  const float q = static_cast<float>(q_sum);
+  for (int64_t j = 0; j < cols; ++j) {
+    const float q_j = ignore_zero ? 0.0f : terms::softmax_term(p, a[j], 0.0f);
+    delta[j] = w * (q_j - a[j] * q);
+  }
+  for (const StoredTarget& st : stored) {
+    delta[st.col] = w * (terms::softmax_term(p, a[st.col], st.t) - a[st.col] * q);
+  }
+}
+
+/// Non-SoftMax delta of one row with sparse targets: raw pass, then overwrite stored units.
+void sparse_delta(const LossParams& p, bool ignore_zero, const float* a, int64_t cols,
+                  const std::vector<StoredTarget>& stored, float w, float* delta) {
+  for (int64_t j = 0; j < cols; ++j) {
+    delta[j] = ignore_zero ? 0.0f : w * terms::delta_term(p, a[j], 0.0f);
+  }
+  for (const StoredTarget& st : stored) delta[st.col] = w * terms::delta_term(p, a[st.col], st.t);
+}
+
+/// DeltaBoost: stored units ×delta_boost_one, the others ×delta_boost_zero.
+void boost_row(const LossParams& p, int64_t cols, const std::vector<StoredTarget>& stored,
+               float* delta) {
+  size_t k = 0;
+  for (int64_t j = 0; j < cols; ++j) {
+    const bool is_stored = k < stored.size() && stored[k].col == j;
+    if (is_stored) ++k;
+    delta[j] *= is_stored ? p.delta_boost_one : p.delta_boost_zero;
+  }
+}
+
+}  // namespace
+
+double output_error(const LossParams& p, const float* a, int64_t rows, int64_t cols,
+                    int64_t col_begin, const TargetView& t) {
+  if (!validate("output_error", p, a, rows, cols, col_begin, t)) return 0.0;
+  const bool softmax = is_softmax(p);
+
+  // a: rows × cols; dense targets rows × cols. Each row's weighted error goes to its own slot
+  // and the slots are added in row order, so the total does not depend on the thread count.
+  std::vector<double> row_error(static_cast<size_t>(rows));
+#pragma omp parallel if (rows * cols >= kParallelMin)
+  {
+    RowScratch scratch;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* ar = a + r * cols;
+      double sum = 0.0;
+      if (t.sparse) {
+        resolve_row(t.csr, r, softmax, col_begin, cols, scratch);
+        sum = sparse_row_error(p, softmax, t.ignore_zero, ar, cols, scratch.local);
+      } else {
+        const float* tr = t.dense + r * cols;
+        for (int64_t j = 0; j < cols; ++j) sum += terms::loss_error(p, softmax, ar[j], tr[j]);
+      }
+      row_error[static_cast<size_t>(r)] = static_cast<double>(example_weight(t, r)) * sum;
+    }
+  }
+  double total = 0.0;
+  for (double e : row_error) total += e;
+  return total;
+}
+
+void output_delta(const LossParams& p, const float* a, int64_t rows, int64_t cols,
+                  int64_t col_begin, const TargetView& t, float* delta) {
+  if (!validate("output_delta", p, a, rows, cols, col_begin, t)) return;
+  DSSTNE_EXPECTS(delta != nullptr, "output_delta: the delta pointer is null");
+  const bool softmax = is_softmax(p);
+  const bool boost = t.sparse && (p.delta_boost_one != 1.0f || p.delta_boost_zero != 1.0f);
+
+  // a, delta: rows × cols; dense targets rows × cols. Each thread owns whole rows.
+#pragma omp parallel if (rows * cols >= kParallelMin)
+  {
+    RowScratch scratch;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float w = example_weight(t, r);
+      const float* ar = a + r * cols;
+      float* dr = delta + r * cols;
+      if (!t.sparse) {
+        const float* tr = t.dense + r * cols;
+        if (softmax) {
+          dense_softmax_delta(p, ar, tr, cols, w, dr);
+        } else {
+          for (int64_t j = 0; j < cols; ++j) dr[j] = w * terms::delta_term(p, ar[j], tr[j]);
+        }
+        continue;
+      }
+      resolve_row(t.csr, r, softmax, col_begin, cols, scratch);
+      if (softmax) {
+        sparse_softmax_delta(p, t.ignore_zero, ar, cols, scratch.local, w, dr);
+      } else {
+        sparse_delta(p, t.ignore_zero, ar, cols, scratch.local, w, dr);
+      }
+      if (boost) boost_row(p, cols, scratch.local, dr);
+    }
+  }
+}
+
+}  // namespace dsstne::cpu

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file optimizer.cpp
+/// @brief CPU reference of the optimiser step (spec/math.md §5.2) for weights and biases.
+///
+/// Weights receive the negated gradient (plus weight decay) and move along it; biases receive
+/// the positive mean delta and move against it. Both go through one element rule templated on
+/// that direction, so the two tables of §5.2 cannot drift apart, and the stored optimiser state
+/// (v, v2) is exactly the one the table names for each side.
+
+#include <cmath>
+#include <cstdint>
+
+#include "dsstne/error.hpp"
+#include "dsstne/kernels.hpp"
+
+namespace dsstne::cpu {
+
+namespace {
+
+/// +1: the input is a descent direction (weights: g̃ = −∂E/∂w − decay); −1: the input is a
+/// gradient (biases: ḡ = mean delta). Multiplying by ±1 is exact, so this costs no precision.
+enum class Direction { kAlong = 1, kAgainst = -1 };
+
+/// Per-call constants, formed once on the host.
+struct StepConstants {
+  float alpha, mu, mu1;
+  float one_minus_mu, one_minus_mu1;
+  float adam_c1, adam_c2;  ///< 1 − μ^t and 1 − μ1^t (Adam bias correction)
+};
+
+StepConstants step_constants(const UpdateParams& u) {
+  StepConstants k{};
+  k.alpha = u.alpha;
+  k.mu = u.mu;
+  k.mu1 = u.mu1;
+  k.one_minus_mu = 1.0f - u.mu;
+  k.one_minus_mu1 = 1.0f - u.mu1;
+  // Powers in double, rounded once: t can be large and float pow loses bits there.
+  const double t = static_cast<double>(u.step);
+  k.adam_c1 = static_cast<float>(1.0 - std::pow(static_cast<double>(u.mu), t));
+  k.adam_c2 = static_cast<float>(1.0 - std::pow(static_cast<double>(u.mu1), t));
+  return k;
+}
+
+/// max(1e-9, x): the floor DSSTNE puts under every second-moment estimate.
+inline float floored(float x) { return x > 1e-9f ? x : 1e-9f; }
+
+/// Applies one step of `Mode` to element i. `x` is the element's input (g̃ or ḡ); the
+/// parameter moves by sign·step, and velocity-style state accumulates sign·α·x.
+template <TrainingMode Mode, Direction D>
+inline void step_element(const StepConstants& k, float x, float& p, float* v, float* v2,
+                         int64_t i) {
+  constexpr float sign = static_cast<float>(static_cast<int>(D));
+  if constexpr (Mode == TrainingMode::SGD) {
+    p += sign * (k.alpha * x);
+  } else if constexpr (Mode == TrainingMode::Momentum) {
+    v[i] = k.mu * v[i] + sign * (k.alpha * x);
+    p += v[i];
+  } else if constexpr (Mode == TrainingMode::Nesterov) {
+    const float v_old = v[i];
+    const float v_new = k.mu * v_old + sign * (k.alpha * x);
+    p += v_new + k.mu * (v_new - v_old);
+    v[i] = v_new;
+  } else if constexpr (Mode == TrainingMode::AdaGrad) {
+    v[i] += x * x;
+    p += sign * (k.alpha * x / std::sqrt(floored(v[i])));
+  } else if constexpr (Mode == TrainingMode::RMSProp) {
+    v[i] = k.mu * v[i] + k.one_minus_mu * (x * x);
+    p += sign * (k.alpha * x / std::sqrt(floored(v[i])));
+  } else if constexpr (Mode == TrainingMode::AdaDelta) {
+    v[i] = k.mu * v[i] + k.one_minus_mu * (x * x);
+    const float delta = std::sqrt(floored(v2[i]) / floored(v[i])) * x;
+    v2[i] = k.mu * v2[i] + k.one_minus_mu * (delta * delta);
+    p += sign * delta;
+  } else if constexpr (Mode == TrainingMode::Adam) {
+    v[i] = k.mu * v[i] + k.one_minus_mu * x;
+    v2[i] = k.mu1 * v2[i] + k.one_minus_mu1 * (x * x);
+    const float m_hat = v[i] / k.adam_c1;
+    const float v_hat = v2[i] / k.adam_c2;
+    p += sign * (k.alpha * m_hat / (std::sqrt(v_hat) + 1e-8f));
+  }
+}
+
+/// sgn(x) with sgn(0) = 0.
+inline float sign_of(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f); }
+
+template <TrainingMode Mode, Direction D>
+void run_mode(const UpdateParams& u, const float* input, int64_t n, float* p, float* v, float* v2) {
+  const StepConstants k = step_constants(u);
+  const float lambda = u.lambda;
+  const float lambda1 = u.lambda1;
+  // p, input, v, v2: n elements, each independent of the others.
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    float x = input[i];
+    if constexpr (D == Direction::kAlong) x = x - lambda * p[i] - lambda1 * sign_of(p[i]);
+    step_element<Mode, D>(k, x, p[i], v, v2, i);
+  }
+}
+
+template <Direction D>
+void update(const char* who, const UpdateParams& u, const float* input, int64_t n, float* p,
+            float* v, float* v2) {
+  DSSTNE_EXPECTS(n >= 0, who, ": negative element count ", n);
+  const TrainingMode mode = u.mode;
+  const bool needs_v = mode != TrainingMode::SGD;
+  const bool needs_v2 = mode == TrainingMode::AdaDelta || mode == TrainingMode::Adam;
+  switch (mode) {
+    case TrainingMode::SGD:
+    case TrainingMode::Momentum:
+    case TrainingMode::Nesterov:
+    case TrainingMode::AdaGrad:
+    case TrainingMode::RMSProp:
+    case TrainingMode::AdaDelta:
+    case TrainingMode::Adam:
+      break;
+    default:
+      DSSTNE_FAIL(InvalidArgument, who, ": unknown training mode code ",
+                  static_cast<uint32_t>(mode));
+  }
+  DSSTNE_EXPECTS(mode != TrainingMode::Adam || u.step >= 1, who,
+                 ": Adam needs a 1-based step count, got ", u.step);
+  if (n == 0) return;
+  DSSTNE_EXPECTS(input != nullptr && p != nullptr, who, ": gradient or parameter pointer is null");
+  DSSTNE_EXPECTS(!needs_v || v != nullptr, who, ": training mode code ",
+                 static_cast<uint32_t>(mode), " needs optimizer state v, got null");
+  DSSTNE_EXPECTS(!needs_v2 || v2 != nullptr, who, ": training mode code ",
+                 static_cast<uint32_t>(mode), " needs optimizer state v2, got null");
+
+  switch (mode) {
+    case TrainingMode::SGD:
+      return run_mode<TrainingMode::SGD, D>(u, input, n, p, v, v2);
+    case TrainingMode::Momentum:
+      return run_mode<TrainingMode::Momentum, D>(u, input, n, p, v, v2);
+    case TrainingMode::Nesterov:
+      return run_mode<TrainingMode::Nesterov, D>(u, input, n, p, v, v2);
+    case TrainingMode::AdaGrad:
+      return run_mode<TrainingMode::AdaGrad, D>(u, input, n, p, v, v2);
+    case TrainingMode::RMSProp:
+      return run_mode<TrainingMode::RMSProp, D>(u, input, n, p, v, v2);
+    case TrainingMode::AdaDelta:
+      return run_mode<TrainingMode::AdaDelta, D>(u, input, n, p, v, v2);
+    case TrainingMode::Adam:
+      return run_mode<TrainingMode::Adam, D>(u, input, n, p, v, v2);
+  }
+}
+
+}  // namespace
+
+void update_weights(const UpdateParams& u, const float* g, int64_t n, float* w, float* v,
+                    float* v2) {
+  update<Direction::kAlong>("update_weights", u, g, n, w, v, v2);
+}
+
+void update_biases(const UpdateParams& u, const float* mean_delta, int64_t n, float* b, float* v,
+                   float* v2) {
+  update<Direction::kAgainst>("update_biases", u, mean_delta, n, b, v, v2);
+}
+
+}  // namespace dsstne::cpu

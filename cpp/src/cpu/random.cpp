@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file random.cpp
+/// @brief CPU reference of the random kernels: weight initialisation and the epoch shuffle
+/// (spec/math.md §7, §8.2). Dropout lives in dropout.cpp.
+///
+/// Every value comes from the counter-based generator of rng.hpp, so an element depends only on
+/// (seed, stream, counter): slices, threads and backends all agree.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "dsstne/error.hpp"
+#include "dsstne/kernels.hpp"
+#include "dsstne/rng.hpp"
+
+namespace dsstne::cpu {
+
+namespace {
+
+/// w = factor·(u − ½) for the uniform schemes; the factor is formed in double on the host and
+/// rounded to float once, and u − ½ is exact in float, so each weight sees a single rounding
+/// that any backend can reproduce.
+struct InitLaw {
+  bool normal = false;    ///< draw n instead of u
+  bool centred = false;   ///< use u − ½ instead of u
+  bool constant = false;  ///< no draw at all
+  float factor = 0.0f;
+};
+
+InitLaw init_law(WeightInit scheme, float scale, int64_t n_in, int64_t n_out) {
+  const double s = scale;
+  InitLaw law;
+  switch (scheme) {
+    case WeightInit::Xavier:  // half the Glorot range, kept from DSSTNE on purpose (§7)
+      law.centred = true;
+      law.factor = static_cast<float>(s * std::sqrt(6.0 / static_cast<double>(n_in + n_out)));
+      break;
+    case WeightInit::CaffeXavier:  // fan-out, as DSSTNE does
+      law.centred = true;
+      law.factor = static_cast<float>(s * 2.0 * std::sqrt(3.0 / static_cast<double>(n_out)));
+      break;
+    case WeightInit::Uniform:
+      law.centred = true;
+      law.factor = static_cast<float>(2.0 * s);
+      break;
+    case WeightInit::UnitBall:
+      law.factor = scale;
+      break;
+    case WeightInit::Gaussian:
+      law.normal = true;
+      law.factor = scale;
+      break;
+    case WeightInit::SELU:  // LeCun normal (std 1/√N_in), DSSTNE's 1/N_in fixed
+      law.normal = true;
+      law.factor = static_cast<float>(s / std::sqrt(static_cast<double>(n_in)));
+      break;
+    case WeightInit::Constant:  // +s: DSSTNE's flipped sign fixed
+      law.constant = true;
+      law.factor = scale;
+      break;
+    default:
+      DSSTNE_FAIL(InvalidArgument, "init_weights: unknown weight init scheme code ",
+                  static_cast<uint32_t>(scheme));
+  }
+  return law;
+}
+
+}  // namespace
+
+void init_weights(WeightInit scheme, float scale, const RandomStream& rs, int64_t n_in,
+                  int64_t n_out, int64_t col_begin, int64_t cols, float* w) {
+  DSSTNE_EXPECTS(n_in > 0 && n_out > 0, "init_weights: matrix must be non-empty, got ", n_in, " x ",
+                 n_out);
+  DSSTNE_EXPECTS(col_begin >= 0 && cols >= 0 && col_begin + cols <= n_out,
+                 "init_weights: columns [", col_begin, ", ", col_begin + cols, ") outside the ",
+                 n_out, " output units");
+  const InitLaw law = init_law(scheme, scale, n_in, n_out);
+  if (cols == 0) return;
+  DSSTNE_EXPECTS(w != nullptr, "init_weights: weight pointer is null");
+
+  // w: n_in × cols (local columns); element (i, c) is global element i·n_out + col_begin + c.
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n_in; ++i) {
+    float* row = w + i * cols;
+    const uint64_t base = static_cast<uint64_t>(i * n_out + col_begin);
+    for (int64_t c = 0; c < cols; ++c) {
+      const uint64_t counter = base + static_cast<uint64_t>(c);
+      if (law.constant) {
+        row[c] = law.factor;
+      } else if (law.normal) {
+        row[c] = law.factor * random_normal(rs.seed, rs.stream, counter);
+      } else {
+        const float u = random_uniform(rs.seed, rs.stream, counter);
+        row[c] = law.factor * (law.centred ? u - 0.5f : u);
+      }
+    }
+  }
+}
+
+void shuffle_permutation(const RandomStream& rs, int64_t n, uint32_t* perm) {
+  DSSTNE_EXPECTS(n >= 0 && n <= (int64_t{1} << 32), "shuffle_permutation: example count ", n,
+                 " outside [0, 2^32]");
+  if (n == 0) return;
+  DSSTNE_EXPECTS(perm != nullptr, "shuffle_permutation: permutation pointer is null");
+
+  // Packing (key, index) into one word makes a plain sort equal to the stable argsort: equal
+  // keys are ordered by index.
+  std::vector<uint64_t> packed(static_cast<size_t>(n));
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t key = philox(rs.seed, rs.stream, static_cast<uint64_t>(i)).v[0];
+    packed[static_cast<size_t>(i)] = (key << 32) | static_cast<uint64_t>(i);
+  }
+  std::sort(packed.begin(), packed.end());
+  for (int64_t i = 0; i < n; ++i) {
+    perm[i] = static_cast<uint32_t>(packed[static_cast<size_t>(i)] & 0xFFFFFFFFull);
+  }
+}
+
+}  // namespace dsstne::cpu

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file sparse.cpp
+/// @brief Products of a CSR batch with a dense weight matrix (spec/math.md §4.2, §4.4) and the
+/// materialisation of a CSR batch. Zeros are never visited: work is proportional to the stored
+/// entries, and every sum runs in storage order so results do not depend on the thread count.
+
+#include <algorithm>
+#include <cstdint>
+
+#include "dsstne/error.hpp"
+#include "dsstne/kernels.hpp"
+
+namespace dsstne::cpu {
+
+namespace {
+
+/// Output columns owned by one task of the transposed product. Any width gives the same bits;
+/// this one keeps a task's strip of grad and delta rows within a few cache lines.
+constexpr int64_t kColumnBlock = 128;
+
+void check_csr(const CsrView& x, const char* kernel) {
+  DSSTNE_EXPECTS(x.rows >= 0, kernel, ": negative row count ", x.rows);
+  DSSTNE_EXPECTS(x.rows == 0 || (x.offsets != nullptr), kernel, ": CSR batch of ", x.rows,
+                 " rows has no offsets");
+}
+
+}  // namespace
+
+void sparse_product(const CsrView& x, const float* w, int64_t n_out, float* z) {
+  // x: rows × n_in (CSR), w: n_in × n_out, z: rows × n_out (accumulated into).
+  check_csr(x, "sparse_product");
+  DSSTNE_EXPECTS(n_out >= 0, "sparse_product: negative n_out ", n_out);
+#pragma omp parallel for schedule(dynamic, 16)
+  for (int64_t r = 0; r < x.rows; ++r) {
+    float* zr = z + r * n_out;
+    for (int64_t e = x.offsets[r]; e < x.offsets[r + 1]; ++e) {
+      const float* wi = w + static_cast<int64_t>(x.indices[e]) * n_out;
+      if (x.values == nullptr) {
+        for (int64_t o = 0; o < n_out; ++o) zr[o] += wi[o];
+      } else {
+        const float v = x.values[e];
+        for (int64_t o = 0; o < n_out; ++o) zr[o] += v * wi[o];
+      }
+    }
+  }
+}
+
+void sparse_transposed_product(const CsrView& x, const float* delta, int64_t n_in,
+                               int64_t n_out, float alpha, float beta, float* grad) {
+  // x: rows × n_in (CSR), delta: rows × n_out, grad: n_in × n_out.
+  check_csr(x, "sparse_transposed_product");
+  DSSTNE_EXPECTS(n_in >= 0 && n_out >= 0, "sparse_transposed_product: negative size ", n_in,
+                 " × ", n_out);
+  const int64_t nnz = x.rows > 0 ? x.offsets[x.rows] : 0;
+  for (int64_t e = 0; e < nnz; ++e) {
+    DSSTNE_EXPECTS(x.indices[e] < n_in, "sparse_transposed_product: entry ", e, " has index ",
+                   x.indices[e], " >= n_in=", n_in);
+  }
+  // Each task owns a strip of grad columns and walks every row in order, so each grad element
+  // sees the same additions in the same order for any thread count.
+  const int64_t blocks = (n_out + kColumnBlock - 1) / kColumnBlock;
+#pragma omp parallel for schedule(static)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t o0 = blk * kColumnBlock, o1 = std::min(n_out, o0 + kColumnBlock);
+    if (beta == 0.0f) {
+      // Overwrite rather than multiply: 0·NaN from an uninitialised buffer would stick.
+      for (int64_t i = 0; i < n_in; ++i) std::fill(grad + i * n_out + o0, grad + i * n_out + o1, 0.0f);
+    } else if (beta != 1.0f) {
+      for (int64_t i = 0; i < n_in; ++i) {
+        float* gi = grad + i * n_out;
+        for (int64_t o = o0; o < o1; ++o) gi[o] *= beta;
+      }
+    }
+    for (int64_t r = 0; r < x.rows; ++r) {
+      const float* dr = delta + r * n_out;
+      for (int64_t e = x.offsets[r]; e < x.offsets[r + 1]; ++e) {
+        const float c = x.values == nullptr ? alpha : alpha * x.values[e];
+        float* gi = grad + static_cast<int64_t>(x.indices[e]) * n_out;
+        for (int64_t o = o0; o < o1; ++o) gi[o] += c * dr[o];
+      }
+    }
+  }
+}
+
+void csr_to_dense(const CsrView& x, int64_t col_begin, int64_t cols, float* out) {
+  // x: rows × (global units), out: rows × cols holding global columns [col_begin, col_begin+cols).
+  check_csr(x, "csr_to_dense");
+  DSSTNE_EXPECTS(cols >= 0 && col_begin >= 0, "csr_to_dense: bad column range begin=", col_begin,
+                 " cols=", cols);
+#pragma omp parallel for schedule(dynamic, 16)
+  for (int64_t r = 0; r < x.rows; ++r) {
+    float* row = out + r * cols;
+    std::fill(row, row + cols, 0.0f);
+    for (int64_t e = x.offsets[r]; e < x.offsets[r + 1]; ++e) {
+      const int64_t c = static_cast<int64_t>(x.indices[e]) - col_begin;
+      if (c < 0 || c >= cols) continue;  // another process's slice of the layer
+      row[c] += x.values == nullptr ? 1.0f : x.values[e];
+    }
+  }
+}
+
+}  // namespace dsstne::cpu

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dsstne/dataset.hpp"
+
+#include <cmath>
+#include <numeric>
+
+#include "dsstne/error.hpp"
+
+namespace dsstne {
+namespace {
+
+/// Index of the first non-finite value among n typed values, or -1.
+int64_t first_non_finite(DataType type, const void* values, int64_t n) {
+  if (type == DataType::Float) {
+    const float* v = static_cast<const float*>(values);
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(v[i])) return i;
+  } else if (type == DataType::Double) {
+    const double* v = static_cast<const double*>(values);
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(v[i])) return i;
+  }
+  return -1;
+}
+
+/// Record (row) that owns stored entry k, for error messages.
+int64_t record_of_entry(const uint64_t* start, const uint64_t* end, int64_t records, int64_t k) {
+  for (int64_t r = 0; r < records; ++r)
+    if (uint64_t(k) >= start[r] && uint64_t(k) < end[r]) return r;
+  return -1;
+}
+
+}  // namespace
+
+DataSet::DataSet(const Context& ctx, const DataSetArrays& a)
+    : ctx_(ctx), name_(a.name), attributes_(a.attributes), type_(a.type), dims_(a.dims) {
+  validate(a);
+  records_ = a.records;
+  examples_ = indexed() ? a.index_count : a.records;
+  const std::size_t elem = size_of(type_);
+  if (sparse()) {
+    nnz_ = a.nnz;
+    start_ = DeviceBuffer<uint64_t>(ctx, records_, name_ + ".sparse_start");
+    end_ = DeviceBuffer<uint64_t>(ctx, records_, name_ + ".sparse_end");
+    indices_ = DeviceBuffer<uint32_t>(ctx, nnz_, name_ + ".sparse_index");
+    start_.upload(a.sparse_start, records_);
+    end_.upload(a.sparse_end, records_);
+    indices_.upload(a.sparse_indices, nnz_);
+    if (!boolean()) {
+      values_ = DeviceBuffer<unsigned char>(ctx, nnz_ * elem, name_ + ".sparse_data");
+      values_.upload(static_cast<const unsigned char*>(a.sparse_values), nnz_ * elem);
+    }
+  } else {
+    const std::size_t bytes = a.dense_count * (boolean() ? sizeof(uint32_t) : elem);
+    values_ = DeviceBuffer<unsigned char>(ctx, bytes, name_ + ".data");
+    values_.upload(static_cast<const unsigned char*>(a.dense_data), bytes);
+  }
+  if (weighted()) {
+    weights_ = DeviceBuffer<float>(ctx, examples_, name_ + ".data_weight");
+    weights_.upload(a.weights, examples_);
+  }
+  if (indexed()) {
+    index_ = DeviceBuffer<uint32_t>(ctx, examples_, name_ + ".index");
+    index_.upload(a.index, examples_);
+  }
+}
+
+void DataSet::validate(const DataSetArrays& a) const {
+  const std::string& n = a.name;
+  DSSTNE_EXPECTS(!n.empty(), "a data set needs a name");
+  DSSTNE_EXPECTS((a.attributes & ~attr::kAll) == 0, "data set '", n, "': unknown attribute bits ",
+                 a.attributes);
+  size_of(a.type);  // rejects unknown type codes
+  DSSTNE_EXPECTS(a.dims.width > 0 && a.dims.height > 0 && a.dims.length > 0, "data set '", n,
+                 "': width, height and length must be > 0, got ", a.dims.width, "x", a.dims.height,
+                 "x", a.dims.length);
+  DSSTNE_EXPECTS(a.dims.dimensions >= 1 && a.dims.dimensions <= 3, "data set '", n,
+                 "': dimensions must be 1, 2 or 3, got ", a.dims.dimensions);
+  DSSTNE_EXPECTS(a.records > 0, "data set '", n, "' is empty: it has no examples");
+  const bool is_sparse = a.attributes & attr::kSparse;
+  const bool is_boolean = a.attributes & attr::kBoolean;
+  DSSTNE_EXPECTS(is_sparse || !(a.attributes & attr::kSparseIgnoreZero), "data set '", n,
+                 "': SparseIgnoreZero needs sparse data");
+  const uint64_t stride = a.dims.stride();
+
+  if (is_sparse) {
+    DSSTNE_EXPECTS(a.sparse_start && a.sparse_end, "data set '", n,
+                   "': sparse data needs start and end offsets");
+    DSSTNE_EXPECTS(a.nnz >= 0 && (a.nnz == 0 || a.sparse_indices), "data set '", n,
+                   "': sparse data needs indices");
+    DSSTNE_EXPECTS(is_boolean || a.nnz == 0 || a.sparse_values, "data set '", n,
+                   "': analog sparse data needs values (or set the Boolean attribute)");
+    for (int64_t r = 0; r < a.records; ++r) {
+      DSSTNE_EXPECTS(a.sparse_start[r] <= a.sparse_end[r], "data set '", n, "', example ", r,
+                     ": sparse start ", a.sparse_start[r], " is after end ", a.sparse_end[r]);
+      DSSTNE_EXPECTS(a.sparse_end[r] <= uint64_t(a.nnz), "data set '", n, "', example ", r,
+                     ": sparse end ", a.sparse_end[r], " is beyond the ", a.nnz, " stored values");
+    }
+    for (int64_t k = 0; k < a.nnz; ++k) {
+      if (a.sparse_indices[k] >= stride) {
+        DSSTNE_FAIL(OutOfRange, "data set '", n, "', example ",
+                    record_of_entry(a.sparse_start, a.sparse_end, a.records, k), ": index ",
+                    a.sparse_indices[k], " is beyond the width ", stride);
+      }
+    }
+    if (!is_boolean) {
+      const int64_t bad = first_non_finite(a.type, a.sparse_values, a.nnz);
+      DSSTNE_EXPECTS(bad < 0, "data set '", n, "', example ",
+                     record_of_entry(a.sparse_start, a.sparse_end, a.records, bad),
+                     ": value is NaN or infinite (stored entry ", bad, ")");
+    }
+  } else {
+    DSSTNE_EXPECTS(a.dense_data != nullptr, "data set '", n, "': dense data needs values");
+    if (is_boolean) {
+      DSSTNE_EXPECTS(a.dense_count == a.records, "data set '", n, "': one-hot data needs ",
+                     a.records, " hot indices, got ", a.dense_count);
+      const uint32_t* hot = static_cast<const uint32_t*>(a.dense_data);
+      for (int64_t r = 0; r < a.records; ++r)
+        DSSTNE_EXPECTS_T(OutOfRange, hot[r] < stride, "data set '", n, "', example ", r,
+                         ": hot index ", hot[r], " is beyond the width ", stride);
+    } else {
+      DSSTNE_EXPECTS(uint64_t(a.dense_count) == uint64_t(a.records) * stride, "data set '", n,
+                     "': dense data of ", a.records, " examples x ", stride, " units needs ",
+                     uint64_t(a.records) * stride, " values, got ", a.dense_count);
+      const int64_t bad = first_non_finite(a.type, a.dense_data, a.dense_count);
+      DSSTNE_EXPECTS(bad < 0, "data set '", n, "', example ", bad / int64_t(stride), ", unit ",
+                     bad % int64_t(stride), ": value is NaN or infinite");
+    }
+  }
+
+  const bool is_indexed = a.attributes & attr::kIndexed;
+  DSSTNE_EXPECTS(is_indexed == (a.index != nullptr), "data set '", n,
+                 "': the Indexed attribute and the index array must come together");
+  int64_t examples = a.records;
+  if (is_indexed) {
+    DSSTNE_EXPECTS(a.index_count > 0, "data set '", n, "' is empty: its index has no examples");
+    for (int64_t e = 0; e < a.index_count; ++e)
+      DSSTNE_EXPECTS_T(OutOfRange, a.index[e] < uint64_t(a.records), "data set '", n,
+                       "', example ", e, ": index ", a.index[e], " is beyond the ", a.records,
+                       " stored records");
+    examples = a.index_count;
+  }
+  const bool is_weighted = a.attributes & attr::kWeighted;
+  DSSTNE_EXPECTS(is_weighted == (a.weights != nullptr), "data set '", n,
+                 "': the Weighted attribute and the weights array must come together");
+  if (is_weighted) {
+    DSSTNE_EXPECTS(a.weight_count == examples, "data set '", n, "' has ", examples,
+                   " examples but ", a.weight_count, " weights");
+    for (int64_t e = 0; e < examples; ++e)
+      DSSTNE_EXPECTS(std::isfinite(a.weights[e]), "data set '", n, "', example ", e,
+                     ": weight is NaN or infinite");
+  }
+}
+
+double DataSet::density() const {
+  if (!sparse()) return 1.0;
+  return double(nnz_) / (double(records_) * double(stride()));
+}
+
+void DataSet::set_sparse_ignore_zero(bool on) {
+  DSSTNE_EXPECTS(sparse() || !on, "data set '", name_, "': SparseIgnoreZero needs sparse data");
+  attributes_ = on ? (attributes_ | attr::kSparseIgnoreZero) : (attributes_ & ~attr::kSparseIgnoreZero);
+}
+
+SparseStorageView DataSet::sparse_view() const {
+  return SparseStorageView{type_,
+                           start_.data(),
+                           end_.data(),
+                           indices_.data(),
+                           boolean() ? nullptr : values_.data(),
+                           indexed() ? index_.data() : nullptr,
+                           weighted() ? weights_.data() : nullptr};
+}
+
+DenseStorageView DataSet::dense_view() const {
+  return DenseStorageView{type_,
+                          values_.data(),
+                          boolean(),
+                          int64_t(stride()),
+                          indexed() ? index_.data() : nullptr,
+                          weighted() ? weights_.data() : nullptr};
+}
+
+void DataSet::load_sparse_batch(const uint32_t* examples, int64_t rows, bool apply_weights,
+                                const DenoiseParams& denoise, SparseBatch& out) const {
+  DSSTNE_EXPECTS(sparse(), "data set '", name_, "' is dense; a sparse batch was requested");
+  const SparseStorageView view = sparse_view();
+  DeviceBuffer<int64_t> counts(ctx_, rows, name_ + ".batch_counts");
+  DSSTNE_DISPATCH(ctx_, sparse_row_counts, view, examples, rows, counts.data());
+  // The exclusive scan runs on the host: it is rows+1 integers per batch.
+  const std::vector<int64_t> host_counts = counts.download();
+  std::vector<int64_t> offsets(rows + 1, 0);
+  std::partial_sum(host_counts.begin(), host_counts.end(), offsets.begin() + 1);
+  out.offsets.upload(offsets);
+  out.indices.resize(offsets.back());
+  out.values.resize(offsets.back());
+  out.rows = rows;
+  DSSTNE_DISPATCH(ctx_, sparse_batch_fill, view, examples, rows, out.offsets.data(), apply_weights,
+                  denoise, out.indices.data(), out.values.data());
+}
+
+void DataSet::load_dense_batch(const uint32_t* examples, int64_t rows, int64_t col_begin,
+                               int64_t cols, bool apply_weights, float* out) const {
+  DSSTNE_EXPECTS(!sparse(), "data set '", name_, "' is sparse; a dense batch was requested");
+  DSSTNE_DISPATCH(ctx_, dense_batch_fill, dense_view(), examples, rows, col_begin, cols,
+                  apply_weights, out);
+}
+
+void DataSet::load_weights(const uint32_t* examples, int64_t rows, float* out) const {
+  DSSTNE_EXPECTS(weighted(), "data set '", name_, "' has no example weights");
+  DSSTNE_DISPATCH(ctx_, gather_weights, weights_.data(), examples, rows, out);
+}
+
+}  // namespace dsstne

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dsstne/layer.hpp"
+
+#include "dsstne/error.hpp"
+
+namespace dsstne {
+
+Layer::Layer(const LayerDescriptor& desc, int id, const Context& ctx)
+    : desc_(desc), id_(id), ctx_(ctx), slice_(ctx.comm().slice(int64_t(desc.stride()))) {
+  DSSTNE_EXPECTS(desc_.stride() > 0, "layer '", desc_.name, "' has no units");
+  DSSTNE_EXPECTS(desc_.p_dropout >= 0.0f && desc_.p_dropout < 1.0f, "layer '", desc_.name,
+                 "': pDropout must be in [0, 1), got ", desc_.p_dropout);
+  const std::string& n = desc_.name;
+  // Every buffer starts empty but bound to the context's device; sizes follow the batch.
+  units_ = DeviceBuffer<float>(ctx, 0, n + ".units");
+  saved_ = DeviceBuffer<float>(ctx, 0, n + ".units_before_dropout");
+  mask_ = DeviceBuffer<uint8_t>(ctx, 0, n + ".dropout_mask");
+  grad_ = DeviceBuffer<float>(ctx, 0, n + ".gradient");
+  delta_ = DeviceBuffer<float>(ctx, 0, n + ".delta");
+  mean_delta_ = DeviceBuffer<float>(ctx, 0, n + ".mean_delta");
+  for (SparseBatch* batch : {&sparse_batch_, &target_sparse_}) {
+    batch->offsets = DeviceBuffer<int64_t>(ctx, 0, n + ".batch_offsets");
+    batch->indices = DeviceBuffer<uint32_t>(ctx, 0, n + ".batch_indices");
+    batch->values = DeviceBuffer<float>(ctx, 0, n + ".batch_values");
+  }
+  target_dense_ = DeviceBuffer<float>(ctx, 0, n + ".targets");
+  example_weights_ = DeviceBuffer<float>(ctx, 0, n + ".example_weights");
+}
+
+ActivationParams Layer::activation_params() const {
+  return ActivationParams{desc_.activation, desc_.relu_slope, desc_.elu_alpha, desc_.selu_lambda};
+}
+
+void Layer::allocate(int64_t batch) {
+  capacity_ = batch;
+  const std::size_t n = std::size_t(batch) * std::size_t(local_units());
+  if (kind() != LayerKind::Input) {
+    units_.resize(n);
+    grad_.resize(n);
+    delta_.resize(n);
+    mean_delta_.resize(local_units());
+    if (desc_.p_dropout > 0.0f) {
+      saved_.resize(n);
+      mask_.resize(n);
+    }
+  } else if (desc_.p_dropout > 0.0f) {
+    saved_.resize(n);
+    mask_.resize(n);
+  }
+}
+
+}  // namespace dsstne

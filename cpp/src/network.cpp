@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: Apache-2.0
+// Network construction: layers, weights (shared and transposed), execution order, data binding.
+#include "dsstne/network.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "dsstne/config.hpp"
+#include "dsstne/error.hpp"
+#include "dsstne/kernels.hpp"
+#include "dsstne/rng.hpp"
+
+namespace dsstne {
+namespace {
+
+const DataSetPtr* find_data(const std::vector<DataSetPtr>& data, const std::string& name) {
+  const DataSetPtr* found = nullptr;
+  for (const DataSetPtr& d : data)
+    if (d && d->name() == name) found = &d;  // as in DSSTNE, the last one of a name wins
+  return found;
+}
+
+}  // namespace
+
+Network::Network(NetworkDescriptor desc, const std::vector<DataSetPtr>& data, int64_t batch,
+                 const Context& ctx)
+    : desc_(std::move(desc)), ctx_(ctx), batch_(batch) {
+  validate(desc_);
+  DSSTNE_EXPECTS(batch_ >= 1, "batch size must be >= 1, got ", batch_);
+  for (LayerDescriptor& l : desc_.layers) {
+    if (!l.n_auto) continue;
+    const DataSetPtr* d = find_data(data, l.data_set);
+    DSSTNE_EXPECTS(d != nullptr, "layer '", l.name, "': N is \"auto\" but no data set named '",
+                   l.data_set, "' was given");
+    const Dims& dims = (*d)->dims();
+    l.n = {dims.width, dims.height, dims.length, 1};
+    l.dimensions = dims.dimensions;
+    l.n_auto = false;
+  }
+  for (std::size_t i = 0; i < desc_.layers.size(); ++i) {
+    const LayerDescriptor& l = desc_.layers[i];
+    DSSTNE_EXPECTS(!(l.kind == LayerKind::Output && l.p_dropout > 0.0f), "layer '", l.name,
+                   "': pDropout on an Output layer is not supported (it would rescale the "
+                   "predictions the error is computed on)");
+    if (desc_.error_function == ErrorFunction::DataScaledMarginalCrossEntropy &&
+        l.kind == LayerKind::Output) {
+      DSSTNE_EXPECTS(l.activation != Activation::SoftMax, "layer '", l.name,
+                     "': DataScaledMarginalCrossEntropy does not support SoftMax outputs");
+    }
+    layers_.push_back(std::make_unique<Layer>(l, int(i), ctx_));
+    by_name_[l.name] = layers_.back().get();
+  }
+  for (auto& layer : layers_) {
+    for (const std::string& s : layer->desc_.sources) layer->sources_.push_back(&this->layer(s));
+    for (const std::string& s : layer->desc_.skips) {
+      Layer& skip = this->layer(s);
+      DSSTNE_EXPECTS(skip.stride() == layer->stride(), "layer '", layer->name(), "': skip from '",
+                     s, "' needs the same number of units (", skip.stride(), " vs ",
+                     layer->stride(), ")");
+      layer->skips_.push_back(&skip);
+    }
+  }
+  build_weights();
+  compute_order();
+  identity_ = DeviceBuffer<uint32_t>(ctx_, 0, "example_order_stored");
+  order_ = DeviceBuffer<uint32_t>(ctx_, 0, "example_order_shuffled");
+  attach(data);
+  set_batch(batch_);
+}
+
+Network::~Network() = default;
+
+void Network::build_weights() {
+  for (auto& layer : layers_) {
+    if (layer->kind() == LayerKind::Input) continue;
+    for (Layer* source : layer->sources_) {
+      weights_.push_back(std::make_unique<Weight>(*source, *layer, int(weights_.size()), ctx_));
+      layer->incoming_.push_back(weights_.back().get());
+    }
+  }
+  // Shared weights are resolved after all weights exist: an owner may come later in the file.
+  for (auto& layer : layers_) {
+    for (const SharedWeightDescriptor& s : layer->desc_.shared_weights) {
+      Weight& sharer = weight(s.input_layer, layer->name());
+      Weight* owner = nullptr;
+      for (auto& w : weights_) {
+        const bool same = w->input().name() == s.source_input_layer &&
+                          w->output().name() == s.source_output_layer;
+        const bool swapped = w->input().name() == s.source_output_layer &&
+                             w->output().name() == s.source_input_layer;
+        if ((same || swapped) && !w->shared() && w.get() != &sharer) owner = w.get();
+      }
+      DSSTNE_EXPECTS(owner != nullptr, "layer '", layer->name(), "': SharedWeights source ",
+                     s.source_input_layer, "->", s.source_output_layer,
+                     " is not an unshared weight of this network");
+      if (s.transposed) {
+        DSSTNE_EXPECTS(owner->n_in() == sharer.n_out() && owner->n_out() == sharer.n_in(),
+                       "layer '", layer->name(), "': transposed shared weight ",
+                       owner->input().name(), "->", owner->output().name(), " is ",
+                       owner->n_in(), " x ", owner->n_out(), ", needs ", sharer.n_out(), " x ",
+                       sharer.n_in());
+      } else {
+        DSSTNE_EXPECTS(owner->n_in() == sharer.n_in() && owner->n_out() == sharer.n_out(),
+                       "layer '", layer->name(), "': shared weight ", owner->input().name(),
+                       "->", owner->output().name(), " is ", owner->n_in(), " x ",
+                       owner->n_out(), ", needs ", sharer.n_in(), " x ", sharer.n_out());
+      }
+      DSSTNE_EXPECTS(ctx_.comm().size() == 1 || !s.transposed,
+                     "transposed shared weights need a single rank for now");
+      sharer.share(*owner, s.transposed);
+    }
+  }
+  for (auto& w : weights_) {
+    const LayerDescriptor& out = w->output().descriptor();
+    if (!w->shared()) {
+      const RandomStream rs{ctx_.seed(), make_stream(RandomPurpose::kInit, w->id(), 0)};
+      DSSTNE_DISPATCH(ctx_, init_weights, out.weight_init, out.weight_init_scale, rs, w->n_in(),
+                      w->n_out(), w->output().slice().begin, w->output().local_units(),
+                      w->w_.data());
+    }
+    DSSTNE_DISPATCH(ctx_, fill, w->b_.data(), int64_t(w->b_.size()), out.bias_init);
+  }
+}
+
+void Network::compute_order() {
+  // Kahn's algorithm over source and skip edges; ties go to file order, so the order (and with
+  // it every floating-point sum) is the same on every run.
+  const std::size_t n = layers_.size();
+  std::vector<int> pending(n, 0);
+  std::vector<std::vector<int>> consumers(n);
+  for (auto& layer : layers_) {
+    for (Layer* s : layer->sources_) consumers[s->id()].push_back(layer->id());
+    for (Layer* s : layer->skips_) consumers[s->id()].push_back(layer->id());
+    pending[layer->id()] = int(layer->sources_.size() + layer->skips_.size());
+  }
+  std::vector<int> ready;
+  for (std::size_t i = 0; i < n; ++i)
+    if (pending[i] == 0) ready.push_back(int(i));
+  forward_order_.clear();
+  while (!ready.empty()) {
+    const auto first = std::min_element(ready.begin(), ready.end());
+    const int id = *first;
+    ready.erase(first);
+    forward_order_.push_back(layers_[id].get());
+    for (int c : consumers[id])
+      if (--pending[c] == 0) ready.push_back(c);
+  }
+  DSSTNE_EXPECTS(forward_order_.size() == n, "the layers' Source/Skip connections form a cycle");
+}
+
+Layer& Network::layer(const std::string& name) const {
+  const auto it = by_name_.find(name);
+  DSSTNE_EXPECTS(it != by_name_.end(), "no layer named '", name, "' in network '", desc_.name,
+                 "'");
+  return *it->second;
+}
+
+Weight& Network::weight(const std::string& input, const std::string& output) const {
+  for (const auto& w : weights_)
+    if (w->input().name() == input && w->output().name() == output) return *w;
+  DSSTNE_FAIL(InvalidArgument, "no weight from layer '", input, "' to layer '", output,
+              "' in network '", desc_.name, "'");
+}
+
+std::vector<Layer*> Network::layers_of_kind(LayerKind kind) const {
+  std::vector<Layer*> out;
+  for (const auto& l : layers_)
+    if (l->kind() == kind) out.push_back(l.get());
+  return out;
+}
+
+void Network::set_batch(int64_t batch) {
+  DSSTNE_EXPECTS(batch >= 1, "batch size must be >= 1, got ", batch);
+  batch_ = batch;
+  for (auto& l : layers_) l->allocate(batch);
+}
+
+void Network::check_binding(const Layer& layer, const DataSet& data) const {
+  DSSTNE_EXPECTS(layer.kind() == LayerKind::Input || layer.kind() == LayerKind::Output, "layer '",
+                 layer.name(), "' is not an Input or Output layer; data set '", data.name(),
+                 "' cannot be bound to it");
+  const auto& n = layer.descriptor().n;
+  const Dims& d = data.dims();
+  const bool fits = d.width <= n[0] && d.height <= n[1] && d.length <= n[2];
+  const bool exact = data.stride() == uint64_t(layer.stride());
+  DSSTNE_EXPECTS(data.sparse() ? fits : exact, "data set '", data.name(), "' (", d.width, "x",
+                 d.height, "x", d.length, ") does not fit layer '", layer.name(), "' (", n[0], "x",
+                 n[1], "x", n[2], "x", n[3], ")");
+  if (layer.kind() == LayerKind::Output &&
+      desc_.error_function == ErrorFunction::DataScaledMarginalCrossEntropy) {
+    DSSTNE_EXPECTS(data.sparse(), "layer '", layer.name(),
+                   "': DataScaledMarginalCrossEntropy needs sparse targets, data set '",
+                   data.name(), "' is dense");
+  }
+}
+
+void Network::attach(const std::vector<DataSetPtr>& data) {
+  Bindings bindings;
+  for (const DataSetPtr& d : data) {
+    DSSTNE_EXPECTS(d != nullptr, "attach: a data set is missing (null)");
+    bool used = false;
+    for (const auto& l : layers_) {
+      if ((l->kind() == LayerKind::Input || l->kind() == LayerKind::Output) &&
+          l->descriptor().data_set == d->name()) {
+        bindings.emplace_back(l->name(), d);
+        used = true;
+      }
+    }
+    DSSTNE_EXPECTS(used, "data set '", d->name(), "' matches no layer's DataSet in network '",
+                   desc_.name, "'");
+  }
+  bind(bindings);
+}
+
+void Network::bind(const Bindings& bindings, bool exclusive) {
+  for (const auto& [name, data] : bindings) {
+    DSSTNE_EXPECTS(data != nullptr, "bind: no data set given for layer '", name, "'");
+    check_binding(layer(name), *data);
+  }
+  if (exclusive)
+    for (auto& l : layers_) l->data_.reset();
+  for (const auto& [name, data] : bindings) layer(name).data_ = data;
+  update_examples();
+}
+
+Bindings Network::bindings() const {
+  Bindings out;
+  for (const auto& l : layers_)
+    if (l->data_) out.emplace_back(l->name(), l->data_);
+  return out;
+}
+
+void Network::update_examples() {
+  const DataSet* first = nullptr;
+  for (Layer* l : forward_order_) {
+    if (!l->data_) continue;
+    if (first == nullptr) {
+      first = l->data_.get();
+    } else {
+      DSSTNE_EXPECTS(l->data_->examples() == first->examples(), "data set '", l->data_->name(),
+                     "' (layer '", l->name(), "') has ", l->data_->examples(),
+                     " examples but data set '", first->name(), "' has ", first->examples());
+    }
+  }
+  examples_ = first ? first->examples() : 0;
+  std::vector<uint32_t> identity(examples_);
+  std::iota(identity.begin(), identity.end(), 0u);
+  identity_.upload(identity);
+  order_.upload(identity);
+}
+
+void Network::require_data(bool need_outputs) const {
+  for (const auto& l : layers_) {
+    if (l->kind() == LayerKind::Input)
+      DSSTNE_EXPECTS(l->data_ != nullptr, "input layer '", l->name(), "' has no data (DataSet '",
+                     l->descriptor().data_set, "')");
+    if (need_outputs && l->kind() == LayerKind::Output)
+      DSSTNE_EXPECTS(l->data_ != nullptr, "output layer '", l->name(), "' has no data (DataSet '",
+                     l->descriptor().data_set, "')");
+  }
+  DSSTNE_EXPECTS(examples_ > 0, "network '", desc_.name, "' has no examples to run");
+}
+
+}  // namespace dsstne

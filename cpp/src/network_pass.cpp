@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: Apache-2.0
+// One batch through the network: loading, forward, error, backward, update (DESIGN.md "One
+// training step"). Every numeric step goes through DSSTNE_DISPATCH.
+#include <cmath>
+
+#include "dsstne/error.hpp"
+#include "dsstne/kernels.hpp"
+#include "dsstne/network.hpp"
+#include "dsstne/rng.hpp"
+
+namespace dsstne {
+
+const uint32_t* Network::batch_examples(int64_t position, Mode mode) {
+  const bool shuffled = mode == Mode::Training && desc_.shuffle_indices;
+  return (shuffled ? order_.data() : identity_.data()) + position;
+}
+
+void Network::forward_batch(int64_t position, Mode mode) {
+  require_data(false);
+  DSSTNE_EXPECTS(position >= 0 && position < examples_, "batch position ", position,
+                 " is outside the ", examples_, " examples");
+  const int64_t rows = std::min(batch_, examples_ - position);
+  mode_ = mode;
+  position_ = position;
+  for (auto& l : layers_) {
+    l->rows_ = rows;
+    l->dropout_applied_ = false;
+    l->densified_ = false;
+  }
+  const uint32_t* examples = batch_examples(position, mode);
+  load_inputs(examples, rows, mode);
+  for (Layer* l : forward_order_)
+    if (l->kind() != LayerKind::Input) forward_layer(*l, mode);
+  load_targets(examples, rows);
+}
+
+void Network::load_inputs(const uint32_t* examples, int64_t rows, Mode mode) {
+  for (Layer* l : layers_of_kind(LayerKind::Input)) {
+    const DataSet& data = *l->data_;
+    if (data.sparse()) {
+      DenoiseParams dn;
+      if (mode == Mode::Training && l->descriptor().denoising && desc_.denoising()) {
+        dn.p = desc_.denoising_p;
+        dn.rs = {ctx_.seed(), make_stream(RandomPurpose::kDenoise, l->id(), uint64_t(epoch_))};
+      }
+      data.load_sparse_batch(examples, rows, true, dn, l->sparse_batch_);
+      continue;
+    }
+    const int64_t cols = l->local_units();
+    l->units_.resize(std::size_t(rows * cols));
+    data.load_dense_batch(examples, rows, l->slice().begin, cols, true, l->units_.data());
+    const float p = l->descriptor().p_dropout;
+    if (mode == Mode::Training && p > 0.0f) {
+      const RandomStream rs{ctx_.seed(), make_stream(RandomPurpose::kDropout, l->id(), step_)};
+      const ActivationParams linear{Activation::Linear};
+      DSSTNE_DISPATCH(ctx_, dropout_forward, linear, p, rs, l->stride(), l->slice().begin, rows,
+                      cols, l->units_.data(), l->saved_.data(), l->mask_.data());
+      l->dropout_applied_ = true;
+    }
+  }
+}
+
+void Network::load_targets(const uint32_t* examples, int64_t rows) {
+  for (Layer* l : layers_of_kind(LayerKind::Output)) {
+    if (!l->data_) continue;
+    const DataSet& data = *l->data_;
+    if (data.sparse()) {
+      data.load_sparse_batch(examples, rows, false, DenoiseParams{}, l->target_sparse_);
+    } else {
+      l->target_dense_.resize(std::size_t(rows * l->local_units()));
+      data.load_dense_batch(examples, rows, l->slice().begin, l->local_units(), false,
+                            l->target_dense_.data());
+    }
+    if (data.weighted()) {
+      l->example_weights_.resize(std::size_t(rows));
+      data.load_weights(examples, rows, l->example_weights_.data());
+    }
+  }
+}
+
+void Network::densify(Layer& source) {
+  if (!source.is_sparse_input() || source.densified_) return;
+  const int64_t cols = source.local_units();
+  source.units_.resize(std::size_t(source.rows_ * cols));
+  DSSTNE_DISPATCH(ctx_, csr_to_dense, source.sparse_batch_.view(), source.slice().begin, cols,
+                  source.units_.data());
+  source.densified_ = true;
+}
+
+void Network::forward_layer(Layer& layer, Mode mode) {
+  const int64_t rows = layer.rows_;
+  const int64_t cols = layer.local_units();
+  float* z = layer.units_.data();
+  if (layer.incoming_.empty()) {
+    DSSTNE_DISPATCH(ctx_, fill, z, rows * cols, 0.0f);
+  }
+  bool first = true;
+  for (Weight* w : layer.incoming_) {  // z = Σ biases, then Σ weighted sources
+    DSSTNE_DISPATCH(ctx_, broadcast_rows, w->b_.data(), rows, cols, !first, z);
+    first = false;
+  }
+  for (Weight* w : layer.incoming_) {
+    Layer& s = w->input();
+    const float* matrix = w->matrix().data();
+    if (s.is_sparse_input() && !w->transposed()) {
+      DSSTNE_DISPATCH(ctx_, sparse_product, s.sparse_batch_.view(), matrix, cols, z);
+      continue;
+    }
+    densify(s);
+    // Transposed sharing reads the owner's (n_out × n_in) matrix as its transpose.
+    DSSTNE_DISPATCH(ctx_, gemm, false, w->transposed(), rows, cols, s.stride(), 1.0f,
+                    s.units_.data(), s.stride(), matrix, w->transposed() ? s.stride() : cols,
+                    1.0f, z, cols);
+  }
+  for (Layer* s : layer.skips_) {
+    densify(*s);
+    DSSTNE_DISPATCH(ctx_, add, s->units_.data(), rows * cols, z);
+  }
+  const ActivationParams act = layer.activation_params();
+  DSSTNE_DISPATCH(ctx_, activation_forward, act, z, rows, cols);
+  const float p = layer.descriptor().p_dropout;
+  if (mode == Mode::Training && p > 0.0f) {
+    const RandomStream rs{ctx_.seed(), make_stream(RandomPurpose::kDropout, layer.id(), step_)};
+    DSSTNE_DISPATCH(ctx_, dropout_forward, act, p, rs, layer.stride(), layer.slice().begin, rows,
+                    cols, z, layer.saved_.data(), layer.mask_.data());
+    layer.dropout_applied_ = true;
+  }
+}
+
+LossParams Network::loss_params(const Layer& layer) const {
+  return LossParams{desc_.error_function, layer.activation_params(), desc_.smce,
+                    desc_.delta_boost_one, desc_.delta_boost_zero};
+}
+
+TargetView Network::target_view(const Layer& layer) const {
+  const DataSet& data = *layer.data_;
+  TargetView t;
+  t.sparse = data.sparse();
+  t.ignore_zero = data.ignore_zero();
+  if (t.sparse) {
+    t.csr = layer.target_sparse_.view();
+  } else {
+    t.dense = layer.target_dense_.data();
+  }
+  t.example_weights = data.weighted() ? layer.example_weights_.data() : nullptr;
+  return t;
+}
+
+double Network::batch_error() const {
+  double total = 0.0;
+  for (Layer* l : layers_of_kind(LayerKind::Output)) {
+    DSSTNE_EXPECTS(l->data_ != nullptr, "output layer '", l->name(), "' has no data (DataSet '",
+                   l->descriptor().data_set, "')");
+    total += DSSTNE_DISPATCH(ctx_, output_error, loss_params(*l), l->units_.data(), l->rows_,
+                             l->local_units(), l->slice().begin, target_view(*l));
+  }
+  ctx_.comm().allreduce_sum(&total, 1);
+  return total;
+}
+
+void Network::backward_batch() {
+  DSSTNE_EXPECTS(mode_ != Mode::Prediction, "backward_batch needs a forward pass in training or "
+                 "validation mode");
+  for (auto& l : layers_) l->grad_written_ = false;
+  for (auto& w : weights_) w->grad_contributions_ = 0;
+  for (auto it = forward_order_.rbegin(); it != forward_order_.rend(); ++it) {
+    Layer& l = **it;
+    if (l.kind() == LayerKind::Input) continue;
+    if (l.kind() == LayerKind::Output) {
+      output_delta(l);
+    } else {
+      hidden_delta(l);
+    }
+    propagate(l);
+  }
+}
+
+void Network::output_delta(Layer& layer) {
+  DSSTNE_EXPECTS(layer.data_ != nullptr, "output layer '", layer.name(), "' has no data");
+  const int64_t rows = layer.rows_, cols = layer.local_units();
+  if (layer.grad_written_) {
+    // An output that also feeds other layers: their gradient joins the loss delta.
+    hidden_delta(layer);
+    std::swap(layer.delta_, layer.grad_);
+  }
+  DSSTNE_DISPATCH(ctx_, output_delta, loss_params(layer), layer.units_.data(), rows, cols,
+                  layer.slice().begin, target_view(layer), layer.delta_.data());
+  if (layer.grad_written_) DSSTNE_DISPATCH(ctx_, add, layer.grad_.data(), rows * cols,
+                                           layer.delta_.data());
+  if (layer.descriptor().delta_norm > 0.0f)
+    DSSTNE_DISPATCH(ctx_, clip_row_norms, layer.delta_.data(), rows, cols,
+                    layer.descriptor().delta_norm);
+}
+
+void Network::hidden_delta(Layer& layer) {
+  const int64_t rows = layer.rows_, cols = layer.local_units();
+  if (!layer.grad_written_) {  // nothing consumes this layer: no gradient reaches it
+    DSSTNE_DISPATCH(ctx_, fill, layer.delta_.data(), rows * cols, 0.0f);
+    return;
+  }
+  const ActivationParams act = layer.activation_params();
+  float* g = layer.grad_.data();
+  if (layer.dropout_applied_)
+    DSSTNE_DISPATCH(ctx_, dropout_backward, act, layer.descriptor().p_dropout,
+                    layer.mask_.data(), rows, cols, g);
+  const float* a = layer.dropout_applied_ ? layer.saved_.data() : layer.units_.data();
+  const LayerDescriptor& d = layer.descriptor();
+  if (layer.kind() == LayerKind::Hidden && d.sparse && desc_.sparseness_penalty()) {
+    const float p = d.sparseness_penalty_p > 0 ? d.sparseness_penalty_p : desc_.sparseness_penalty_p;
+    const float beta =
+        d.sparseness_penalty_beta > 0 ? d.sparseness_penalty_beta : desc_.sparseness_penalty_beta;
+    DSSTNE_DISPATCH(ctx_, sparseness_penalty, a, rows, cols, p, beta, g);
+  }
+  DSSTNE_DISPATCH(ctx_, activation_backward, act, a, g, rows, cols);
+  std::swap(layer.grad_, layer.delta_);
+  if (d.delta_norm > 0.0f && layer.kind() != LayerKind::Output)
+    DSSTNE_DISPATCH(ctx_, clip_row_norms, layer.delta_.data(), rows, cols, d.delta_norm);
+}
+
+void Network::propagate(Layer& layer) {
+  const int64_t rows = layer.rows_, cols = layer.local_units();
+  const float* delta = layer.delta_.data();
+  DSSTNE_DISPATCH(ctx_, column_mean, delta, rows, cols, layer.mean_delta_.data());
+  for (Weight* w : layer.incoming_) {
+    Layer& s = w->input();
+    const int64_t n_in = s.stride();
+    Weight& owner = w->owner();
+    if (!w->locked()) {
+      const float beta = owner.grad_contributions_ == 0 ? 0.0f : 1.0f;
+      const float scale = -1.0f / (float(owner.sharing_count()) * float(rows));
+      if (s.is_sparse_input() && !w->transposed()) {
+        DSSTNE_DISPATCH(ctx_, sparse_transposed_product, s.sparse_batch_.view(), delta, n_in, cols,
+                        scale, beta, owner.grad_.data());
+      } else if (!w->transposed()) {
+        densify(s);
+        DSSTNE_DISPATCH(ctx_, gemm, true, false, n_in, cols, rows, scale, s.units_.data(), n_in,
+                        delta, cols, beta, owner.grad_.data(), cols);
+      } else {  // lands in the owner's (n_out × n_in) layout
+        densify(s);
+        DSSTNE_DISPATCH(ctx_, gemm, true, false, cols, n_in, rows, scale, delta, cols,
+                        s.units_.data(), n_in, beta, owner.grad_.data(), n_in);
+      }
+      owner.grad_contributions_ += 1;
+    }
+    if (s.kind() == LayerKind::Input) continue;
+    const float beta = s.grad_written_ ? 1.0f : 0.0f;
+    DSSTNE_DISPATCH(ctx_, gemm, false, !w->transposed(), rows, n_in, cols, 1.0f, delta, cols,
+                    w->matrix().data(), w->transposed() ? n_in : cols, beta, s.grad_.data(), n_in);
+    s.grad_written_ = true;
+  }
+  for (Layer* s : layer.skips_) {
+    if (s->kind() == LayerKind::Input) continue;
+    if (!s->grad_written_) DSSTNE_DISPATCH(ctx_, fill, s->grad_.data(), rows * cols, 0.0f);
+    DSSTNE_DISPATCH(ctx_, add, delta, rows * cols, s->grad_.data());
+    s->grad_written_ = true;
+  }
+}
+
+void Network::update(const TrainParams& params, float alpha) {
+  UpdateParams u{params.mode, alpha, params.lambda, params.lambda1, params.mu, params.mu1, step_};
+  // Reverse creation order, as DSSTNE: a shared matrix is final before its owner updates it.
+  for (auto it = weights_.rbegin(); it != weights_.rend(); ++it) {
+    Weight& w = **it;
+    if (w.locked()) continue;
+    if (!w.shared() && w.grad_contributions_ > 0)
+      DSSTNE_DISPATCH(ctx_, update_weights, u, w.grad_.data(), int64_t(w.w_.size()), w.w_.data(),
+                      w.w_v_.data(), w.w_v2_.data());
+    DSSTNE_DISPATCH(ctx_, update_biases, u, w.output().mean_delta_.data(), int64_t(w.b_.size()),
+                    w.b_.data(), w.b_v_.data(), w.b_v2_.data());
+    if (!w.shared() && w.norm() > 0.0f)
+      DSSTNE_DISPATCH(ctx_, clip_column_norms, w.w_.data(), w.n_in(), w.output().local_units(),
+                      w.norm());
+  }
+}
+
+}  // namespace dsstne

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dsstne/weight.hpp"
+
+#include "dsstne/error.hpp"
+
+namespace dsstne {
+
+Weight::Weight(Layer& input, Layer& output, int id, const Context& ctx)
+    : ctx_(ctx), input_(&input), output_(&output), id_(id), norm_(output.descriptor().weight_norm) {
+  const std::string n = input.name() + "->" + output.name();
+  const std::size_t local_out = std::size_t(output.local_units());
+  w_ = DeviceBuffer<float>(ctx, std::size_t(input.stride()) * local_out, n + ".weights");
+  grad_ = DeviceBuffer<float>(ctx, w_.size(), n + ".gradient");
+  b_ = DeviceBuffer<float>(ctx, local_out, n + ".bias");
+  w_v_ = DeviceBuffer<float>(ctx, 0, n + ".velocity");
+  w_v2_ = DeviceBuffer<float>(ctx, 0, n + ".velocity2");
+  b_v_ = DeviceBuffer<float>(ctx, 0, n + ".bias_velocity");
+  b_v2_ = DeviceBuffer<float>(ctx, 0, n + ".bias_velocity2");
+}
+
+void Weight::share(Weight& owner, bool transposed) {
+  owner_ = &owner;
+  transposed_ = transposed;
+  owner.sharing_count_ += 1;
+  w_ = DeviceBuffer<float>();
+  grad_ = DeviceBuffer<float>();
+}
+
+void Weight::set_matrix(const std::vector<float>& values) {
+  Weight& o = owner();
+  DSSTNE_EXPECTS(values.size() == o.w_.size(), "weights ", input_->name(), "->",
+                 output_->name(), ": expected ", o.n_in(), " x ", o.output_->local_units(),
+                 " = ", o.w_.size(), " values, got ", values.size());
+  o.w_.upload(values);
+}
+
+void Weight::set_bias(const std::vector<float>& values) {
+  DSSTNE_EXPECTS(values.size() == b_.size(), "bias ", input_->name(), "->", output_->name(),
+                 ": expected ", b_.size(), " values, got ", values.size());
+  b_.upload(values);
+}
+
+void Weight::reset_state() {
+  for (DeviceBuffer<float>* b : {&w_v_, &w_v2_, &b_v_, &b_v2_}) b->zero();
+}
+
+void Weight::allocate_state(TrainingMode mode) {
+  const bool one = mode != TrainingMode::SGD;
+  const bool two = mode == TrainingMode::AdaDelta || mode == TrainingMode::Adam;
+  const std::size_t n = shared() ? 0 : w_.size();
+  w_v_.resize(one ? n : 0);
+  w_v2_.resize(two ? n : 0);
+  b_v_.resize(one ? b_.size() : 0);
+  b_v2_.resize(two ? b_.size() : 0);
+}
+
+}  // namespace dsstne

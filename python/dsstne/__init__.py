@@ -1,0 +1,14 @@
+# SPDX-License-Identifier: Apache-2.0
+"""dsstne: deep learning on large sparse data, DSSTNE's engine rebuilt for CPU and CUDA.
+
+Build a :class:`Network` from DSSTNE's JSON language, feed it :class:`DataSet` objects made
+from numpy arrays or scipy.sparse matrices, train, predict and take the top-K.
+"""
+
+from ._core import (Context, DataSet, Layer, Network, Weight, cuda_built,  # noqa: F401
+                    memory_usage)
+from .errors import CudaError, DsstneError, NumericalError  # noqa: F401
+
+__version__ = "0.1.0"
+__all__ = ["Context", "DataSet", "Layer", "Network", "Weight", "DsstneError", "CudaError",
+           "NumericalError", "cuda_built", "memory_usage"]

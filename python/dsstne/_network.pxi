@@ -1,0 +1,332 @@
+# SPDX-License-Identifier: Apache-2.0
+# Included by _core.pyx.
+
+_MODES = {"prediction": cpp.Mode.Prediction, "training": cpp.Mode.Training,
+          "validation": cpp.Mode.Validation}
+
+
+def _config_text(config):
+    """JSON text from a path, a JSON string or a dict."""
+    if isinstance(config, dict):
+        return json.dumps(config), None
+    if isinstance(config, (bytes, bytearray)):
+        config = config.decode("utf-8")
+    text = str(config) if not isinstance(config, str) else config
+    if text.lstrip().startswith("{") or text.lstrip().startswith("["):
+        return text, None
+    return None, os.fspath(config)
+
+
+cdef class Network:
+    """A neural network built from DSSTNE's JSON language and bound to data sets by name.
+
+    Parameters
+    ----------
+    config : str, os.PathLike or dict
+        A JSON file, a JSON string, or the parsed dict.
+    data : DataSet or list of DataSet
+        Bound to the Input/Output layers whose ``DataSet`` matches their names; also resolves
+        ``"N": "auto"``.
+    batch : int
+        Mini-batch size (the last batch of an epoch may be smaller).
+    context : Context, optional
+        Device and seed; default ``Context(device, seed)``.
+    """
+    cdef cpp.Network* c_net
+    cdef readonly Context context
+    cdef list _data
+
+    def __cinit__(self):
+        self.c_net = NULL
+
+    def __init__(self, config, data=(), *, batch=512, Context context=None, device="cpu",
+                 seed=12134):
+        self.context = context if context is not None else Context(device, seed)
+        if isinstance(data, DataSet):
+            data = [data]
+        self._data = list(data)
+        cdef vector[shared_ptr[cpp.DataSet]] c_data
+        for d in self._data:
+            if not isinstance(d, DataSet):
+                raise TypeError(f"data must be DataSet objects, got {type(d).__name__}")
+            c_data.push_back((<DataSet>d).c_ptr)
+        text, path = _config_text(config)
+        cdef cpp.NetworkDescriptor desc
+        if path is not None:
+            desc = cpp.load_network_json(_bytes(path))
+        else:
+            desc = cpp.parse_network_json(_bytes(text))
+        if int(batch) < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        cdef int64_t c_batch = int(batch)
+        with nogil:
+            self.c_net = new cpp.Network(move(desc), c_data, c_batch, self.context.c_ctx)
+
+    def __dealloc__(self):
+        if self.c_net != NULL:
+            with nogil:
+                del self.c_net
+
+    # ---- structure ---------------------------------------------------------------------------
+    @property
+    def name(self):
+        return _str(self.c_net.descriptor().name)
+
+    @property
+    def error_function(self):
+        return _str(cpp.to_string(self.c_net.descriptor().error_function))
+
+    @property
+    def layers(self):
+        """Every layer, in file order."""
+        return [Layer.wrap(self, self.c_net.layers()[i].get())
+                for i in range(self.c_net.layers().size())]
+
+    def layer(self, name):
+        return Layer.wrap(self, &self.c_net.layer(_bytes(name)))
+
+    @property
+    def weights(self):
+        """Every connection, in creation order."""
+        return [Weight.wrap(self, self.c_net.weights()[i].get())
+                for i in range(self.c_net.weights().size())]
+
+    def weight(self, input, output):
+        """The connection from layer ``input`` to layer ``output``."""
+        return Weight.wrap(self, &self.c_net.weight(_bytes(input), _bytes(output)))
+
+    def _names(self, kind):
+        return [l.name for l in self.layers if l.kind == kind]
+
+    @property
+    def input_layers(self):
+        return self._names("Input")
+
+    @property
+    def output_layers(self):
+        return self._names("Output")
+
+    @property
+    def batch(self):
+        return self.c_net.batch()
+
+    @batch.setter
+    def batch(self, value):
+        self.c_net.set_batch(int(value))
+
+    @property
+    def examples(self):
+        return self.c_net.examples()
+
+    @property
+    def epochs_trained(self):
+        return self.c_net.epochs_trained()
+
+    @property
+    def steps(self):
+        return self.c_net.steps()
+
+    # ---- data --------------------------------------------------------------------------------
+    def attach(self, data):
+        """Binds data sets to the layers whose DataSet names match."""
+        if isinstance(data, DataSet):
+            data = [data]
+        cdef vector[shared_ptr[cpp.DataSet]] c_data
+        for d in data:
+            c_data.push_back((<DataSet?>d).c_ptr)
+        self.c_net.attach(c_data)
+        self._data = list(data) + self._data
+
+    cdef cpp.Bindings _bindings_for(self, data, bint with_outputs) except *:
+        """Layer bindings for `data`: a DataSet (the single input layer, and every output layer
+        trained on the same data set name), a dict {layer name: DataSet}, or a list matched by
+        data set name."""
+        cdef cpp.Bindings out
+        if isinstance(data, DataSet):
+            inputs = self.input_layers
+            if len(inputs) != 1:
+                raise ValueError(f"network '{self.name}' has {len(inputs)} input layers; pass "
+                                 "a dict {layer name: DataSet}")
+            pairs = [(inputs[0], data)]
+            if with_outputs:
+                source = self.layer(inputs[0]).data_set
+                pairs += [(o, data) for o in self.output_layers
+                          if self.layer(o).data_set == source]
+        elif isinstance(data, dict):
+            pairs = list(data.items())
+        else:
+            pairs = []
+            for d in data:
+                name = (<DataSet?>d).name
+                matched = [l.name for l in self.layers if l.data_set == name and
+                           (l.kind == "Input" or (with_outputs and l.kind == "Output"))]
+                if not matched:
+                    raise ValueError(f"data set '{name}' matches no layer's DataSet")
+                pairs += [(m, d) for m in matched]
+        for layer_name, d in pairs:
+            out.push_back(pair[string, shared_ptr[cpp.DataSet]](_bytes(layer_name),
+                                                               (<DataSet?>d).c_ptr))
+        return out
+
+    cdef _run_bound(self, data, bint with_outputs, fn):
+        if data is None:
+            return fn()
+        cdef cpp.Bindings saved = self.c_net.bindings()
+        cdef cpp.Bindings tmp = self._bindings_for(data, with_outputs)
+        self.c_net.bind(tmp, True)
+        try:
+            return fn()
+        finally:
+            self.c_net.bind(saved, True)
+
+    # ---- training ----------------------------------------------------------------------------
+    def train(self, epochs=1, *, alpha=0.025, lambda_=0.0001, lambda1=0.0, mu=0.5, mu1=0.999,
+              optimizer="sgd", alpha_interval=0, alpha_multiplier=1.0, validation=None,
+              callback=None):
+        """Trains for `epochs` epochs and returns one dict per epoch (epoch, error,
+        regularization, validation_error, alpha, seconds).
+
+        Parameters follow DSSTNE's Train(epochs, alpha, lambda, lambda1, mu, mu1): learning rate,
+        L2 and L1 weight decay, momentum (RMSProp decay, Adam beta1, AdaDelta rho) and Adam
+        beta2. `optimizer` is one of sgd, momentum, adagrad, nesterov, rmsprop, adadelta, adam.
+        Every `alpha_interval` epochs alpha is multiplied by `alpha_multiplier`. `validation`
+        (a DataSet, list or dict as for predict) adds a validation error per epoch. `callback`
+        is called with each epoch's dict. Ctrl-C stops between batches (KeyboardInterrupt).
+        """
+        if int(epochs) < 0:
+            raise ValueError(f"epochs must be >= 0, got {epochs}")
+        cdef cpp.TrainParams p
+        p.mode = cpp.training_mode_from_string(_bytes(optimizer))
+        p.alpha, p.lambda_, p.lambda1, p.mu, p.mu1 = alpha, lambda_, lambda1, mu, mu1
+        p.alpha_interval, p.alpha_multiplier = int(alpha_interval), alpha_multiplier
+        cdef cpp.Bindings c_validation
+        if validation is not None:
+            c_validation = self._bindings_for(validation, True)
+        errors = []
+        history = []
+
+        def on_epoch(epoch, error, regularization, validation_error, alpha_used, seconds):
+            stats = {"epoch": epoch, "error": error, "regularization": regularization,
+                     "validation_error": None if validation_error < 0 else validation_error,
+                     "alpha": alpha_used, "seconds": seconds}
+            history.append(stats)
+            if callback is not None and not errors:
+                try:
+                    callback(stats)
+                except BaseException as exc:  # re-raised below, after training stops
+                    errors.append(exc)
+
+        cdef int c_epochs = int(epochs)
+        cdef PyObject* c_on_epoch = <PyObject*>on_epoch
+        cdef PyObject* c_errors = <PyObject*>errors
+        try:
+            with nogil:
+                cpp.train_with_python(self.c_net[0], c_epochs, p, c_validation, c_on_epoch,
+                                      c_errors)
+        except KeyboardInterrupt:
+            if errors:
+                raise errors[0]
+            raise
+        if errors:
+            raise errors[0]
+        return history
+
+    def reset_optimizer(self):
+        """Zeroes the optimizer's velocities and moments and its step counter."""
+        self.c_net.reset_optimizer()
+
+    # ---- batches -----------------------------------------------------------------------------
+    def forward_batch(self, position=0, mode="prediction"):
+        """Loads the batch at `position` and runs the forward pass (mode: prediction, training,
+        validation — validation is training arithmetic without dropout or denoising)."""
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {sorted(_MODES)}, got {mode!r}")
+        cdef cpp.Mode c_mode = _MODES[mode]
+        cdef int64_t c_pos = int(position)
+        with nogil:
+            self.c_net.forward_batch(c_pos, c_mode)
+
+    def batch_error(self):
+        """Error of the current batch, summed over its examples."""
+        return self.c_net.batch_error()
+
+    def backward_batch(self):
+        """Back-propagates the current batch: deltas and weight gradients, no update."""
+        with nogil:
+            self.c_net.backward_batch()
+
+    # ---- prediction --------------------------------------------------------------------------
+    def error(self, data=None):
+        """Mean error per example over the bound data, or over `data` (no dropout)."""
+        def run():
+            with nogil:
+                result = self.c_net.error()
+            return result
+        return self._run_bound(data, True, run)
+
+    def _output_layer(self, layer):
+        if layer is not None:
+            return str(layer)
+        outputs = self.output_layers
+        if len(outputs) != 1:
+            raise ValueError(f"network '{self.name}' has {len(outputs)} output layers; name one")
+        return outputs[0]
+
+    def predict(self, data=None, *, layer=None):
+        """Activations of `layer` (default: the output layer) for every example, as an array
+        (examples, units). `data` replaces the input data for this call."""
+        name = self._output_layer(layer)
+        cdef string c_name = _bytes(name)
+        cdef vector[float] out
+
+        def run():
+            with nogil:
+                out = self.c_net.predict(c_name)
+            n = self.c_net.examples()
+            return np.asarray(out, dtype=np.float32).reshape(n, -1) if n else \
+                np.zeros((0, self.layer(name).size), np.float32)
+        return self._run_bound(data, False, run)
+
+    def predict_topk(self, k, data=None, *, layer=None, exclude=None):
+        """The k best units per example: (scores, indices), each (examples, k), scores
+        descending, ties by ascending unit. `exclude` — "input" (the items of the input data),
+        a DataSet or a scipy.sparse matrix with one row per example — lists units to skip.
+        Rows with fewer than k candidates end with -inf scores and index 4294967295."""
+        name = self._output_layer(layer)
+        cdef string c_name = _bytes(name)
+        cdef int64_t c_k = int(k)
+        if c_k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        cdef vector[float] scores
+        cdef vector[uint32_t] indices
+        cdef DataSet excl = None
+        if isinstance(exclude, str):
+            if exclude != "input":
+                raise ValueError(f"exclude must be 'input', a DataSet or a sparse matrix, "
+                                 f"got {exclude!r}")
+            if data is not None:
+                excl = data if isinstance(data, DataSet) else None
+            else:
+                inputs = self.input_layers
+                bound = [d for d in self._data if d.name == self.layer(inputs[0]).data_set]
+                excl = bound[0] if bound else None
+            if excl is None or not excl.sparse:
+                raise ValueError("exclude='input' needs sparse input data")
+        elif exclude is not None:
+            excl = exclude if isinstance(exclude, DataSet) else DataSet("exclude", exclude,
+                                                                        boolean=True)
+
+        def run():
+            cdef const cpp.DataSet* c_excl = NULL
+            if excl is not None:
+                c_excl = excl.c_ptr.get()
+            with nogil:
+                self.c_net.predict_topk(c_name, c_k, c_excl, scores, indices)
+            n = self.c_net.examples()
+            return (np.asarray(scores, dtype=np.float32).reshape(n, c_k),
+                    np.asarray(indices, dtype=np.uint32).reshape(n, c_k))
+        return self._run_bound(data, False, run)
+
+    def __repr__(self):
+        return (f"Network('{self.name}', layers={[l.name for l in self.layers]}, "
+                f"batch={self.batch}, examples={self.examples})")

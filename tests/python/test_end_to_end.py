@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A sparse autoencoder trained end to end from Python: error falls, recommendations are
+personal, input items are excluded, predictions have the right shapes."""
+
+import numpy as np
+import pytest
+
+import dsstne
+from dsstne import synthetic
+
+GROUPS = 4
+
+
+def autoencoder(width=32, activation="Sigmoid", error="ScaledMarginalCrossEntropy"):
+    return {
+        "Version": 0.8, "Name": "ae", "ShuffleIndices": True,
+        "ScaledMarginalCrossEntropy": {"oneTarget": 1.0, "zeroTarget": 0.0, "oneScale": 1.0,
+                                       "zeroScale": 1.0},
+        "Layers": [
+            {"Name": "Input", "Kind": "Input", "N": "auto", "DataSet": "items", "Sparse": True},
+            {"Name": "Hidden", "Kind": "Hidden", "N": width, "Activation": activation},
+            {"Name": "Output", "Kind": "Output", "N": "auto", "DataSet": "items",
+             "Activation": "Sigmoid"},
+        ],
+        "ErrorFunction": error,
+    }
+
+
+@pytest.fixture
+def items():
+    return synthetic.interactions(600, 240, per_user=12, groups=GROUPS, taste=0.9, seed=3)
+
+
+def test_training_learns_taste_groups(device, items):
+    data = dsstne.DataSet("items", items, context=dsstne.Context(device))
+    net = dsstne.Network(autoencoder(), data, batch=64, device=device)
+    history = net.train(15, alpha=0.01, optimizer="adam", mu=0.9, lambda_=0.0)
+    errors = [h["error"] for h in history]
+    assert len(errors) == 15 and net.epochs_trained == 15
+    assert errors[-1] < 0.5 * errors[0]
+    scores, top = net.predict_topk(10, exclude="input")
+    assert scores.shape == top.shape == (600, 10)
+    assert np.all(np.diff(scores, axis=1) <= 0), "scores must be descending"
+    in_group = np.mean(top % GROUPS == (np.arange(600) % GROUPS)[:, None])
+    assert in_group > 0.8, in_group
+    for user in range(600):  # nothing the user already has
+        assert not set(top[user]) & set(items.indices[items.indptr[user]:items.indptr[user + 1]])
+
+
+def test_predict_shapes_and_consistency(items):
+    data = dsstne.DataSet("items", items)
+    net = dsstne.Network(autoencoder(), data, batch=100)
+    net.train(2, alpha=0.01, optimizer="adam", mu=0.9)
+    out = net.predict()
+    assert out.shape == (600, 240) and out.dtype == np.float32
+    assert np.all((out > 0) & (out < 1))
+    hidden = net.predict(layer="Hidden")
+    assert hidden.shape == (600, 32)
+    # top-k without exclusions is the argsort of the predictions (ties by index)
+    scores, top = net.predict_topk(7)
+    expected = np.argsort(-out, axis=1, kind="stable")[:, :7]
+    np.testing.assert_array_equal(top, expected)
+    np.testing.assert_array_equal(scores, np.take_along_axis(out, expected, axis=1))
+    # predicting other data (fewer examples) works and leaves the training binding in place
+    other = dsstne.DataSet("other", items[:10])
+    # (BLAS may round differently for another batch shape, hence a tolerance)
+    np.testing.assert_allclose(net.predict(other), out[:10], rtol=1e-5, atol=1e-7)
+    assert net.examples == 600
+
+
+def test_topk_any_k_and_padding(items):
+    data = dsstne.DataSet("items", items)
+    net = dsstne.Network(autoencoder(), data, batch=128)
+    scores, top = net.predict_topk(500)  # DSSTNE capped k at 128
+    assert scores.shape == (600, 500)
+    assert np.all(top[:, :240] < 240)
+    assert np.all(top[:, 240:] == 0xFFFFFFFF) and np.all(np.isneginf(scores[:, 240:]))
+
+
+def test_validation_error_and_callback(items):
+    train = dsstne.DataSet("items", items[:500])
+    valid = dsstne.DataSet("items", items[500:])
+    net = dsstne.Network(autoencoder(), train, batch=64)
+    seen = []
+    history = net.train(3, alpha=0.01, optimizer="adam", mu=0.9, validation=valid,
+                        callback=seen.append)
+    assert [h["epoch"] for h in seen] == [1, 2, 3]
+    assert all(h["validation_error"] is not None and h["validation_error"] > 0 for h in history)
+    assert net.examples == 500
+    assert history[-1]["validation_error"] == pytest.approx(net.error(valid), rel=1e-6)
+
+
+def test_callback_exception_stops_training(items):
+    net = dsstne.Network(autoencoder(), dsstne.DataSet("items", items), batch=64)
+
+    def boom(stats):
+        raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        net.train(5, callback=boom)
+    assert net.epochs_trained == 1
+
+
+def test_alpha_schedule(items):
+    net = dsstne.Network(autoencoder(), dsstne.DataSet("items", items), batch=128)
+    history = net.train(5, alpha=0.1, alpha_interval=2, alpha_multiplier=0.5)
+    assert [h["alpha"] for h in history] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
