@@ -105,3 +105,22 @@ def test_alpha_schedule(items):
     net = dsstne.Network(autoencoder(), dsstne.DataSet("items", items), batch=128)
     history = net.train(5, alpha=0.1, alpha_interval=2, alpha_multiplier=0.5)
     assert [h["alpha"] for h in history] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
+
+
+def test_ctrl_c_stops_training_between_batches(items):
+    import os
+    import signal
+    import threading
+
+    net = dsstne.Network(autoencoder(width=64), dsstne.DataSet("items", items), batch=8)
+    before = net.weight("Input", "Hidden").weights
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt, match="interrupted"):
+            net.train(100000)
+    finally:
+        timer.cancel()
+    assert net.epochs_trained < 100000
+    assert net.steps > 0  # the batches before Ctrl-C were applied, not lost
+    assert not np.array_equal(before, net.weight("Input", "Hidden").weights)

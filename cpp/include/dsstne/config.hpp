@@ -12,16 +12,18 @@ namespace dsstne {
 /// Parses a JSON network description. Keys and enumerated values are case-insensitive;
 /// defaults, aliases and derived flags follow spec/formats.md §1. `"N": "auto"` is kept as
 /// `n_auto` and resolved against data sets when a Network is built.
+/// Convolutional and Pooling layers parse (their geometry is derived); building a Network from
+/// them raises NotSupported until they are implemented.
 /// @throws InvalidArgument for malformed JSON, unknown keys or values (naming the key and the
 ///         layer), a Source/Skip/SharedWeights name that does not exist, or a cycle.
-/// @throws NotSupported for Convolutional and Pooling layers (not supported yet).
 NetworkDescriptor parse_network_json(const std::string& text);
 
 /// Reads a file and parses it with parse_network_json; errors name the file.
 NetworkDescriptor load_network_json(const std::string& path);
 
 /// Checks a descriptor built by hand or read from a model file: names unique, sources and skips
-/// exist, no cycle, kinds consistent. @throws InvalidArgument naming the culprit.
+/// exist, no cycle, kinds consistent. @throws InvalidArgument naming the culprit;
+/// @throws NotSupported ("not supported yet: layer X is Convolutional") for conv/pooling layers.
 void validate(const NetworkDescriptor& desc);
 
 }  // namespace dsstne
