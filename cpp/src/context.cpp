@@ -3,6 +3,7 @@
 
 #include <cctype>
 
+#include "dsstne/cuda_runtime.hpp"
 #include "dsstne/error.hpp"
 
 namespace dsstne {
@@ -24,6 +25,7 @@ Context::Context(Device device, int device_ordinal, uint64_t seed,
                 device_ordinal, "); use device 'cpu'");
   }
   DSSTNE_EXPECTS(device_ordinal_ >= 0, "device ordinal must be >= 0, got ", device_ordinal_);
+  if (device_ == Device::CUDA) cuda::set_device(device_ordinal_);
   if (!comm_) comm_ = std::make_shared<LocalCommunicator>();
 }
 

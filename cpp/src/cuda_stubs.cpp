@@ -1,16 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
 // libdsstne without its CUDA backend: every dsstne::cuda kernel raises a clear error. The CUDA
 // sources under cuda/ compile separately and replace this file when the CUDA backend lands.
+#include "dsstne/cuda_runtime.hpp"
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
 
 namespace dsstne::cuda {
 namespace {
-[[noreturn]] void unavailable(const char* kernel) {
-  DSSTNE_FAIL(NotSupported, "CUDA backend not built yet: kernel '", kernel,
+[[noreturn]] void unavailable(const char* what) {
+  DSSTNE_FAIL(NotSupported, "CUDA backend not built yet: '", what,
               "' has no GPU implementation in this build");
 }
 }  // namespace
+
+int device_count() noexcept { return 0; }
+void set_device(int) { unavailable("set_device"); }
+const char* device_name(int) { unavailable("device_name"); }
+void* allocate(std::size_t) { unavailable("allocate"); }
+void release(void*) noexcept {}
+void copy_to_device(void*, const void*, std::size_t) { unavailable("copy_to_device"); }
+void copy_to_host(void*, const void*, std::size_t) { unavailable("copy_to_host"); }
+void copy_on_device(void*, const void*, std::size_t) { unavailable("copy_on_device"); }
+void zero(void*, std::size_t) { unavailable("zero"); }
+void synchronize() {}
+void memory_info(std::size_t*, std::size_t*) { unavailable("memory_info"); }
+void set_tf32(bool) { unavailable("set_tf32"); }
 
 void activation_forward(const ActivationParams&, float*, int64_t, int64_t) {
   unavailable("activation_forward");

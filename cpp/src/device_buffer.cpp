@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dsstne/device_buffer.hpp"
 
+#include "dsstne/cuda_runtime.hpp"
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -17,12 +19,6 @@ void account(std::atomic<int64_t>& bytes, std::atomic<int64_t>& peak, int64_t de
   }
 }
 
-void require_cpu(Device device) {
-  if (device != Device::CPU) {
-    DSSTNE_FAIL(NotSupported, "CUDA backend not built yet: device memory is unavailable");
-  }
-}
-
 }  // namespace
 
 MemoryUsage memory_usage() {
@@ -33,7 +29,18 @@ MemoryUsage memory_usage() {
 namespace detail {
 
 void* device_allocate(Device device, std::size_t bytes, const std::string& what) {
-  require_cpu(device);
+  if (device == Device::CUDA) {
+    void* ptr = cuda::allocate(bytes);
+    if (ptr == nullptr) {
+      std::size_t free_bytes = 0, total = 0;
+      cuda::memory_info(&free_bytes, &total);
+      throw OutOfMemory(concat("out of GPU memory allocating ", bytes, " bytes for buffer '",
+                               what, "' (", free_bytes, " of ", total, " bytes free, ",
+                               memory_usage().cuda_bytes, " held by dsstne)"));
+    }
+    account(g_cuda_bytes, g_cuda_peak, static_cast<int64_t>(bytes));
+    return ptr;
+  }
   // 64-byte alignment keeps SIMD loads and BLAS calls on their fast paths.
   const std::size_t rounded = (bytes + 63) / 64 * 64;
   void* ptr = std::aligned_alloc(64, rounded);
@@ -46,23 +53,32 @@ void* device_allocate(Device device, std::size_t bytes, const std::string& what)
 }
 
 void device_free(Device device, void* ptr, std::size_t bytes) noexcept {
-  if (device != Device::CPU) return;
+  if (device == Device::CUDA) {
+    cuda::release(ptr);
+    account(g_cuda_bytes, g_cuda_peak, -static_cast<int64_t>(bytes));
+    return;
+  }
   std::free(ptr);
   account(g_cpu_bytes, g_cpu_peak, -static_cast<int64_t>(bytes));
 }
 
 void copy_to_device(Device device, void* dst, const void* src, std::size_t bytes) {
-  require_cpu(device);
+  if (device == Device::CUDA) return cuda::copy_to_device(dst, src, bytes);
   std::memcpy(dst, src, bytes);
 }
 
 void copy_to_host(Device device, void* dst, const void* src, std::size_t bytes) {
-  require_cpu(device);
+  if (device == Device::CUDA) return cuda::copy_to_host(dst, src, bytes);
+  std::memcpy(dst, src, bytes);
+}
+
+void copy_on_device(Device device, void* dst, const void* src, std::size_t bytes) {
+  if (device == Device::CUDA) return cuda::copy_on_device(dst, src, bytes);
   std::memcpy(dst, src, bytes);
 }
 
 void device_zero(Device device, void* dst, std::size_t bytes) {
-  require_cpu(device);
+  if (device == Device::CUDA) return cuda::zero(dst, bytes);
   std::memset(dst, 0, bytes);
 }
 

@@ -38,11 +38,13 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
                  params.alpha_interval);
   require_data(true);
   if (params.mode != state_mode_ || step_ == 0) {
-    // A new optimizer starts from zero state; the same one continues where it stopped.
+    // A new optimizer starts from zero state and step 0 (Adam's bias correction must match its
+    // zeroed moments); the same optimizer continues where it stopped.
     for (auto& w : weights_) {
       w->allocate_state(params.mode);
       if (params.mode != state_mode_) w->reset_state();
     }
+    if (params.mode != state_mode_) step_ = 0;
     state_mode_ = params.mode;
   }
   std::vector<EpochStats> history;
@@ -132,8 +134,17 @@ void Network::predict_topk(const std::string& name, int64_t k, const DataSet* ex
     DSSTNE_EXPECTS(exclude->examples() == examples_, "top-k exclusions '", exclude->name(),
                    "' have ", exclude->examples(), " examples, the data has ", examples_);
   }
-  scores.assign(std::size_t(examples_ * k), 0.0f);
-  indices.assign(std::size_t(examples_ * k), 0u);
+  try {
+    scores.assign(std::size_t(examples_) * std::size_t(k), 0.0f);
+    indices.assign(std::size_t(examples_) * std::size_t(k), 0u);
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemory(detail::concat("top-k with k=", k, " for ", examples_, " examples needs ",
+                                     double(examples_) * double(k) * 8.0,
+                                     " bytes of host memory, more than is available"));
+  } catch (const std::length_error&) {
+    throw OutOfMemory(detail::concat("top-k with k=", k, " for ", examples_,
+                                     " examples is too large to hold"));
+  }
   DeviceBuffer<float> batch_scores(ctx_, std::size_t(batch_ * k), "topk.scores");
   DeviceBuffer<uint32_t> batch_indices(ctx_, std::size_t(batch_ * k), "topk.indices");
   SparseBatch excluded{DeviceBuffer<int64_t>(ctx_, 0, "topk.exclude_offsets"),

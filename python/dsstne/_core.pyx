@@ -39,6 +39,11 @@ def cuda_built():
     return cpp.Context.cuda_built()
 
 
+def cuda_device_count():
+    """Number of CUDA devices this build can use (0 without the CUDA backend or a GPU)."""
+    return cpp.device_count() if cpp.Context.cuda_built() else 0
+
+
 def memory_usage():
     """Bytes held by dsstne's buffers: dict with cpu, cuda and their peaks."""
     cdef cpp.MemoryUsage m = cpp.memory_usage()

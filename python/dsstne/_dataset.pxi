@@ -122,6 +122,10 @@ cdef class DataSet:
             idx = np.asarray(index)
             if idx.ndim != 1 or (idx.size and idx.min() < 0):
                 raise ValueError(f"data set '{name}': index must be a 1-D array of rows >= 0")
+            if idx.size and idx.max() >= a.records:
+                bad = int(np.argmax(idx >= a.records))
+                raise IndexError(f"data set '{name}', example {bad}: index {idx[bad]} is beyond "
+                                 f"the {a.records} stored records")
             idx = np.ascontiguousarray(idx, dtype=np.uint32)
             a.attributes |= 64
             a.index = <const uint32_t*>_address(idx)
@@ -145,6 +149,10 @@ cdef class DataSet:
         hot_arr = np.ascontiguousarray(hot, dtype=np.int64)
         if hot_arr.ndim != 1 or (hot_arr.size and hot_arr.min() < 0):
             raise ValueError(f"data set '{name}': hot indices must be a 1-D array of units >= 0")
+        if hot_arr.size and hot_arr.max() >= int(width):
+            bad = int(np.argmax(hot_arr >= int(width)))
+            raise IndexError(f"data set '{name}', example {bad}: hot index {hot_arr[bad]} is "
+                             f"beyond the width {width}")
         hot_arr = hot_arr.astype(np.uint32)
         a.name = _bytes(name)
         a.attributes = 2

@@ -16,8 +16,11 @@ REFERENCE = pathlib.Path(os.environ.get("DSSTNE_REFERENCE_DIR",
 
 def _cuda_param():
     marks = [pytest.mark.gpu]
-    if not dsstne.cuda_built() and os.environ.get("DSSTNE_REQUIRE_GPU") != "1":
-        marks.append(pytest.mark.skip(reason="this build has no CUDA backend"))
+    if os.environ.get("DSSTNE_REQUIRE_GPU") != "1":
+        if not dsstne.cuda_built():
+            marks.append(pytest.mark.skip(reason="this build has no CUDA backend"))
+        elif dsstne.cuda_device_count() == 0:
+            marks.append(pytest.mark.skip(reason="no CUDA device is visible"))
     return pytest.param("cuda", marks=marks)
 
 

@@ -204,6 +204,18 @@ def test_index_out_of_range():
         dsstne.DataSet("ix", items(), index=[0, -1])
 
 
+def test_index_beyond_32_bits_is_not_wrapped():
+    """An index that does not fit the stored uint32 must be rejected, not wrapped to row 0."""
+    with pytest.raises(IndexError, match="data set 'ix'.*4294967296|data set 'ix'.*index"):
+        dsstne.DataSet("ix", items(), index=[0, 2**32])
+
+
+def test_hot_index_beyond_32_bits_is_not_wrapped():
+    """2**32 + 1 is beyond the width 4; it must not become unit 1."""
+    with pytest.raises(IndexError, match="data set 'oh'.*4294967297|data set 'oh'.*hot index"):
+        dsstne.DataSet.one_hot("oh", [1, 2**32 + 1], 4)
+
+
 def test_weights_of_wrong_length():
     with pytest.raises(ValueError, match="data set 'w' has 20 examples but 19 weights"):
         dsstne.DataSet("w", items(), weights=np.ones(19))
@@ -252,6 +264,13 @@ def test_topk_k_zero(data):
     net = dsstne.Network(config(), data, batch=8)
     with pytest.raises(ValueError, match="k must be >= 1, got 0"):
         net.predict_topk(0)
+
+
+def test_topk_k_too_large_names_k(data):
+    """k = 10**12 cannot be allocated: the error must say so (not a bare 'std::bad_alloc')."""
+    net = dsstne.Network(config(), data, batch=8)
+    with pytest.raises((MemoryError, ValueError), match="top-k|k = |k="):
+        net.predict_topk(10**12)
 
 
 def test_weights_of_wrong_shape(data):

@@ -258,7 +258,7 @@ def test_epoch_error_and_regularization_match_reference(device):
         ref.step("sgd")
 
 
-def test_sgd_uses_unit_gradient_step(device):
+def test_stored_gradient_and_one_sgd_step(device):
     """One SGD step with λ = λ1 = 0: Δw = α·(−(1/B)·xᵀδ), Δb = −α·mean δ, exactly the stored
     gradient the engine exposes after backward_batch."""
     net, ref, params = build(device, "linear")
@@ -356,8 +356,7 @@ def test_reset_optimizer_restarts_adam(device):
 def test_weight_norm_clips_output_columns(device, optimizer):
     """WeightNorm c on Output: after each update every output unit's incoming weight column
     has L2 norm ≤ c (§5.3); the Hidden connection (no WeightNorm) is not clipped."""
-    _, _, _, params = problem("hidden")
-    w0 = params[1][2]
+    w0 = problem("hidden")[3][1][2]  # initial Hidden -> Output matrix
     c = 0.8 * float(np.sqrt((w0.astype(np.float64) ** 2).sum(axis=0)).min())
     net, ref, params = build(device, "hidden", weight_norm=c)
     assert net.weight("Hidden", "Output").norm == pytest.approx(c)
@@ -386,7 +385,7 @@ def test_decay_reduces_the_step(device, optimizer):
     np.testing.assert_array_equal(split.weight("Input", "Hidden").weights,
                                   whole.weight("Input", "Hidden").weights)
     # and the decay is really applied: without it the weights differ
-    plain, ref0, _ = build(device, "hidden")
+    plain = build(device, "hidden")[0]
     train(plain, 3, optimizer)
     assert not np.allclose(plain.weight("Input", "Hidden").weights,
                            whole.weight("Input", "Hidden").weights, rtol=RTOL, atol=1e-4)

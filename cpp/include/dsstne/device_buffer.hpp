@@ -34,6 +34,7 @@ void* device_allocate(Device device, std::size_t bytes, const std::string& what)
 void device_free(Device device, void* ptr, std::size_t bytes) noexcept;
 void copy_to_device(Device device, void* dst, const void* src, std::size_t bytes);
 void copy_to_host(Device device, void* dst, const void* src, std::size_t bytes);
+void copy_on_device(Device device, void* dst, const void* src, std::size_t bytes);
 void device_zero(Device device, void* dst, std::size_t bytes);
 }  // namespace detail
 
@@ -77,7 +78,7 @@ class DeviceBuffer {
     grown.device_ = device_;
     grown.name_ = name_;
     grown.allocate(n);
-    if (size_ > 0) copy_device_to_device(grown.data_, data_, size_);
+    if (size_ > 0) detail::copy_on_device(device_, grown.data_, data_, size_ * sizeof(T));
     swap(grown);
   }
   /// Copies n host elements into the buffer (growing it when needed).
@@ -116,12 +117,6 @@ class DeviceBuffer {
     std::swap(size_, other.size_);
     std::swap(capacity_, other.capacity_);
   }
-  void copy_device_to_device(T* dst, const T* src, std::size_t n) {
-    std::vector<T> staging(n);
-    detail::copy_to_host(device_, staging.data(), src, n * sizeof(T));
-    detail::copy_to_device(device_, dst, staging.data(), n * sizeof(T));
-  }
-
   Device device_ = Device::CPU;
   std::string name_;
   T* data_ = nullptr;

@@ -47,6 +47,10 @@ cdef extern from "dsstne/context.hpp" namespace "dsstne" nogil:
         bool cuda_built()
 
 
+cdef extern from "dsstne/cuda_runtime.hpp" namespace "dsstne::cuda" nogil:
+    int device_count()
+
+
 cdef extern from "dsstne/device_buffer.hpp" namespace "dsstne" nogil:
     cdef cppclass MemoryUsage:
         int64_t cpu_bytes, cuda_bytes, cpu_peak, cuda_peak
