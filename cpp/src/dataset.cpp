@@ -152,6 +152,38 @@ void DataSet::validate(const DataSetArrays& a) const {
   }
 }
 
+std::shared_ptr<DataSet> DataSet::to(const Context& ctx) const {
+  const std::vector<uint64_t> start = sparse_start(), end = sparse_end();
+  const std::vector<uint32_t> indices = sparse_indices(), idx = index();
+  const std::vector<unsigned char> values = raw_values();
+  const std::vector<float> w = weights();
+  DataSetArrays a;
+  a.name = name_;
+  a.attributes = attributes_;
+  a.type = type_;
+  a.dims = dims_;
+  a.records = records_;
+  if (sparse()) {
+    a.sparse_start = start.data();
+    a.sparse_end = end.data();
+    a.nnz = nnz_;
+    a.sparse_indices = indices.data();
+    a.sparse_values = boolean() ? nullptr : values.data();
+  } else {
+    a.dense_data = values.data();
+    a.dense_count = boolean() ? records_ : records_ * int64_t(stride());
+  }
+  if (weighted()) {
+    a.weights = w.data();
+    a.weight_count = int64_t(w.size());
+  }
+  if (indexed()) {
+    a.index = idx.data();
+    a.index_count = int64_t(idx.size());
+  }
+  return std::make_shared<DataSet>(ctx, a);
+}
+
 double DataSet::density() const {
   if (!sparse()) return 1.0;
   return double(nnz_) / (double(records_) * double(stride()));

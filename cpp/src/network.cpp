@@ -176,6 +176,10 @@ void Network::set_batch(int64_t batch) {
 }
 
 void Network::check_binding(const Layer& layer, const DataSet& data) const {
+  DSSTNE_EXPECTS(data.device() == ctx_.device(), "data set '", data.name(), "' lives on the ",
+                 data.device() == Device::CUDA ? "GPU" : "CPU", " but network '", desc_.name,
+                 "' runs on the ", ctx_.is_cuda() ? "GPU" : "CPU",
+                 "; copy it with DataSet::to(context)");
   DSSTNE_EXPECTS(layer.kind() == LayerKind::Input || layer.kind() == LayerKind::Output, "layer '",
                  layer.name(), "' is not an Input or Output layer; data set '", data.name(),
                  "' cannot be bound to it");

@@ -1,19 +1,26 @@
 # SPDX-License-Identifier: Apache-2.0
 # Included by _core.pyx.
 
+def default_device():
+    """The device used when none is named: $DSSTNE_DEVICE, else "cpu"."""
+    return os.environ.get("DSSTNE_DEVICE", "cpu") or "cpu"
+
+
 cdef class Context:
     """Where a network runs: device ("cpu", "cuda" or "cuda:N") and random seed.
 
     Parameters
     ----------
-    device : str
-        "cpu" (default), or "cuda[:N]" once the CUDA backend is built.
+    device : str, optional
+        "cpu", "cuda" or "cuda:N". Default: the environment variable DSSTNE_DEVICE, else "cpu".
     seed : int
         Seed of every random draw (initial weights, shuffles, dropout, denoising).
     """
     cdef cpp.Context c_ctx
 
-    def __init__(self, device="cpu", seed=12134):
+    def __init__(self, device=None, seed=12134):
+        if device is None:
+            device = default_device()
         if int(seed) < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
         self.c_ctx = cpp.Context.from_string(_bytes(device), <uint64_t>int(seed))
@@ -25,6 +32,11 @@ cdef class Context:
     @property
     def is_cuda(self):
         return self.c_ctx.is_cuda()
+
+    @property
+    def device(self):
+        """"cpu" or "cuda:N"."""
+        return f"cuda:{self.c_ctx.device_ordinal()}" if self.c_ctx.is_cuda() else "cpu"
 
     def __repr__(self):
         return f"Context({_str(self.c_ctx.describe())})"

@@ -167,6 +167,16 @@ cdef class DataSet:
             self.c_ptr = make_shared[cpp.DataSet](self.context.c_ctx, a)
         return self
 
+    def to(self, Context context):
+        """This data set on `context`'s device (itself when already there)."""
+        if context.device == self.context.device:
+            return self
+        cdef DataSet out = DataSet.__new__(DataSet)
+        out.context = context
+        with nogil:
+            out.c_ptr = self.c_ptr.get().to(context.c_ctx)
+        return out
+
     @property
     def name(self):
         return _str(self.c_ptr.get().name())

@@ -39,12 +39,12 @@ cdef class Network:
     def __cinit__(self):
         self.c_net = NULL
 
-    def __init__(self, config, data=(), *, batch=512, Context context=None, device="cpu",
+    def __init__(self, config, data=(), *, batch=512, Context context=None, device=None,
                  seed=12134):
         self.context = context if context is not None else Context(device, seed)
         if isinstance(data, DataSet):
             data = [data]
-        self._data = list(data)
+        self._data = [self._here(d) for d in data]
         cdef vector[shared_ptr[cpp.DataSet]] c_data
         for d in self._data:
             if not isinstance(d, DataSet):
@@ -66,6 +66,12 @@ cdef class Network:
         if self.c_net != NULL:
             with nogil:
                 del self.c_net
+
+    def _here(self, d):
+        """`d` on this network's device (data sets made elsewhere are copied once)."""
+        if not isinstance(d, DataSet):
+            raise TypeError(f"data must be DataSet objects, got {type(d).__name__}")
+        return (<DataSet>d).to(self.context)
 
     # ---- structure ---------------------------------------------------------------------------
     @property
@@ -131,11 +137,12 @@ cdef class Network:
         """Binds data sets to the layers whose DataSet names match."""
         if isinstance(data, DataSet):
             data = [data]
+        data = [self._here(d) for d in data]
         cdef vector[shared_ptr[cpp.DataSet]] c_data
         for d in data:
             c_data.push_back((<DataSet?>d).c_ptr)
         self.c_net.attach(c_data)
-        self._data = list(data) + self._data
+        self._data = data + self._data
 
     cdef cpp.Bindings _bindings_for(self, data, bint with_outputs) except *:
         """Layer bindings for `data`: a DataSet (the single input layer, and every output layer
@@ -164,6 +171,7 @@ cdef class Network:
                     raise ValueError(f"data set '{name}' matches no layer's DataSet")
                 pairs += [(m, d) for m in matched]
         for layer_name, d in pairs:
+            d = self._here(d)
             out.push_back(pair[string, shared_ptr[cpp.DataSet]](_bytes(layer_name),
                                                                (<DataSet?>d).c_ptr))
         return out
@@ -315,6 +323,8 @@ cdef class Network:
         elif exclude is not None:
             excl = exclude if isinstance(exclude, DataSet) else DataSet("exclude", exclude,
                                                                         boolean=True)
+        if excl is not None:
+            excl = self._here(excl)
 
         def run():
             cdef const cpp.DataSet* c_excl = NULL

@@ -21,7 +21,8 @@ def interactions(users: int, items: int, per_user: float = 20.0, *, groups: int 
     users, items : int
         Matrix shape.
     per_user : float
-        Mean interactions per user (the count is 1 + Poisson(per_user − 1), capped at `items`).
+        Mean draws per user (1 + Poisson(per_user − 1), capped at `items`); repeated draws of
+        one item collapse, so popular catalogues give slightly fewer interactions.
     groups : int
         Taste groups; group g prefers items whose index is ≡ g modulo `groups`.
     taste : float
@@ -40,22 +41,30 @@ def interactions(users: int, items: int, per_user: float = 20.0, *, groups: int 
     rng = np.random.default_rng(seed)
     popularity = 1.0 / np.arange(1, items + 1, dtype=np.float64) ** zipf
     popularity = popularity[rng.permutation(items)]
-    all_p = popularity / popularity.sum()
-    group_p = []
-    for g in range(groups):
-        p = np.where(np.arange(items) % groups == g, popularity, 0.0)
-        group_p.append(p / p.sum())
     counts = np.minimum(1 + rng.poisson(max(per_user - 1.0, 0.0), size=users), items)
+    user_of = np.repeat(np.arange(users, dtype=np.int64), counts)
+    # Each interaction comes from the user's group (with probability `taste`) or from the whole
+    # catalogue, drawn by inverse CDF of the popularity; vectorised so that MovieLens-20M-sized
+    # data (20M interactions) takes seconds.
+    from_group = rng.random(user_of.size) < taste
+    chosen = np.empty(user_of.size, dtype=np.int64)
+    everything = np.cumsum(popularity)
+    pick = ~from_group
+    chosen[pick] = np.minimum(np.searchsorted(everything, rng.random(pick.sum()) * everything[-1]),
+                              items - 1)
+    for g in range(groups):
+        members = np.arange(g, items, groups)
+        cdf = np.cumsum(popularity[members])
+        pick = from_group & (user_of % groups == g)
+        draw = np.searchsorted(cdf, rng.random(pick.sum()) * cdf[-1])
+        chosen[pick] = members[np.minimum(draw, members.size - 1)]
+    # Repeated draws of one item by one user collapse into one interaction.
+    keys = np.unique(user_of * items + chosen)
+    rows, cols = keys // items, keys % items
     indptr = np.zeros(users + 1, dtype=np.int64)
-    chunks = []
-    for u in range(users):
-        p = taste * group_p[u % groups] + (1.0 - taste) * all_p
-        chosen = np.sort(rng.choice(items, size=counts[u], replace=False, p=p))
-        chunks.append(chosen)
-        indptr[u + 1] = indptr[u] + chosen.size
-    indices = np.concatenate(chunks).astype(np.int32)
-    data = np.ones(indices.size, dtype=np.float32)
-    return sp.csr_matrix((data, indices, indptr), shape=(users, items))
+    np.cumsum(np.bincount(rows, minlength=users), out=indptr[1:])
+    data = np.ones(cols.size, dtype=np.float32)
+    return sp.csr_matrix((data, cols.astype(np.int32), indptr), shape=(users, items))
 
 
 def group_of(user: int, groups: int = 8) -> int:

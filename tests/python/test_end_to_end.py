@@ -28,7 +28,8 @@ def autoencoder(width=32, activation="Sigmoid", error="ScaledMarginalCrossEntrop
 
 @pytest.fixture
 def items():
-    return synthetic.interactions(600, 240, per_user=12, groups=GROUPS, taste=0.9, seed=3)
+    return synthetic.interactions(600, 240, per_user=12, groups=GROUPS, taste=0.9, zipf=0.5,
+                                  seed=3)
 
 
 def test_training_learns_taste_groups(device, items):

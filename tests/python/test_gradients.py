@@ -391,16 +391,16 @@ def test_dsmce_rejects_softmax_output(device):
         dsstne.Network(cfg, [x, t.data], batch=B, device=device)
 
 
-@pytest.mark.parametrize("loss", ["ScaledMarginalCrossEntropy",
-                                  "DataScaledMarginalCrossEntropy"])
-@pytest.mark.parametrize("activation", ["Sigmoid", "SoftMax"])
-@pytest.mark.parametrize("target_kind", TARGETS)
+MARGIN_PARAMS = [("ScaledMarginalCrossEntropy", act, tgt)
+                 for act in ("Sigmoid", "SoftMax") for tgt in TARGETS]
+MARGIN_PARAMS += [("DataScaledMarginalCrossEntropy", "Sigmoid", tgt)
+                  for tgt in ("sparse", "sparse_ignore_zero")]
+
+
+@pytest.mark.parametrize("loss,activation,target_kind", MARGIN_PARAMS)
 def test_smce_margins_and_scales(device, loss, activation, target_kind):
     """Margins 0.9/0.1 and scales 2/0.5: units beyond their margin contribute nothing (the
     elements whose ±h points cross a margin, where the error jumps, are left out)."""
-    if loss == "DataScaledMarginalCrossEntropy" and (target_kind == "dense" or
-                                                     activation == "SoftMax"):
-        pytest.skip("DSMCE takes sparse targets and no SoftMax (rejection tested above)")
     smce = {"oneTarget": 0.9, "zeroTarget": 0.1, "oneScale": 2.0, "zeroScale": 0.5}
     check_network(mlp_case(device, loss, "Tanh", activation, "dense", target_kind, smce=smce))
 

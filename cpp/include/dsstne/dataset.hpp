@@ -67,6 +67,10 @@ class DataSet {
   ///         width, offsets out of order, NaN/Inf values, inconsistent attributes or sizes).
   DataSet(const Context& ctx, const DataSetArrays& arrays);
 
+  /// A copy of this data set on another context's device.
+  std::shared_ptr<DataSet> to(const Context& ctx) const;
+  /// The device holding the data.
+  Device device() const { return ctx_.device(); }
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
   uint32_t attributes() const { return attributes_; }

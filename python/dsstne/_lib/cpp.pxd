@@ -41,6 +41,7 @@ cdef extern from "dsstne/context.hpp" namespace "dsstne" nogil:
         @staticmethod
         Context from_string(const string&, uint64_t) except +translate_exception
         bool is_cuda()
+        int device_ordinal()
         uint64_t seed()
         string describe()
         @staticmethod
@@ -105,6 +106,7 @@ cdef extern from "dsstne/dataset.hpp" namespace "dsstne" nogil:
         int64_t index_count
     cdef cppclass DataSet:
         DataSet(const Context&, const DataSetArrays&) except +translate_exception
+        shared_ptr[DataSet] to(const Context&) except +translate_exception
         const string& name()
         void set_name(string)
         uint32_t attributes()
