@@ -19,7 +19,7 @@ CONFIG = pathlib.Path(__file__).with_name("autoencoder.json")
 
 
 def main():
-    matrix = synthetic.interactions(USERS, ITEMS, per_user=25, groups=GROUPS, seed=1)
+    matrix = synthetic.interactions(USERS, ITEMS, per_user=25, groups=GROUPS, zipf=0.6, seed=1)
     data = dsstne.DataSet("ratings", matrix)
     print(f"data: {data.examples} users x {data.units} items, {data.nnz} interactions "
           f"({100 * data.density:.2f}% dense)")
