@@ -15,19 +15,28 @@ cdef class Context:
         "cpu", "cuda" or "cuda:N". Default: the environment variable DSSTNE_DEVICE, else "cpu".
     seed : int
         Seed of every random draw (initial weights, shuffles, dropout, denoising).
+    tf32 : bool
+        GPU only: dense products on TF32 tensor cores (faster, ~10 bits of mantissa) instead of
+        exact float32. A setting of the device, shared by every context on it.
     """
     cdef cpp.Context c_ctx
 
-    def __init__(self, device=None, seed=12134):
+    def __init__(self, device=None, seed=12134, tf32=False):
         if device is None:
             device = default_device()
         if int(seed) < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
         self.c_ctx = cpp.Context.from_string(_bytes(device), <uint64_t>int(seed))
+        if tf32:
+            self.c_ctx.set_tf32(True)
 
     @property
     def seed(self):
         return self.c_ctx.seed()
+
+    @property
+    def tf32(self):
+        return self.c_ctx.tf32()
 
     @property
     def is_cuda(self):

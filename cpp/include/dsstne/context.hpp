@@ -29,6 +29,10 @@ class Context {
   uint64_t seed() const { return seed_; }
   void set_seed(uint64_t seed) { seed_ = seed; }
   Communicator& comm() const { return *comm_; }
+  /// TF32 tensor-core math for dense products on the GPU (opt-in; float32 by default). It is a
+  /// setting of the device, shared by every context on it. No effect on the CPU.
+  void set_tf32(bool on);
+  bool tf32() const { return tf32_; }
   std::string describe() const;
   /// Whether this build of libdsstne contains the CUDA backend.
   static bool cuda_built();
@@ -37,6 +41,7 @@ class Context {
   Device device_;
   int device_ordinal_;
   uint64_t seed_;
+  bool tf32_ = false;
   std::shared_ptr<Communicator> comm_;
 };
 

@@ -43,6 +43,8 @@ cdef extern from "dsstne/context.hpp" namespace "dsstne" nogil:
         bool is_cuda()
         int device_ordinal()
         uint64_t seed()
+        void set_tf32(bool) except +translate_exception
+        bool tf32()
         string describe()
         @staticmethod
         bool cuda_built()

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The GPU-machine run (see DEVELOPERS.md): build with the CUDA backend for sm_90, run CTest and
+# pytest on the GPU (GPU tests fail instead of skipping), then the benchmarks. Logs go to $OUT.
+# Debian packages the machine lacks (OpenBLAS, nlohmann-json, GoogleTest) travel as .deb files in
+# device/debs and are unpacked into a private prefix.
+# Usage: scripts/gpu_check.sh [build|test|bench|all]...
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OUT="${OUT:-/tmp/dsstne-out}"
+mkdir -p "$OUT"
+steps=("${@:-all}")
+prefix=/tmp/dsstne-sysroot
+libdir=$prefix/usr/lib/x86_64-linux-gnu
+if [[ ! -d $prefix ]]; then
+  for f in device/debs/*.deb; do dpkg -x "$f" "$prefix"; done
+fi
+export LD_LIBRARY_PATH="$libdir/openblas-pthread:$libdir:${LD_LIBRARY_PATH:-}"
+cmake_args=(-DCMAKE_PREFIX_PATH="$prefix/usr" -DCMAKE_LIBRARY_PATH="$libdir/openblas-pthread"
+            -DDSSTNE_CBLAS_INCLUDE="$prefix/usr/include/x86_64-linux-gnu/openblas-pthread"
+            -DCMAKE_CUDA_ARCHITECTURES=90 -DDSSTNE_CUDA_BACKEND=ON)
+has() { [[ " ${steps[*]} " == *" $1 "* || " ${steps[*]} " == *" all "* ]]; }
+status=0
+
+if has build; then
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
+  { cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DDSSTNE_BUILD_PYTHON=OFF \
+      "${cmake_args[@]}" && cmake --build build/gpu -j "$(nproc)"; } >"$OUT/build.log" 2>&1 \
+    || { echo "C++ build failed"; tail -50 "$OUT/build.log"; exit 1; }
+  CMAKE_ARGS="${cmake_args[*]}" DSSTNE_CUDA_BACKEND=ON \
+    python3 -m pip install -q --no-build-isolation --no-deps --target /tmp/dsstne-site . \
+    >"$OUT/pip.log" 2>&1 || { echo "Python build failed"; tail -50 "$OUT/pip.log"; exit 1; }
+fi
+export PYTHONPATH=/tmp/dsstne-site
+if has test; then
+  (cd build/gpu && DSSTNE_REQUIRE_GPU=1 ctest --output-on-failure -j 4) >"$OUT/ctest.log" 2>&1 \
+    || status=1
+  grep -E "tests passed|tests failed|Failed|\*\*\*" "$OUT/ctest.log" | head -40
+  DSSTNE_DEVICE=cuda DSSTNE_REQUIRE_GPU=1 python3 -m pytest -q -p no:cacheprovider tests/python \
+    >"$OUT/pytest.log" 2>&1 || status=1
+  grep -E "passed|failed|Error" "$OUT/pytest.log" | tail -30
+fi
+if has bench; then
+  build/gpu/tests/cpp/dsstne_tests --gtest_also_run_disabled_tests \
+    --gtest_filter='*DISABLED_Timing*' 2>&1 | grep -vE "^\[ *(RUN|OK) " | tee "$OUT/topk_timing.log"
+  PYTHONUNBUFFERED=1 python3 benchmarks/bench_movielens.py --device cuda --torch \
+    --json "$OUT/movielens.json" 2>&1 | tee "$OUT/bench.log"
+fi
+exit $status
