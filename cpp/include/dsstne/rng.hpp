@@ -65,11 +65,13 @@ DSSTNE_HOST_DEVICE float random_uniform(uint64_t seed, uint64_t stream, uint64_t
 }
 
 /// Standard normal for element `index` of the stream (Box-Muller on two words of one draw).
+/// Evaluated in double and rounded once: float logf/cosf differ in the last bit between glibc and
+/// CUDA, the double functions agree after rounding, so CPU and GPU draw the same normals.
 DSSTNE_HOST_DEVICE float random_normal(uint64_t seed, uint64_t stream, uint64_t index) {
   const Philox4 r = philox(seed, stream, index);
-  const float u1 = bits_to_uniform(r.v[0]);
-  const float u2 = bits_to_uniform(r.v[1]);
-  return sqrtf(-2.0f * logf(u1)) * cosf(6.283185307179586f * u2);
+  const double u1 = bits_to_uniform(r.v[0]);
+  const double u2 = bits_to_uniform(r.v[1]);
+  return static_cast<float>(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
 }  // namespace dsstne

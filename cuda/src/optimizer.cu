@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+// The optimiser step on the GPU (spec/math.md §5.2), bit for bit the CPU reference
+// (cpp/src/cpu/optimizer.cpp). The element rule is the CPU's, operation by operation, written
+// with IEEE round-to-nearest intrinsics: the CPU (x86-64, no -ffast-math, no FMA) rounds every
+// +, −, ·, / and sqrt separately, and nvcc would otherwise contract a·b + c into an FMA. So
+// weights, biases and optimiser state agree bitwise with the CPU after any number of steps.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "dsstne/cuda/error.cuh"
+#include "dsstne/kernels.hpp"
+
+namespace dsstne::cuda {
+namespace {
+
+constexpr unsigned int kThreads = 256;
+constexpr unsigned int kMaxBlocks = 1u << 20;  // the element loop strides past this
+
+/// +1: the input is a descent direction (weights); −1: the input is a gradient (biases).
+enum class Direction { kAlong = 1, kAgainst = -1 };
+
+/// Per-call constants, formed on the host exactly as the CPU forms them.
+struct StepConstants {
+  float alpha, mu, mu1;
+  float one_minus_mu, one_minus_mu1;
+  float adam_c1, adam_c2;  ///< 1 − μ^t and 1 − μ1^t, powers in double rounded once
+  float lambda, lambda1;   ///< weight decay (weights only)
+};
+
+StepConstants step_constants(const UpdateParams& u) {
+  StepConstants k{};
+  k.alpha = u.alpha;
+  k.mu = u.mu;
+  k.mu1 = u.mu1;
+  k.one_minus_mu = 1.0f - u.mu;
+  k.one_minus_mu1 = 1.0f - u.mu1;
+  const double t = static_cast<double>(u.step);
+  k.adam_c1 = static_cast<float>(1.0 - std::pow(static_cast<double>(u.mu), t));
+  k.adam_c2 = static_cast<float>(1.0 - std::pow(static_cast<double>(u.mu1), t));
+  k.lambda = u.lambda;
+  k.lambda1 = u.lambda1;
+  return k;
+}
+
+__device__ __forceinline__ float mul(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ float add(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ float sub(float a, float b) { return __fsub_rn(a, b); }
+__device__ __forceinline__ float div(float a, float b) { return __fdiv_rn(a, b); }
+__device__ __forceinline__ float root(float a) { return __fsqrt_rn(a); }
+/// max(1e-9, x): the floor DSSTNE puts under every second-moment estimate.
+__device__ __forceinline__ float floored(float x) { return x > 1e-9f ? x : 1e-9f; }
+/// sgn(x) with sgn(0) = 0.
+__device__ __forceinline__ float sign_of(float x) {
+  return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f);
+}
+/// sign·y for sign = ±1: a negation, exact, as the CPU's multiplication by ±1.
+template <Direction D>
+__device__ __forceinline__ float directed(float y) {
+  return D == Direction::kAlong ? y : -y;
+}
+
+// p, input, v, v2: n elements, each independent (grid-stride, coalesced). Unused state pointers
+// are never touched. The comments give the CPU's expression each line reproduces.
+template <TrainingMode Mode, Direction D>
+__global__ void update_kernel(StepConstants k, const float* input, int64_t n, float* p_, float* v_,
+                              float* v2_) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    float p = p_[i];
+    float x = input[i];
+    // x − λ·p − λ1·sgn(p)
+    if constexpr (D == Direction::kAlong)
+      x = sub(sub(x, mul(k.lambda, p)), mul(k.lambda1, sign_of(p)));
+    if constexpr (Mode == TrainingMode::SGD) {
+      p = add(p, directed<D>(mul(k.alpha, x)));  // p += sign·(α·x)
+    } else if constexpr (Mode == TrainingMode::Momentum) {
+      const float v = add(mul(k.mu, v_[i]), directed<D>(mul(k.alpha, x)));  // μ·v + sign·(α·x)
+      v_[i] = v;
+      p = add(p, v);
+    } else if constexpr (Mode == TrainingMode::Nesterov) {
+      const float v_old = v_[i];
+      const float v_new = add(mul(k.mu, v_old), directed<D>(mul(k.alpha, x)));
+      p = add(p, add(v_new, mul(k.mu, sub(v_new, v_old))));  // p += v' + μ·(v' − v)
+      v_[i] = v_new;
+    } else if constexpr (Mode == TrainingMode::AdaGrad) {
+      const float v = add(v_[i], mul(x, x));
+      v_[i] = v;
+      p = add(p, directed<D>(div(mul(k.alpha, x), root(floored(v)))));  // α·x / √max(v, 1e-9)
+    } else if constexpr (Mode == TrainingMode::RMSProp) {
+      const float v = add(mul(k.mu, v_[i]), mul(k.one_minus_mu, mul(x, x)));
+      v_[i] = v;
+      p = add(p, directed<D>(div(mul(k.alpha, x), root(floored(v)))));
+    } else if constexpr (Mode == TrainingMode::AdaDelta) {
+      const float v = add(mul(k.mu, v_[i]), mul(k.one_minus_mu, mul(x, x)));
+      v_[i] = v;
+      const float v2_old = v2_[i];
+      const float delta = mul(root(div(floored(v2_old), floored(v))), x);  // √(v2/v)·x
+      v2_[i] = add(mul(k.mu, v2_old), mul(k.one_minus_mu, mul(delta, delta)));
+      p = add(p, directed<D>(delta));
+    } else if constexpr (Mode == TrainingMode::Adam) {
+      const float m = add(mul(k.mu, v_[i]), mul(k.one_minus_mu, x));
+      const float s = add(mul(k.mu1, v2_[i]), mul(k.one_minus_mu1, mul(x, x)));
+      v_[i] = m;
+      v2_[i] = s;
+      const float m_hat = div(m, k.adam_c1);
+      const float v_hat = div(s, k.adam_c2);
+      // p += sign·(α·m̂ / (√v̂ + 1e-8))
+      p = add(p, directed<D>(div(mul(k.alpha, m_hat), add(root(v_hat), 1e-8f))));
+    }
+    p_[i] = p;
+  }
+}
+
+template <TrainingMode Mode, Direction D>
+void launch(const UpdateParams& u, const float* input, int64_t n, float* p, float* v, float* v2) {
+  const unsigned int blocks = std::min(blocks_for(n, kThreads), kMaxBlocks);
+  update_kernel<Mode, D><<<blocks, kThreads>>>(step_constants(u), input, n, p, v, v2);
+  DSSTNE_CHECK_LAST_KERNEL();
+}
+
+template <Direction D>
+void update(const char* who, const UpdateParams& u, const float* input, int64_t n, float* p,
+            float* v, float* v2) {
+  DSSTNE_EXPECTS(n >= 0, who, ": negative element count ", n);
+  const TrainingMode mode = u.mode;
+  const bool needs_v = mode != TrainingMode::SGD;
+  const bool needs_v2 = mode == TrainingMode::AdaDelta || mode == TrainingMode::Adam;
+  switch (mode) {
+    case TrainingMode::SGD:
+    case TrainingMode::Momentum:
+    case TrainingMode::Nesterov:
+    case TrainingMode::AdaGrad:
+    case TrainingMode::RMSProp:
+    case TrainingMode::AdaDelta:
+    case TrainingMode::Adam:
+      break;
+    default:
+      DSSTNE_FAIL(InvalidArgument, who, ": unknown training mode code ",
+                  static_cast<uint32_t>(mode));
+  }
+  DSSTNE_EXPECTS(mode != TrainingMode::Adam || u.step >= 1, who,
+                 ": Adam needs a 1-based step count, got ", u.step);
+  if (n == 0) return;
+  DSSTNE_EXPECTS(input != nullptr && p != nullptr, who, ": gradient or parameter pointer is null");
+  DSSTNE_EXPECTS(!needs_v || v != nullptr, who, ": training mode code ",
+                 static_cast<uint32_t>(mode), " needs optimizer state v, got null");
+  DSSTNE_EXPECTS(!needs_v2 || v2 != nullptr, who, ": training mode code ",
+                 static_cast<uint32_t>(mode), " needs optimizer state v2, got null");
+
+  switch (mode) {
+    case TrainingMode::SGD:
+      return launch<TrainingMode::SGD, D>(u, input, n, p, v, v2);
+    case TrainingMode::Momentum:
+      return launch<TrainingMode::Momentum, D>(u, input, n, p, v, v2);
+    case TrainingMode::Nesterov:
+      return launch<TrainingMode::Nesterov, D>(u, input, n, p, v, v2);
+    case TrainingMode::AdaGrad:
+      return launch<TrainingMode::AdaGrad, D>(u, input, n, p, v, v2);
+    case TrainingMode::RMSProp:
+      return launch<TrainingMode::RMSProp, D>(u, input, n, p, v, v2);
+    case TrainingMode::AdaDelta:
+      return launch<TrainingMode::AdaDelta, D>(u, input, n, p, v, v2);
+    case TrainingMode::Adam:
+      return launch<TrainingMode::Adam, D>(u, input, n, p, v, v2);
+  }
+}
+
+}  // namespace
+
+void update_weights(const UpdateParams& u, const float* g, int64_t n, float* w, float* v,
+                    float* v2) {
+  update<Direction::kAlong>("update_weights", u, g, n, w, v, v2);
+}
+
+void update_biases(const UpdateParams& u, const float* mean_delta, int64_t n, float* b, float* v,
+                   float* v2) {
+  update<Direction::kAgainst>("update_biases", u, mean_delta, n, b, v, v2);
+}
+
+}  // namespace dsstne::cuda

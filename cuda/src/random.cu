@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+// Weight initialisation and the epoch shuffle on the GPU (spec/math.md §7, §8.2), drawing from the
+// same counter-based generator as the CPU reference (cpp/src/cpu/random.cpp, dsstne/rng.hpp): an
+// element depends only on (seed, stream, counter), so any thread layout gives the CPU's values.
+#include <cub/device/device_radix_sort.cuh>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "dsstne/cuda/error.cuh"
+#include "dsstne/cuda/scratch.cuh"
+#include "dsstne/kernels.hpp"
+#include "dsstne/rng.hpp"
+
+namespace dsstne::cuda {
+namespace {
+
+constexpr unsigned int kThreads = 256;
+constexpr unsigned int kMaxBlocksY = 65535;  // gridDim.y limit; rows beyond it are strided
+
+/// The element law of one scheme: w = factor·draw. Mirrors the CPU's init_law line by line: the
+/// factor is formed in double on the host and rounded to float once, so both backends multiply
+/// by the same float.
+struct InitLaw {
+  bool normal = false;
+  bool centred = false;
+  bool constant = false;
+  float factor = 0.0f;
+};
+
+InitLaw init_law(WeightInit scheme, float scale, int64_t n_in, int64_t n_out) {
+  const double s = scale;
+  InitLaw law;
+  switch (scheme) {
+    case WeightInit::Xavier:
+      law.centred = true;
+      law.factor = static_cast<float>(s * std::sqrt(6.0 / static_cast<double>(n_in + n_out)));
+      break;
+    case WeightInit::CaffeXavier:
+      law.centred = true;
+      law.factor = static_cast<float>(s * 2.0 * std::sqrt(3.0 / static_cast<double>(n_out)));
+      break;
+    case WeightInit::Uniform:
+      law.centred = true;
+      law.factor = static_cast<float>(2.0 * s);
+      break;
+    case WeightInit::UnitBall:
+      law.factor = scale;
+      break;
+    case WeightInit::Gaussian:
+      law.normal = true;
+      law.factor = scale;
+      break;
+    case WeightInit::SELU:
+      law.normal = true;
+      law.factor = static_cast<float>(s / std::sqrt(static_cast<double>(n_in)));
+      break;
+    case WeightInit::Constant:
+      law.constant = true;
+      law.factor = scale;
+      break;
+    default:
+      DSSTNE_FAIL(InvalidArgument, "init_weights: unknown weight init scheme code ",
+                  static_cast<uint32_t>(scheme));
+  }
+  return law;
+}
+
+// w: n_in × cols (local columns). Threads walk a row's columns (coalesced), blocks in y walk
+// rows; element (i, c) draws counter i·n_out + col_begin + c, as on the CPU. u − ½ is exact and
+// __fmul_rn keeps the single rounding of the CPU's factor·draw.
+__global__ void init_weights_kernel(InitLaw law, RandomStream rs, int64_t n_in, int64_t n_out,
+                                    int64_t col_begin, int64_t cols, float* w) {
+  const int64_t c0 = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t c_stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.y; i < n_in; i += gridDim.y) {
+    float* row = w + i * cols;
+    const uint64_t base = static_cast<uint64_t>(i * n_out + col_begin);
+    for (int64_t c = c0; c < cols; c += c_stride) {
+      const uint64_t counter = base + static_cast<uint64_t>(c);
+      float value;
+      if (law.constant) {
+        value = law.factor;
+      } else if (law.normal) {
+        value = __fmul_rn(law.factor, random_normal(rs.seed, rs.stream, counter));
+      } else {
+        const float u = random_uniform(rs.seed, rs.stream, counter);
+        value = __fmul_rn(law.factor, law.centred ? u - 0.5f : u);
+      }
+      row[c] = value;
+    }
+  }
+}
+
+// keys[i] = the first Philox word of counter i, perm[i] = i: the (key, index) pairs to sort.
+__global__ void shuffle_keys_kernel(RandomStream rs, int64_t n, uint32_t* keys, uint32_t* perm) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    keys[i] = philox(rs.seed, rs.stream, static_cast<uint64_t>(i)).v[0];
+    perm[i] = static_cast<uint32_t>(i);
+  }
+}
+
+}  // namespace
+
+void init_weights(WeightInit scheme, float scale, const RandomStream& rs, int64_t n_in,
+                  int64_t n_out, int64_t col_begin, int64_t cols, float* w) {
+  DSSTNE_EXPECTS(n_in > 0 && n_out > 0, "init_weights: matrix must be non-empty, got ", n_in, " x ",
+                 n_out);
+  DSSTNE_EXPECTS(col_begin >= 0 && cols >= 0 && col_begin + cols <= n_out,
+                 "init_weights: columns [", col_begin, ", ", col_begin + cols, ") outside the ",
+                 n_out, " output units");
+  const InitLaw law = init_law(scheme, scale, n_in, n_out);
+  if (cols == 0) return;
+  DSSTNE_EXPECTS(w != nullptr, "init_weights: weight pointer is null");
+
+  // Blocks as wide as a row (whole warps, at most kThreads) so narrow slices do not idle most
+  // threads; enough x-blocks to cover a row (capped: the column loop strides past the cap), one
+  // y-block per row up to the grid limit.
+  const unsigned int threads =
+      cols >= kThreads ? kThreads : static_cast<unsigned int>((cols + 31) / 32 * 32);
+  const unsigned int bx = std::min(blocks_for(cols, threads), 1u << 16);
+  const unsigned int by = static_cast<unsigned int>(std::min<int64_t>(n_in, kMaxBlocksY));
+  init_weights_kernel<<<dim3(bx, by), threads>>>(law, rs, n_in, n_out, col_begin, cols, w);
+  DSSTNE_CHECK_LAST_KERNEL();
+}
+
+void shuffle_permutation(const RandomStream& rs, int64_t n, uint32_t* perm) {
+  DSSTNE_EXPECTS(n >= 0 && n <= (int64_t{1} << 32), "shuffle_permutation: example count ", n,
+                 " outside [0, 2^32]");
+  if (n == 0) return;
+  DSSTNE_EXPECTS(perm != nullptr, "shuffle_permutation: permutation pointer is null");
+
+  // LSD radix sort is stable, so sorting (key, index) pairs by key alone orders equal keys by
+  // index: exactly the CPU's sort of key·2^32 + index. The double-buffer form needs only one
+  // extra key and value array; perm itself is the first value buffer.
+  const auto bytes = static_cast<std::size_t>(n) * sizeof(uint32_t);
+  Scratch keys_a(bytes, "shuffle_permutation"), keys_b(bytes, "shuffle_permutation");
+  Scratch values_b(bytes, "shuffle_permutation");
+  const unsigned int blocks = std::min(blocks_for(n, kThreads), 1u << 20);
+  shuffle_keys_kernel<<<blocks, kThreads>>>(rs, n, keys_a.as<uint32_t>(), perm);
+  DSSTNE_CHECK_LAST_KERNEL();
+
+  cub::DoubleBuffer<uint32_t> keys(keys_a.as<uint32_t>(), keys_b.as<uint32_t>());
+  cub::DoubleBuffer<uint32_t> values(perm, values_b.as<uint32_t>());
+  std::size_t temp_bytes = 0;
+  DSSTNE_CUDA_TRY(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys, values, n, 0, 32));
+  Scratch temp(temp_bytes, "shuffle_permutation");
+  DSSTNE_CUDA_TRY(
+      cub::DeviceRadixSort::SortPairs(temp.get(), temp_bytes, keys, values, n, 0, 32));
+  if (values.Current() != perm) {
+    DSSTNE_CUDA_TRY(cudaMemcpyAsync(perm, values.Current(), bytes, cudaMemcpyDeviceToDevice));
+  }
+  // The scratch destructors free the buffers (cudaFree waits for the sort to finish).
+}
+
+}  // namespace dsstne::cuda

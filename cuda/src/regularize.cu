@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+// The regularisers on the GPU (spec/math.md §5.4, §6.3), in the CPU reference's summation orders
+// (cpp/src/cpu/regularize.cpp): the sparseness penalty is bitwise the CPU's, and the weight-decay
+// error keeps the CPU's chunk structure, so both are deterministic without atomics.
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "dsstne/cuda/error.cuh"
+#include "dsstne/cuda/scratch.cuh"
+#include "dsstne/kernels.hpp"
+
+namespace dsstne::cuda {
+namespace {
+
+constexpr unsigned int kThreads = 256;
+constexpr int kUnroll = 8;  ///< rows of loads in flight per thread in sparseness_penalty
+/// Weights per partial sum of regularization_error; must equal the CPU's kRegChunk.
+constexpr int64_t kRegChunk = 1 << 16;
+
+// a, g: rows × cols; one thread per column (consecutive threads read consecutive columns, so
+// every row access is coalesced). The column sum runs over r in order, the CPU's float sum, so
+// ρ̂ and the penalty are bitwise the CPU's; the same thread then adds the penalty down the
+// column, which needs no workspace.
+__global__ void sparseness_penalty_kernel(const float* __restrict__ a, int64_t rows, int64_t cols,
+                                          float inv_rows, float p, float one_minus_p, float beta,
+                                          float* __restrict__ g) {
+  const int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (o >= cols) return;
+  // Loads are issued kUnroll rows ahead of the in-order adds: with few columns there are few
+  // threads, and the pass is bound by load latency.
+  float rho = 0.0f;
+  int64_t r = 0;
+  for (; r + kUnroll <= rows; r += kUnroll) {
+    float x[kUnroll];
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) x[k] = a[(r + k) * cols + o];
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) rho = __fadd_rn(rho, x[k]);
+  }
+  for (; r < rows; ++r) rho = __fadd_rn(rho, a[r * cols + o]);
+  // std::min(std::max(x, lo), hi) with its NaN behaviour (a NaN mean stays NaN).
+  float mean = __fmul_rn(rho, inv_rows);
+  mean = mean < 1e-6f ? 1e-6f : mean;
+  mean = 0.999999f < mean ? 0.999999f : mean;
+  const float penalty =
+      __fmul_rn(beta, __fadd_rn(__fdiv_rn(-p, mean), __fdiv_rn(one_minus_p, __fsub_rn(1.0f, mean))));
+  for (r = 0; r + kUnroll <= rows; r += kUnroll) {
+    float x[kUnroll];
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) x[k] = g[(r + k) * cols + o];
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) g[(r + k) * cols + o] = __fadd_rn(x[k], penalty);
+  }
+  for (; r < rows; ++r) g[r * cols + o] = __fadd_rn(g[r * cols + o], penalty);
+}
+
+// One block per 65,536-weight chunk: each thread sums a fixed strided subset in double
+// (coalesced reads), then a fixed shared-memory tree gives the chunk sum. The terms are rounded
+// as on the CPU (½λ·x·x + λ1·|x|, no FMA); only the order of addition inside a chunk differs.
+__global__ void regularization_chunks_kernel(const float* w, int64_t n, double l2, double l1,
+                                             double* partial) {
+  __shared__ double shared[kThreads];
+  const int64_t begin = int64_t(blockIdx.x) * kRegChunk;
+  const int64_t end = min(n, begin + kRegChunk);
+  double sum = 0.0;
+  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    const double x = w[i];
+    sum = __dadd_rn(sum, __dadd_rn(__dmul_rn(__dmul_rn(l2, x), x), __dmul_rn(l1, fabs(x))));
+  }
+  shared[threadIdx.x] = sum;
+  __syncthreads();
+  for (unsigned int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride)
+      shared[threadIdx.x] = __dadd_rn(shared[threadIdx.x], shared[threadIdx.x + stride]);
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) partial[blockIdx.x] = shared[0];
+}
+
+}  // namespace
+
+void sparseness_penalty(const float* a, int64_t rows, int64_t cols, float p, float beta, float* g) {
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "sparseness_penalty: bad shape rows=", rows,
+                 " cols=", cols);
+  if (rows == 0 || cols == 0) return;
+  DSSTNE_EXPECTS(a != nullptr && g != nullptr,
+                 "sparseness_penalty: activation or delta pointer is null");
+  const float inv_rows = 1.0f / static_cast<float>(rows);
+  sparseness_penalty_kernel<<<blocks_for(cols, kThreads), kThreads>>>(a, rows, cols, inv_rows, p,
+                                                                      1.0f - p, beta, g);
+  DSSTNE_CHECK_LAST_KERNEL();
+}
+
+double regularization_error(const float* w, int64_t n, float lambda, float lambda1) {
+  DSSTNE_EXPECTS(n >= 0, "regularization_error: negative weight count ", n);
+  if (n == 0) return 0.0;
+  DSSTNE_EXPECTS(w != nullptr, "regularization_error: weight pointer is null");
+
+  const double l2 = 0.5 * static_cast<double>(lambda);
+  const double l1 = lambda1;
+  const int64_t chunks = (n + kRegChunk - 1) / kRegChunk;
+  Scratch partial(static_cast<std::size_t>(chunks) * sizeof(double), "regularization_error");
+  regularization_chunks_kernel<<<static_cast<unsigned int>(chunks), kThreads>>>(
+      w, n, l2, l1, partial.as<double>());
+  DSSTNE_CHECK_LAST_KERNEL();
+  // The chunk sums are added in chunk order on the host, as the CPU does (the copy waits for the
+  // kernel and reports its failure).
+  std::vector<double> sums(static_cast<std::size_t>(chunks));
+  DSSTNE_CUDA_TRY(cudaMemcpy(sums.data(), partial.get(), sums.size() * sizeof(double),
+                             cudaMemcpyDeviceToHost));
+  double total = 0.0;
+  for (double s : sums) total += s;
+  return total;
+}
+
+}  // namespace dsstne::cuda
