@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: Apache-2.0
+// Output error and output delta on the GPU, with the semantics of the CPU reference
+// (cpp/src/cpu/loss.cpp) and its element formulas (cpp/src/cpu/loss_terms.hpp).
+//
+// Sparse targets are never materialised: a dense pass assumes t = 0, then one block per row
+// corrects the units that hold a stored target. Duplicate indices of a row collapse like the
+// CPU's sort-and-merge: the first occurrence of an index owns it, and (analog) sums the values
+// of all its occurrences in stored order. Rows whose indices ascend strictly (the usual case)
+// have no duplicates and need no search; other rows are scanned tile by tile through shared
+// memory, so rows of any length work. Every sum is in double over a fixed tree, and the rows of
+// the error are added on the host in row order (as the CPU does): no atomics, bitwise repeatable.
+#include <cstdint>
+#include <vector>
+
+#include "cpu/loss_terms.hpp"
+#include "dsstne/cuda/error.cuh"
+#include "dsstne/cuda/scratch.cuh"
+#include "dsstne/kernels.hpp"
+
+namespace dsstne::cuda {
+namespace {
+
+constexpr unsigned int kThreads = 256;         // threads per block, a multiple of the warp size
+constexpr unsigned int kWideThreads = 1024;    // SoftMax delta blocks of wide rows
+constexpr int64_t kWideRow = 8192;             // columns from which a SoftMax row is wide
+constexpr int64_t kErrorChunk = kThreads * 16;  // columns per block of the raw error pass
+constexpr int64_t kDeltaChunk = kThreads * 4;   // columns per block of the element-wise delta
+constexpr int64_t kTile = 1024;                 // stored entries per shared tile of the scan
+constexpr int64_t kMaxGridY = 65535;
+
+/// The fields of a TargetView that the kernels read (device pointers), passed by value.
+struct Targets {
+  bool sparse;
+  bool ignore_zero;
+  const float* dense;
+  const int64_t* offsets;
+  const uint32_t* indices;
+  const float* values;  // nullptr: Boolean
+  const float* weights;
+};
+
+Targets targets_of(const TargetView& t) {
+  return Targets{t.sparse,        t.ignore_zero,  t.dense,           t.csr.offsets,
+                 t.csr.indices,   t.csr.values,   t.example_weights};
+}
+
+__device__ float weight_of(const Targets& t, int64_t r) {
+  return t.weights != nullptr ? t.weights[r] : 1.0f;
+}
+
+/// Stored entries [begin, begin + n) of row r. A row whose offsets are invalid is treated as
+/// empty here, so no kernel reads out of bounds; output_error reports it like the CPU.
+struct RowEntries {
+  const uint32_t* index;
+  const float* value;  // nullptr: Boolean
+  int64_t n;
+};
+
+__device__ RowEntries row_entries(const Targets& t, int64_t r) {
+  const int64_t begin = t.offsets[r], end = t.offsets[r + 1];
+  if (begin < 0 || end <= begin || t.indices == nullptr) return RowEntries{nullptr, nullptr, 0};
+  return RowEntries{t.indices + begin, t.values != nullptr ? t.values + begin : nullptr,
+                    end - begin};
+}
+
+/// Sum over the block in a fixed tree (warp shuffles, then the warp sums): the same inputs and
+/// block size give the same bits. Every thread of the block must call it; all get the sum.
+template <typename T>
+__device__ T block_sum(T v) {
+  __shared__ T warp_sums[32];
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
+  const unsigned int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane == 0) warp_sums[warp] = v;
+  __syncthreads();
+  T total = 0;
+  for (unsigned int w = 0; w < blockDim.x / 32; ++w) total += warp_sums[w];
+  __syncthreads();  // warp_sums is reused by the next call
+  return total;
+}
+
+/// True when the row's indices ascend strictly (then every entry is a distinct index).
+__device__ bool strictly_ascending(const RowEntries& e) {
+  int ok = 1;
+  for (int64_t k = 1 + threadIdx.x; k < e.n; k += blockDim.x) ok &= e.index[k] > e.index[k - 1];
+  return __syncthreads_and(ok) != 0;
+}
+
+/// The shared tile of the duplicate scan: one per kernel, whichever callers instantiate the scan.
+struct Tile {
+  uint32_t index[kTile];
+  float value[kTile];
+};
+__device__ Tile& shared_tile() {
+  __shared__ Tile tile;
+  return tile;
+}
+
+/// Calls f(index, t) once per distinct index of the row, by one thread of the block, with t the
+/// CPU's merged target: 1 for Boolean rows, else 0 + the values of the index's occurrences in
+/// stored order. Every thread of the block must call it. Unsorted rows: the thread of entry k
+/// scans the whole row, a shared tile at a time: an earlier occurrence means k is not the owner,
+/// later ones add their values. O(n²/threads) per row, only for rows that are not ascending.
+template <typename F>
+__device__ void for_each_distinct(const RowEntries& e, bool ascending, F f) {
+  if (ascending) {
+    for (int64_t k = threadIdx.x; k < e.n; k += blockDim.x) {
+      f(e.index[k], e.value != nullptr ? 0.0f + e.value[k] : 1.0f);
+    }
+    return;
+  }
+  Tile& sh = shared_tile();
+  for (int64_t base = 0; base < e.n; base += blockDim.x) {
+    const int64_t k = base + threadIdx.x;
+    const bool mine = k < e.n;
+    const uint32_t key = mine ? e.index[k] : 0u;
+    bool owner = mine;
+    float t = 0.0f;
+    for (int64_t tile = 0; tile < e.n; tile += kTile) {
+      const int64_t len = min(kTile, e.n - tile);
+      __syncthreads();  // the previous tile has been read by every thread
+      for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
+        sh.index[j] = e.index[tile + j];
+        if (e.value != nullptr) sh.value[j] = e.value[tile + j];
+      }
+      __syncthreads();
+      if (!owner) continue;
+      for (int64_t j = 0; j < len; ++j) {
+        if (sh.index[j] != key) continue;
+        if (tile + j < k) {
+          owner = false;
+          break;
+        }
+        if (e.value != nullptr) t += sh.value[j];
+      }
+    }
+    if (owner) f(key, e.value != nullptr ? t : 1.0f);
+  }
+}
+
+/// The number of distinct indices of the row (all of them, local or not).
+__device__ int64_t count_distinct(const RowEntries& e, bool ascending) {
+  if (ascending) return e.n;
+  int64_t count = 0;
+  for_each_distinct(RowEntries{e.index, nullptr, e.n}, false, [&](uint32_t, float) { ++count; });
+  return block_sum(count);
+}
+
+/// SoftMax outputs with Boolean targets get t = 1/n, n the distinct indices of the whole row;
+/// returns a negative value when the stored targets stand as they are.
+__device__ float softmax_share(bool softmax, const RowEntries& e, bool ascending) {
+  if (!softmax || e.value != nullptr) return -1.0f;
+  return 1.0f / static_cast<float>(count_distinct(e, ascending));
+}
+
+// a (and dense targets): rows × cols. Block (x, y) sums e(a, t) over columns
+// [x·kErrorChunk, (x+1)·kErrorChunk) of rows y, y + gridDim.y, ... into partial[row·chunks + x];
+// t is the dense target, or 0 for the raw pass of sparse targets.
+__global__ void raw_error_kernel(LossParams p, bool softmax, const float* a, const float* dense,
+                                 int64_t rows, int64_t cols, int64_t chunks, double* partial) {
+  const int64_t begin = int64_t(blockIdx.x) * kErrorChunk;
+  const int64_t end = min(cols, begin + kErrorChunk);
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    const float* ar = a + r * cols;
+    const float* tr = dense != nullptr ? dense + r * cols : nullptr;
+    double sum = 0.0;
+#pragma unroll 4
+    for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {
+      sum += terms::loss_error(p, softmax, ar[j], tr != nullptr ? tr[j] : 0.0f);
+    }
+    sum = block_sum(sum);
+    if (threadIdx.x == 0) partial[r * chunks + blockIdx.x] = sum;
+  }
+}
+
+// One block per row r: row_error[r] = w_r·(Σ of the row's raw partials + the corrections at its
+// distinct local stored targets). status[r] flags what the CPU's validation would reject.
+__global__ void row_error_kernel(LossParams p, bool softmax, Targets t, const float* a,
+                                 int64_t rows, int64_t cols, int64_t col_begin,
+                                 const double* partial, int64_t chunks, double* row_error,
+                                 int* status) {
+  const int64_t r = blockIdx.x;
+  double sum = 0.0;
+  for (int64_t c = threadIdx.x; c < chunks; c += blockDim.x) sum += partial[r * chunks + c];
+  if (t.sparse) {
+    if (threadIdx.x == 0) {
+      int flags = t.offsets[r] > t.offsets[r + 1] ? 1 : 0;
+      if (r == 0 && t.offsets[0] < 0) flags |= 2;
+      if (r == 0 && t.indices == nullptr && t.offsets[rows] != t.offsets[0]) flags |= 4;
+      status[r] = flags;
+    }
+    const RowEntries e = row_entries(t, r);
+    const bool ascending = strictly_ascending(e);
+    const float share = softmax_share(softmax, e, ascending);
+    const float* ar = a + r * cols;
+    for_each_distinct(e, ascending, [&](uint32_t index, float target) {
+      const int64_t col = static_cast<int64_t>(index) - col_begin;
+      if (col < 0 || col >= cols) return;
+      if (share >= 0.0f) target = share;
+      sum += terms::loss_error(p, softmax, ar[col], target);
+      if (!t.ignore_zero) sum -= terms::loss_error(p, softmax, ar[col], 0.0f);
+    });
+  }
+  sum = block_sum(sum);
+  if (threadIdx.x == 0) row_error[r] = static_cast<double>(weight_of(t, r)) * sum;
+}
+
+// a, delta (and dense targets): rows × cols, element-wise, for outputs other than SoftMax.
+// Dense targets give the final delta; sparse ones the raw pass (t = 0, or 0 with ignore_zero),
+// scaled by delta_boost_zero, which the stored units overwrite next.
+__global__ void delta_kernel(LossParams p, Targets t, const float* a, int64_t rows, int64_t cols,
+                             bool boost, float* delta) {
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    const float w = weight_of(t, r);
+    for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < cols;
+         j += int64_t(gridDim.x) * blockDim.x) {
+      const int64_t i = r * cols + j;
+      float d;
+      if (!t.sparse) {
+        d = __fmul_rn(w, terms::delta_term(p, a[i], t.dense[i]));
+      } else {
+        d = t.ignore_zero ? 0.0f : __fmul_rn(w, terms::delta_term(p, a[i], 0.0f));
+        if (boost) d = __fmul_rn(d, p.delta_boost_zero);
+      }
+      delta[i] = d;
+    }
+  }
+}
+
+// One block per row: the delta of the distinct local stored targets (non-SoftMax outputs), after
+// delta_kernel. Each unit has one owner, so the writes never collide.
+__global__ void delta_correction_kernel(LossParams p, Targets t, const float* a, int64_t cols,
+                                        int64_t col_begin, bool boost, float* delta) {
+  const int64_t r = blockIdx.x;
+  const RowEntries e = row_entries(t, r);
+  if (e.n == 0) return;  // the whole block leaves
+  const bool ascending = strictly_ascending(e);
+  const float w = weight_of(t, r);
+  const float* ar = a + r * cols;
+  float* dr = delta + r * cols;
+  for_each_distinct(e, ascending, [&](uint32_t index, float target) {
+    const int64_t col = static_cast<int64_t>(index) - col_begin;
+    if (col < 0 || col >= cols) return;
+    float d = __fmul_rn(w, terms::delta_term(p, ar[col], target));
+    if (boost) d = __fmul_rn(d, p.delta_boost_one);
+    dr[col] = d;
+  });
+}
+
+/// δ = w·(q − a·Q), rounded like the CPU (no fused multiply-add).
+__device__ float softmax_delta(float w, float q_j, float a_j, float q) {
+  return __fmul_rn(w, __fsub_rn(q_j, __fmul_rn(a_j, q)));
+}
+
+// One block per row of a SoftMax output: Q = Σ_j q(a_j, t_j) in double (raw pass + stored
+// corrections for sparse targets), then δ_j = w·(q_j − a_j·Q) for every unit, then the stored
+// units are rewritten with their targets. a, delta (and dense targets): rows × cols. Wide rows
+// get 1024 threads, so that one block keeps enough loads in flight when the batch is small; the
+// block size depends on cols alone, so results stay repeatable.
+__global__ void softmax_delta_kernel(LossParams p, Targets t, const float* a, int64_t cols,
+                                     int64_t col_begin, bool boost, float* delta) {
+  const int64_t r = blockIdx.x;
+  const float w = weight_of(t, r);
+  const float* ar = a + r * cols;
+  float* dr = delta + r * cols;
+  double q_sum = 0.0;
+  if (!t.sparse) {
+    const float* tr = t.dense + r * cols;
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+      q_sum += terms::softmax_term(p, ar[j], tr[j]);
+    }
+    const float q = static_cast<float>(block_sum(q_sum));
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+      dr[j] = softmax_delta(w, terms::softmax_term(p, ar[j], tr[j]), ar[j], q);
+    }
+    return;
+  }
+  const RowEntries e = row_entries(t, r);
+  const bool ascending = strictly_ascending(e);
+  const float share = softmax_share(true, e, ascending);
+  // Local stored target of this index, or false when it lies outside the slice.
+  auto local = [&](uint32_t index, float& target, int64_t& col) {
+    col = static_cast<int64_t>(index) - col_begin;
+    if (share >= 0.0f) target = share;
+    return col >= 0 && col < cols;
+  };
+  if (!t.ignore_zero) {
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+      q_sum += terms::softmax_term(p, ar[j], 0.0f);
+    }
+  }
+  for_each_distinct(e, ascending, [&](uint32_t index, float target) {
+    int64_t col;
+    if (!local(index, target, col)) return;
+    q_sum += terms::softmax_term(p, ar[col], target);
+    if (!t.ignore_zero) q_sum -= terms::softmax_term(p, ar[col], 0.0f);
+  });
+  const float q = static_cast<float>(block_sum(q_sum));
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+    const float q_j = t.ignore_zero ? 0.0f : terms::softmax_term(p, ar[j], 0.0f);
+    float d = softmax_delta(w, q_j, ar[j], q);
+    if (boost) d = __fmul_rn(d, p.delta_boost_zero);
+    dr[j] = d;
+  }
+  __syncthreads();  // the stored units are rewritten after every thread's raw write
+  for_each_distinct(e, ascending, [&](uint32_t index, float target) {
+    int64_t col;
+    if (!local(index, target, col)) return;
+    float d = softmax_delta(w, terms::softmax_term(p, ar[col], target), ar[col], q);
+    if (boost) d = __fmul_rn(d, p.delta_boost_one);
+    dr[col] = d;
+  });
+}
+
+bool is_softmax(const LossParams& p) { return p.activation.kind == Activation::SoftMax; }
+
+/// The CPU's validation, less what needs the sparse offsets (device memory): output_error checks
+/// those on the device; output_delta, which has no host round trip, treats such rows as empty.
+/// Returns false when there is nothing to compute.
+bool validate(const char* kernel, const LossParams& p, const float* a, int64_t rows,
+              int64_t cols, int64_t col_begin, const TargetView& t) {
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0 && col_begin >= 0, kernel, ": bad shape rows=", rows,
+                 " cols=", cols, " col_begin=", col_begin);
+  DSSTNE_EXPECTS(terms::known_error_function(p.function), kernel, ": unknown error function code ",
+                 static_cast<uint32_t>(p.function));
+  DSSTNE_EXPECTS(terms::known_activation(p.activation.kind), kernel, ": unknown activation code ",
+                 static_cast<uint32_t>(p.activation.kind));
+  if (p.function == ErrorFunction::DataScaledMarginalCrossEntropy) {
+    DSSTNE_EXPECTS(t.sparse, "DataScaledMarginalCrossEntropy needs sparse targets");
+    DSSTNE_EXPECTS(!is_softmax(p),
+                   "DataScaledMarginalCrossEntropy is not defined for a SoftMax output layer");
+  }
+  if (rows == 0 || cols == 0) return false;
+  DSSTNE_EXPECTS(a != nullptr, kernel, ": the activation pointer is null");
+  if (!t.sparse) {
+    DSSTNE_EXPECTS(t.dense != nullptr, kernel, ": dense targets without a target pointer");
+    return true;
+  }
+  DSSTNE_EXPECTS(t.csr.offsets != nullptr, kernel, ": sparse targets without offsets");
+  DSSTNE_EXPECTS(t.csr.rows >= rows, kernel, ": sparse targets have ", t.csr.rows,
+                 " rows for a batch of ", rows);
+  return true;
+}
+
+/// Raises the CPU's error for the first problem the device flagged, in the CPU's order.
+void check_offsets(const std::vector<int>& status, const int64_t* offsets) {
+  const char* kernel = "output_error";
+  if (status[0] & 2) {
+    int64_t first = 0;
+    DSSTNE_CUDA_TRY(cudaMemcpy(&first, offsets, sizeof(first), cudaMemcpyDeviceToHost));
+    DSSTNE_EXPECTS(false, kernel, ": sparse target offsets start at ", first);
+  }
+  for (size_t r = 0; r < status.size(); ++r) {
+    DSSTNE_EXPECTS((status[r] & 1) == 0, kernel, ": sparse target offsets decrease at row ", r);
+  }
+  DSSTNE_EXPECTS((status[0] & 4) == 0, kernel, ": sparse targets without indices");
+}
+
+dim3 row_grid(int64_t x_blocks, int64_t rows) {
+  return dim3(static_cast<unsigned int>(x_blocks),
+              static_cast<unsigned int>(rows < kMaxGridY ? rows : kMaxGridY));
+}
+
+}  // namespace
+
+double output_error(const LossParams& p, const float* a, int64_t rows, int64_t cols,
+                    int64_t col_begin, const TargetView& t) {
+  if (!validate("output_error", p, a, rows, cols, col_begin, t)) return 0.0;
+  const bool softmax = is_softmax(p);
+  const Targets targets = targets_of(t);
+
+  // Scratch: rows × chunks raw partials, then rows row errors, then rows status flags.
+  const bool raw = !t.sparse || !t.ignore_zero;
+  const int64_t chunks = raw ? (cols + kErrorChunk - 1) / kErrorChunk : 0;
+  const size_t n_partial = static_cast<size_t>(rows * chunks), n_rows = static_cast<size_t>(rows);
+  Scratch scratch((n_partial + n_rows) * sizeof(double) + n_rows * sizeof(int), "output_error");
+  double* partial = scratch.as<double>();
+  double* row_error = partial + n_partial;
+  int* status = reinterpret_cast<int*>(row_error + n_rows);
+
+  if (raw) {
+    raw_error_kernel<<<row_grid(chunks, rows), kThreads>>>(p, softmax, a, t.sparse ? nullptr : t.dense,
+                                                           rows, cols, chunks, partial);
+    DSSTNE_CHECK_LAST_KERNEL();
+  }
+  row_error_kernel<<<static_cast<unsigned int>(rows), kThreads>>>(
+      p, softmax, targets, a, rows, cols, col_begin, partial, chunks, row_error, status);
+  DSSTNE_CHECK_LAST_KERNEL();
+
+  // The copies wait for the kernels. Rows are added in row order on the host, as on the CPU.
+  std::vector<double> errors(n_rows);
+  DSSTNE_CUDA_TRY(cudaMemcpy(errors.data(), row_error, n_rows * sizeof(double),
+                             cudaMemcpyDeviceToHost));
+  if (t.sparse) {
+    std::vector<int> flags(n_rows);
+    DSSTNE_CUDA_TRY(cudaMemcpy(flags.data(), status, n_rows * sizeof(int), cudaMemcpyDeviceToHost));
+    check_offsets(flags, t.csr.offsets);
+  }
+  double total = 0.0;
+  for (double e : errors) total += e;
+  return total;
+}
+
+void output_delta(const LossParams& p, const float* a, int64_t rows, int64_t cols,
+                  int64_t col_begin, const TargetView& t, float* delta) {
+  if (!validate("output_delta", p, a, rows, cols, col_begin, t)) return;
+  DSSTNE_EXPECTS(delta != nullptr, "output_delta: the delta pointer is null");
+  const bool boost = t.sparse && (p.delta_boost_one != 1.0f || p.delta_boost_zero != 1.0f);
+  const Targets targets = targets_of(t);
+  const unsigned int row_blocks = static_cast<unsigned int>(rows);
+
+  if (is_softmax(p)) {
+    const unsigned int threads = cols >= kWideRow ? kWideThreads : kThreads;
+    softmax_delta_kernel<<<row_blocks, threads>>>(p, targets, a, cols, col_begin, boost, delta);
+    DSSTNE_CHECK_LAST_KERNEL();
+    return;
+  }
+  const int64_t x_blocks = (cols + kDeltaChunk - 1) / kDeltaChunk;
+  delta_kernel<<<row_grid(x_blocks, rows), kThreads>>>(p, targets, a, rows, cols, boost, delta);
+  DSSTNE_CHECK_LAST_KERNEL();
+  if (t.sparse) {
+    delta_correction_kernel<<<row_blocks, kThreads>>>(p, targets, a, cols, col_begin, boost,
+                                                      delta);
+    DSSTNE_CHECK_LAST_KERNEL();
+  }
+}
+
+}  // namespace dsstne::cuda
