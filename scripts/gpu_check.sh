@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-/tmp/dsstne-out}"
 mkdir -p "$OUT"
 steps=("${@:-all}")
-prefix=/tmp/dsstne-sysroot
+prefix="$PWD/build/sysroot"
 libdir=$prefix/usr/lib/x86_64-linux-gnu
 if [[ ! -d $prefix ]]; then
   for f in device/debs/*.deb; do dpkg -x "$f" "$prefix"; done
@@ -21,16 +21,18 @@ cmake_args=(-DCMAKE_PREFIX_PATH="$prefix/usr" -DCMAKE_LIBRARY_PATH="$libdir/open
 has() { [[ " ${steps[*]} " == *" $1 "* || " ${steps[*]} " == *" all "* ]]; }
 status=0
 
+site="$PWD/build/gpu-site"
 if has build; then
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
-  { cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DDSSTNE_BUILD_PYTHON=OFF \
-      "${cmake_args[@]}" && cmake --build build/gpu -j "$(nproc)"; } >"$OUT/build.log" 2>&1 \
-    || { echo "C++ build failed"; tail -50 "$OUT/build.log"; exit 1; }
-  CMAKE_ARGS="${cmake_args[*]}" DSSTNE_CUDA_BACKEND=ON \
-    python3 -m pip install -q --no-build-isolation --no-deps --target /tmp/dsstne-site . \
-    >"$OUT/pip.log" 2>&1 || { echo "Python build failed"; tail -50 "$OUT/pip.log"; exit 1; }
+  # One build serves CTest and Python: the extension and libdsstne are installed into $site.
+  { cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DDSSTNE_BUILD_PYTHON=ON \
+      -DPython_EXECUTABLE="$(command -v python3)" "${cmake_args[@]}" \
+    && cmake --build build/gpu -j "$(nproc)" \
+    && cmake --install build/gpu --prefix "$site" \
+    && cp python/dsstne/*.py python/dsstne/*.pyi python/dsstne/py.typed "$site/dsstne/"; } \
+    >"$OUT/build.log" 2>&1 || { echo "build failed"; tail -60 "$OUT/build.log"; exit 1; }
 fi
-export PYTHONPATH=/tmp/dsstne-site
+export PYTHONPATH=$site
 if has test; then
   (cd build/gpu && DSSTNE_REQUIRE_GPU=1 ctest --output-on-failure -j 4) >"$OUT/ctest.log" 2>&1 \
     || status=1
