@@ -9,15 +9,24 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-/tmp/dsstne-out}"
 mkdir -p "$OUT"
 steps=("${@:-all}")
-prefix="$PWD/build/sysroot"
-libdir=$prefix/usr/lib/x86_64-linux-gnu
-if [[ ! -d $prefix ]]; then
-  for f in device/debs/*.deb; do dpkg -x "$f" "$prefix"; done
+cmake_args=(-DCMAKE_CUDA_ARCHITECTURES=90 -DDSSTNE_CUDA_BACKEND=ON)
+# A compiler that links libstdc++ statically gives libdsstne and the Python extension each their
+# own copy, which breaks streams and exceptions between them: prefer the system's g++.
+if [[ -x /usr/bin/g++ ]]; then
+  export CC=/usr/bin/gcc CXX=/usr/bin/g++ CUDAHOSTCXX=/usr/bin/g++
 fi
-export LD_LIBRARY_PATH="$libdir/openblas-pthread:$libdir:${LD_LIBRARY_PATH:-}"
-cmake_args=(-DCMAKE_PREFIX_PATH="$prefix/usr" -DCMAKE_LIBRARY_PATH="$libdir/openblas-pthread"
-            -DDSSTNE_CBLAS_INCLUDE="$prefix/usr/include/x86_64-linux-gnu/openblas-pthread"
-            -DCMAKE_CUDA_ARCHITECTURES=90 -DDSSTNE_CUDA_BACKEND=ON)
+if [[ ! -f /usr/include/x86_64-linux-gnu/cblas.h || ! -d /usr/include/nlohmann ]]; then
+  # The machine lacks them: unpack the carried .deb files into a private prefix.
+  prefix="$PWD/build/sysroot"
+  libdir=$prefix/usr/lib/x86_64-linux-gnu
+  if [[ ! -d $prefix ]]; then
+    mkdir -p "$prefix"
+    for f in device/debs/*.deb; do dpkg -x "$f" "$prefix"; done
+  fi
+  export LD_LIBRARY_PATH="$libdir/openblas-pthread:$libdir:${LD_LIBRARY_PATH:-}"
+  cmake_args+=(-DCMAKE_PREFIX_PATH="$prefix/usr" -DCMAKE_LIBRARY_PATH="$libdir/openblas-pthread"
+               -DDSSTNE_CBLAS_INCLUDE="$prefix/usr/include/x86_64-linux-gnu/openblas-pthread")
+fi
 has() { [[ " ${steps[*]} " == *" $1 "* || " ${steps[*]} " == *" all "* ]]; }
 status=0
 
@@ -31,6 +40,8 @@ if has build; then
     && cmake --install build/gpu --prefix "$site" \
     && cp python/dsstne/*.py python/dsstne/*.pyi python/dsstne/py.typed "$site/dsstne/"; } \
     >"$OUT/build.log" 2>&1 || { echo "build failed"; tail -60 "$OUT/build.log"; exit 1; }
+  ldd "$site/dsstne/libdsstne.so" | grep -q libstdc++ \
+    || echo "warning: libdsstne links libstdc++ statically ($CXX)"
 fi
 export PYTHONPATH=$site
 if has test; then

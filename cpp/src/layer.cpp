@@ -31,6 +31,25 @@ ActivationParams Layer::activation_params() const {
   return ActivationParams{desc_.activation, desc_.relu_slope, desc_.elu_alpha, desc_.selu_lambda};
 }
 
+namespace {
+std::vector<float> first_rows(const DeviceBuffer<float>& buffer, int64_t count) {
+  std::vector<float> all = buffer.download();
+  all.resize(std::size_t(count));
+  return all;
+}
+}  // namespace
+
+std::vector<float> Layer::download_units() const {
+  DSSTNE_EXPECTS(!is_sparse_input() || densified_, "layer '", name(),
+                 "' reads sparse data; its units are not materialised");
+  return first_rows(units_, rows_ * local_units());
+}
+
+std::vector<float> Layer::download_deltas() const {
+  DSSTNE_EXPECTS(kind() != LayerKind::Input, "input layer '", name(), "' has no deltas");
+  return first_rows(delta_, rows_ * local_units());
+}
+
 void Layer::allocate(int64_t batch) {
   capacity_ = batch;
   const std::size_t n = std::size_t(batch) * std::size_t(local_units());

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The training loop (epochs, shuffling, the alpha schedule, validation) and whole-data-set
 // prediction and top-K.
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 
@@ -133,6 +135,15 @@ void Network::predict_topk(const std::string& name, int64_t k, const DataSet* ex
                    exclude->name(), "' is dense");
     DSSTNE_EXPECTS(exclude->examples() == examples_, "top-k exclusions '", exclude->name(),
                    "' have ", exclude->examples(), " examples, the data has ", examples_);
+  }
+  // With memory overcommit a huge allocation "succeeds" and the process dies when it is touched,
+  // so compare with the machine's memory first.
+  const double needed = double(examples_) * double(k) * double(sizeof(float) + sizeof(uint32_t));
+  const double physical = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  if (physical > 0 && needed > physical) {
+    throw OutOfMemory(detail::concat("top-k with k=", k, " for ", examples_, " examples needs ",
+                                     needed, " bytes of host memory; this machine has ",
+                                     physical));
   }
   try {
     scores.assign(std::size_t(examples_) * std::size_t(k), 0.0f);

@@ -5,12 +5,6 @@ _KINDS = {0: "Input", 1: "Hidden", 2: "Output", 3: "Target"}
 
 
 
-cdef object _floats(const float* data, int64_t n):
-    if n == 0:
-        return np.zeros(0, dtype=np.float32)
-    return np.asarray(<const float[:n]>data).copy()
-
-
 cdef object _buffer(cpp.DeviceBuffer[float]& buf):
     cdef vector[float] v = buf.download()
     return np.asarray(v, dtype=np.float32)
@@ -87,15 +81,15 @@ cdef class Layer:
         if self.c_layer.is_sparse_input():
             raise ValueError(f"layer '{self.name}' reads sparse data; its units are not "
                              "materialised")
-        return _floats(self.c_layer.units(), rows * cols).reshape(rows, cols)
+        cdef vector[float] v = self.c_layer.download_units()
+        return np.asarray(v, dtype=np.float32).reshape(rows, cols)
 
     @property
     def deltas(self):
         """∂E/∂z of the current batch after backward_batch, (rows, size)."""
         cdef int64_t rows = self.c_layer.batch_rows(), cols = self.c_layer.local_units()
-        if self.c_layer.kind() == cpp.LayerKind.Input:
-            raise ValueError(f"input layer '{self.name}' has no deltas")
-        return _floats(self.c_layer.deltas(), rows * cols).reshape(rows, cols)
+        cdef vector[float] v = self.c_layer.download_deltas()
+        return np.asarray(v, dtype=np.float32).reshape(rows, cols)
 
     def __repr__(self):
         return f"Layer('{self.name}', {self.kind}, size={self.size}, {self.activation})"

@@ -55,6 +55,9 @@ class Layer {
   const float* units() const { return units_.data(); }
   float* units() { return units_.data(); }
   const float* deltas() const { return delta_.data(); }
+  /// Host copies of the current batch's units and deltas (rows × local_units).
+  std::vector<float> download_units() const;
+  std::vector<float> download_deltas() const;
   /// The current sparse batch of a sparse input layer.
   const SparseBatch& sparse_batch() const { return sparse_batch_; }
 

@@ -151,8 +151,8 @@ cdef extern from "dsstne/layer.hpp" namespace "dsstne" nogil:
         int64_t local_units()
         const DataSetPtr& data_set()
         int64_t batch_rows()
-        const float* units()
-        const float* deltas()
+        vector[float] download_units() except +translate_exception
+        vector[float] download_deltas() except +translate_exception
         bool is_sparse_input()
 
 
