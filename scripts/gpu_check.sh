@@ -44,6 +44,9 @@ if has build; then
     || echo "warning: libdsstne links libstdc++ statically ($CXX)"
 fi
 export PYTHONPATH=$site
+# DSSTNE's reference configs travel as device/ref when carried (../shared stays behind).
+[[ -d device/ref && -z "${DSSTNE_REFERENCE_DIR:-}" ]] && export DSSTNE_REFERENCE_DIR="$PWD/device/ref"
+
 if has test; then
   (cd build/gpu && DSSTNE_REQUIRE_GPU=1 ctest --output-on-failure -j 4) >"$OUT/ctest.log" 2>&1 \
     || status=1

@@ -43,10 +43,7 @@ Context Context::from_string(const std::string& device, uint64_t seed) {
   DSSTNE_FAIL(InvalidArgument, "unknown device '", device, "': expected 'cpu', 'cuda' or 'cuda:N'");
 }
 
-void Context::set_tf32(bool on) {
-  if (is_cuda()) cuda::set_tf32(on);
-  tf32_ = on;
-}
+void Context::set_tf32(bool on) { tf32_ = on; }
 
 std::string Context::describe() const {
   return detail::concat(is_cuda() ? "cuda:" : "cpu", is_cuda() ? std::to_string(device_ordinal_) : "",

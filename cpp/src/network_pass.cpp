@@ -3,6 +3,7 @@
 // training step"). Every numeric step goes through DSSTNE_DISPATCH.
 #include <cmath>
 
+#include "dsstne/cuda_runtime.hpp"
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
 #include "dsstne/network.hpp"
@@ -20,6 +21,7 @@ void Network::forward_batch(int64_t position, Mode mode) {
   DSSTNE_EXPECTS(position >= 0 && position < examples_, "batch position ", position,
                  " is outside the ", examples_, " examples");
   const int64_t rows = std::min(batch_, examples_ - position);
+  if (ctx_.is_cuda()) cuda::set_tf32(ctx_.tf32());  // the math mode is per device, ours per context
   mode_ = mode;
   position_ = position;
   for (auto& l : layers_) {
@@ -161,6 +163,7 @@ double Network::batch_error() const {
 void Network::backward_batch() {
   DSSTNE_EXPECTS(mode_ != Mode::Prediction, "backward_batch needs a forward pass in training or "
                  "validation mode");
+  if (ctx_.is_cuda()) cuda::set_tf32(ctx_.tf32());
   for (auto& l : layers_) l->grad_written_ = false;
   for (auto& w : weights_) w->grad_contributions_ = 0;
   for (auto it = forward_order_.rbegin(); it != forward_order_.rend(); ++it) {

@@ -16,8 +16,8 @@ cdef class Context:
     seed : int
         Seed of every random draw (initial weights, shuffles, dropout, denoising).
     tf32 : bool
-        GPU only: dense products on TF32 tensor cores (faster, ~10 bits of mantissa) instead of
-        exact float32. A setting of the device, shared by every context on it.
+        GPU only: dense products of networks on this context use TF32 tensor cores (faster,
+        10-bit mantissa) instead of exact float32.
     """
     cdef cpp.Context c_ctx
 

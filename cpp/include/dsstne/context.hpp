@@ -29,8 +29,8 @@ class Context {
   uint64_t seed() const { return seed_; }
   void set_seed(uint64_t seed) { seed_ = seed; }
   Communicator& comm() const { return *comm_; }
-  /// TF32 tensor-core math for dense products on the GPU (opt-in; float32 by default). It is a
-  /// setting of the device, shared by every context on it. No effect on the CPU.
+  /// TF32 tensor-core math for dense products on the GPU (opt-in; float32 by default). Networks
+  /// apply their context's choice before each pass. No effect on the CPU.
   void set_tf32(bool on);
   bool tf32() const { return tf32_; }
   std::string describe() const;
