@@ -21,8 +21,8 @@ Context::Context(Device device, int device_ordinal, uint64_t seed,
     : device_(device), device_ordinal_(device_ordinal), seed_(seed), comm_(std::move(comm)) {
   if (device_ == Device::CUDA && !cuda_built()) {
     DSSTNE_FAIL(NotSupported,
-                "CUDA backend not built yet: this libdsstne runs on the CPU only (asked for cuda:",
-                device_ordinal, "); use device 'cpu'");
+                "this libdsstne was built without CUDA (no nvcc at build time), so cuda:",
+                device_ordinal, " is unavailable; rebuild with the CUDA toolkit or use device 'cpu'");
   }
   DSSTNE_EXPECTS(device_ordinal_ >= 0, "device ordinal must be >= 0, got ", device_ordinal_);
   if (device_ == Device::CUDA) cuda::set_device(device_ordinal_);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// libdsstne without its CUDA backend: every dsstne::cuda kernel raises a clear error. The CUDA
-// sources under cuda/ compile separately and replace this file when the CUDA backend lands.
+// libdsstne built without nvcc: every dsstne::cuda entry point raises a clear error (the CUDA
+// backend in cuda/ replaces this file whenever nvcc is found at build time).
 #include "dsstne/cuda_runtime.hpp"
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
@@ -8,8 +8,8 @@
 namespace dsstne::cuda {
 namespace {
 [[noreturn]] void unavailable(const char* what) {
-  DSSTNE_FAIL(NotSupported, "CUDA backend not built yet: '", what,
-              "' has no GPU implementation in this build");
+  DSSTNE_FAIL(NotSupported, "this libdsstne was built without CUDA (no nvcc at build time): '",
+              what, "' is unavailable");
 }
 }  // namespace
 

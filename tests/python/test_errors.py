@@ -304,12 +304,21 @@ def test_data_set_matching_no_layer(data):
 
 @pytest.mark.skipif(dsstne.cuda_built(), reason="this build has the CUDA backend")
 def test_cuda_device_on_cpu_build(data):
-    with pytest.raises(NotImplementedError, match="CUDA backend not built yet"):
+    with pytest.raises(NotImplementedError, match="built without CUDA"):
         dsstne.Context("cuda")
-    with pytest.raises(NotImplementedError, match="CUDA backend not built yet"):
+    with pytest.raises(NotImplementedError, match="built without CUDA"):
         dsstne.Network(config(), data, device="cuda")
-    with pytest.raises(NotImplementedError, match="CUDA backend not built yet"):
+    with pytest.raises(NotImplementedError, match="built without CUDA"):
         dsstne.Context("cuda:1")
+
+
+@pytest.mark.skipif(not dsstne.cuda_built() or dsstne.cuda_device_count() > 0,
+                    reason="needs a CUDA build on a machine without a GPU")
+def test_cuda_device_missing(data):
+    with pytest.raises(dsstne.CudaError, match="CUDA device 0 does not exist"):
+        dsstne.Context("cuda")
+    with pytest.raises(dsstne.CudaError, match="CUDA device 0 does not exist"):
+        dsstne.Network(config(), data, device="cuda")
 
 
 def test_unknown_device():
