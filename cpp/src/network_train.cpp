@@ -18,6 +18,18 @@ void Network::reset_optimizer() {
   step_ = 0;
 }
 
+void Network::set_progress(int epochs, int64_t steps, TrainingMode mode) {
+  DSSTNE_EXPECTS(epochs >= 0 && steps >= 0, "training progress must be >= 0, got ", epochs,
+                 " epochs and ", steps, " steps");
+  for (auto& w : weights_) {
+    w->allocate_state(mode);
+    if (mode != state_mode_) w->reset_state();
+  }
+  state_mode_ = mode;
+  epoch_ = epochs;
+  step_ = steps;
+}
+
 double Network::regularization_error(const TrainParams& params) const {
   if (params.lambda == 0.0f && params.lambda1 == 0.0f) return 0.0;
   double total = 0.0;

@@ -44,6 +44,32 @@ void Weight::reset_state() {
   for (DeviceBuffer<float>* b : {&w_v_, &w_v2_, &b_v_, &b_v2_}) b->zero();
 }
 
+DeviceBuffer<float>& Weight::state_buffer(int which) {
+  return const_cast<DeviceBuffer<float>&>(static_cast<const Weight*>(this)->state_buffer(which));
+}
+
+const DeviceBuffer<float>& Weight::state_buffer(int which) const {
+  switch (which) {
+    case 0: return w_v_;
+    case 1: return w_v2_;
+    case 2: return b_v_;
+    case 3: return b_v2_;
+    default:
+      DSSTNE_FAIL(InvalidArgument, "weights ", input_->name(), "->", output_->name(),
+                  ": optimizer state buffer ", which, " does not exist (0-3)");
+  }
+}
+
+std::vector<float> Weight::state(int which) const { return state_buffer(which).download(); }
+
+void Weight::set_state(int which, const std::vector<float>& values) {
+  DeviceBuffer<float>& buffer = state_buffer(which);
+  DSSTNE_EXPECTS(values.size() == buffer.size(), "weights ", input_->name(), "->",
+                 output_->name(), ": optimizer state buffer ", which, " holds ", buffer.size(),
+                 " values, got ", values.size());
+  buffer.upload(values);
+}
+
 void Weight::allocate_state(TrainingMode mode) {
   const bool one = mode != TrainingMode::SGD;
   const bool two = mode == TrainingMode::AdaDelta || mode == TrainingMode::Adam;

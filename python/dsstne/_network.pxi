@@ -79,6 +79,23 @@ cdef class Network:
         return _str(self.c_net.descriptor().name)
 
     @property
+    def config(self):
+        """The network's description in DSSTNE's JSON language ("auto" sizes resolved)."""
+        return _str(cpp.to_json(self.c_net.descriptor()))
+
+    @property
+    def training_mode(self):
+        """The optimizer whose state the weights hold ("SGD", "Adam", ...)."""
+        return _str(cpp.to_string(self.c_net.training_mode()))
+
+    def set_progress(self, epochs, steps, optimizer):
+        """Restores saved training progress (epochs and optimizer steps taken, and the optimizer
+        whose state the weights will be given), so that training continues as if it had never
+        stopped."""
+        self.c_net.set_progress(int(epochs), int(steps),
+                                cpp.training_mode_from_string(_bytes(optimizer)))
+
+    @property
     def error_function(self):
         return _str(cpp.to_string(self.c_net.descriptor().error_function))
 

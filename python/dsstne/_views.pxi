@@ -172,6 +172,26 @@ cdef class Weight:
             raise ValueError(f"bias {self.input}->{self.output}: NaN or infinite values")
         self.c_weight.set_bias(arr)
 
+    _STATE_NAMES = ("velocity", "velocity2", "bias_velocity", "bias_velocity2")
+
+    @property
+    def optimizer_state(self):
+        """The optimizer's state of this connection: dict of flat float32 arrays (velocity or
+        first moment, the second accumulator, and the same for the bias; empty when unused)."""
+        cdef vector[float] v
+        out = {}
+        for i, name in enumerate(self._STATE_NAMES):
+            v = self.c_weight.state(i)
+            out[name] = np.asarray(v, dtype=np.float32)
+        return out
+
+    @optimizer_state.setter
+    def optimizer_state(self, state):
+        for i, name in enumerate(self._STATE_NAMES):
+            if name in state:
+                arr = np.ascontiguousarray(state[name], dtype=np.float32).ravel()
+                self.c_weight.set_state(i, arr)
+
     @property
     def gradient(self):
         """Stored gradient of the matrix after backward_batch: −(1/(sharing·rows))·∂E/∂W."""

@@ -2,6 +2,8 @@
 """A sparse autoencoder trained end to end from Python: error falls, recommendations are
 personal, input items are excluded, predictions have the right shapes."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -125,3 +127,22 @@ def test_ctrl_c_stops_training_between_batches(items):
     assert net.epochs_trained < 100000
     assert net.steps > 0  # the batches before Ctrl-C were applied, not lost
     assert not np.array_equal(before, net.weight("Input", "Hidden").weights)
+
+
+def test_config_and_optimizer_state_let_training_continue_exactly(items):
+    cfg = dict(autoencoder(), Denoising={"p": 0.2})
+    cfg["Layers"][1]["pDropout"] = 0.3
+    data = dsstne.DataSet("items", items)
+    whole = dsstne.Network(cfg, data, batch=64)
+    whole.train(2, optimizer="adam", alpha=0.01, mu=0.9)
+    # a second network from the first's description, weights, optimizer state and progress
+    copy = dsstne.Network(whole.config, data, batch=64)
+    assert json.loads(copy.config) == json.loads(whole.config)
+    copy.set_progress(whole.epochs_trained, whole.steps, whole.training_mode)
+    for a, b in zip(whole.weights, copy.weights):
+        b.weights, b.bias, b.optimizer_state = a.weights, a.bias, a.optimizer_state
+    assert whole.training_mode == "Adam" and copy.steps == whole.steps
+    whole.train(2, optimizer="adam", alpha=0.01, mu=0.9)
+    copy.train(2, optimizer="adam", alpha=0.01, mu=0.9)
+    for a, b in zip(whole.weights, copy.weights):
+        assert np.array_equal(a.weights, b.weights) and np.array_equal(a.bias, b.bias)

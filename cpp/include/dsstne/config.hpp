@@ -18,6 +18,11 @@ namespace dsstne {
 ///         layer), a Source/Skip/SharedWeights name that does not exist, or a cycle.
 NetworkDescriptor parse_network_json(const std::string& text);
 
+/// The descriptor in DSSTNE's JSON language; parse_network_json of the text gives back an equal
+/// descriptor (with "auto" sizes already resolved) for fully connected networks (convolution's
+/// derived sizes are not yet written back in its JSON form).
+std::string to_json(const NetworkDescriptor& desc);
+
 /// Reads a file and parses it with parse_network_json; errors name the file.
 NetworkDescriptor load_network_json(const std::string& path);
 

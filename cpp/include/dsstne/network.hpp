@@ -98,6 +98,12 @@ class Network {
   int64_t steps() const { return step_; }
   /// Zeroes velocities and moments, and the step counter.
   void reset_optimizer();
+  /// The optimizer whose state the weights hold.
+  TrainingMode training_mode() const { return state_mode_; }
+  /// Restores the training progress of a saved network: epochs and steps taken and the optimizer
+  /// whose state follows (set it with Weight::set_state), so training continues as if it had
+  /// never stopped.
+  void set_progress(int epochs, int64_t steps, TrainingMode mode);
 
   // ---- batches (building blocks, gradient checks) --------------------------------------------
   /// Loads the batch at `position` (in stored order for Prediction/Validation) and runs forward.

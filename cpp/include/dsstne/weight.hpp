@@ -51,10 +51,17 @@ class Weight {
   void set_bias(const std::vector<float>& values);
   /// Zeroes the optimizer state (velocities, moments).
   void reset_state();
+  /// The optimizer state: 0 velocity (or first moment), 1 second accumulator, 2 and 3 the same for
+  /// the bias. Empty when the optimizer does not use it.
+  std::vector<float> state(int which) const;
+  /// Replaces one optimizer state buffer (sizes as the matrix or the bias).
+  void set_state(int which, const std::vector<float>& values);
 
  private:
   friend class Network;
   void share(Weight& owner, bool transposed);
+  DeviceBuffer<float>& state_buffer(int which);
+  const DeviceBuffer<float>& state_buffer(int which) const;
   void allocate_state(TrainingMode mode);
 
   Context ctx_;

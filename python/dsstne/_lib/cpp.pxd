@@ -32,6 +32,7 @@ cdef extern from "dsstne/enums.hpp" namespace "dsstne" nogil:
     string to_string(Activation) except +translate_exception
     string to_string(ErrorFunction) except +translate_exception
     string to_string(DataType) except +translate_exception
+    string to_string(TrainingMode) except +translate_exception
     TrainingMode training_mode_from_string(const string&) except +translate_exception
 
 
@@ -84,6 +85,7 @@ cdef extern from "dsstne/descriptor.hpp" namespace "dsstne" nogil:
 cdef extern from "dsstne/config.hpp" namespace "dsstne" nogil:
     NetworkDescriptor parse_network_json(const string&) except +translate_exception
     NetworkDescriptor load_network_json(const string&) except +translate_exception
+    string to_json(const NetworkDescriptor&) except +translate_exception
 
 
 cdef extern from "dsstne/dataset.hpp" namespace "dsstne" nogil:
@@ -174,6 +176,8 @@ cdef extern from "dsstne/weight.hpp" namespace "dsstne" nogil:
         DeviceBuffer[float]& matrix()
         DeviceBuffer[float]& bias()
         const DeviceBuffer[float]& gradient()
+        vector[float] state(int) except +translate_exception
+        void set_state(int, const vector[float]&) except +translate_exception
         void set_matrix(const vector[float]&) except +translate_exception
         void set_bias(const vector[float]&) except +translate_exception
 
@@ -208,6 +212,8 @@ cdef extern from "dsstne/network.hpp" namespace "dsstne" nogil:
         int epochs_trained()
         int64_t steps()
         void reset_optimizer()
+        TrainingMode training_mode()
+        void set_progress(int, int64_t, TrainingMode) except +translate_exception
         void forward_batch(int64_t, Mode) except +translate_exception
         double batch_error() except +translate_exception
         void backward_batch() except +translate_exception

@@ -1,0 +1,198 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``dsstne generateNetCDF``: DSSTNE data text → a NetCDF data set (spec/formats.md §4.1).
+
+DSSTNE's flags and output: ``-i`` text file or directory, ``-o`` NetCDF file, ``-d`` data set
+name, ``-f`` feature index, ``-s`` sample index, ``-c`` new feature index, ``-m`` merge new
+features into the index, ``-t indicator|analog``. The data set is written Sparse|Boolean
+(indicator, dataType UInt) or Sparse analog (dataType Float), width = the feature index's size
+rounded up to a multiple of 128; an index file is written only when entries were added.
+
+Where it differs from DSSTNE (its traps):
+
+* an existing ``-o`` file is replaced only with ``--force``, and ``-c`` replaces an existing
+  non-empty ``-f`` file only with ``--force`` (DSSTNE overwrote both silently);
+* points whose feature is not in a fixed index (neither ``-c`` nor ``-m``), analog points
+  without a value (stored as 0.0), samples on several lines (the last line is kept) and rows that
+  no longer equal their sample index are reported on stderr (DSSTNE: silence);
+* malformed lines are errors naming the file, line and point (see dsstne.textformats), and every
+  error exits with status 1 and a one-line message; ``--help`` exits 0;
+* a flag given twice is an error (DSSTNE: the first one won), and unknown flags are errors;
+* index files are written sorted by index, atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from .. import textformats as tf
+
+_UINT32_MAX = 2**32 - 1
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _UsageError(message)
+
+
+class _Once(argparse.Action):
+    """Stores a flag's value and refuses a second occurrence."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, f"_given_{self.dest}", False):
+            raise _UsageError(f"{option_string} given twice")
+        setattr(namespace, f"_given_{self.dest}", True)
+        setattr(namespace, self.dest, values)
+
+
+def _parser(prog):
+    p = _Parser(prog=prog, add_help=False, allow_abbrev=False,
+                description="Convert DSSTNE data text (sample<TAB>feature[,value]:...) into a "
+                            "NetCDF data set, growing or following a feature index and a "
+                            "sample index.")
+    p.add_argument("-h", "--help", action="help", help="show this help and exit")
+    p.add_argument("-i", action=_Once, required=True, metavar="PATH",
+                   help="input text file, or a directory (all its files, sorted)")
+    p.add_argument("-o", action=_Once, required=True, metavar="FILE",
+                   help="output NetCDF file (must not exist unless --force)")
+    p.add_argument("-d", action=_Once, required=True, metavar="NAME",
+                   help="data set name (the layers' DataSet)")
+    p.add_argument("-f", action=_Once, required=True, metavar="FILE",
+                   help="feature index file (label<TAB>index); must exist unless -c")
+    p.add_argument("-s", action=_Once, required=True, metavar="FILE",
+                   help="sample index file; read if it exists, created or extended otherwise")
+    p.add_argument("-c", action="store_true",
+                   help="create a new feature index from the input")
+    p.add_argument("-m", action="store_true",
+                   help="merge: add the input's new features to the existing feature index")
+    p.add_argument("-t", action=_Once, default="indicator", choices=("indicator", "analog"),
+                   help="indicator (Boolean, values ignored; default) or analog (float values)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing -o file (and, with -c, an existing -f file)")
+    p.epilog = ("Without -c or -m the feature index is used as it is and points whose feature "
+                "is not in it are left out (reported on stderr).")
+    return p
+
+
+def main(argv=None, prog="dsstne generateNetCDF") -> int:
+    parser = _parser(prog)
+    try:
+        opts = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    except _UsageError as e:
+        sys.stderr.write(parser.format_usage())
+        sys.stderr.write(f"{prog}: error: {e}\n")
+        return 1
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0
+    try:
+        return run(opts, prog)
+    except (ValueError, OSError) as e:
+        sys.stderr.write(f"{prog}: error: {_message(e)}\n")
+        return 1
+
+
+def _message(e):
+    if isinstance(e, OSError) and e.filename is not None and e.strerror:
+        return f"{os.fspath(e.filename)}: {e.strerror}"
+    return str(e)
+
+
+def _same(a, b):
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def run(opts, prog="dsstne generateNetCDF"):
+    """Runs the tool on parsed options; raises ValueError/OSError on bad input."""
+    from .. import DataSet
+    from ..netcdf import write_netcdf
+
+    def warn(message):
+        sys.stderr.write(f"{prog}: warning: {message}\n")
+
+    if opts.c and opts.m:
+        raise ValueError("-c (new feature index) and -m (merge into the existing index) exclude "
+                         "each other")
+    if not opts.d:
+        raise ValueError("-d: the data set name is empty")
+    for a, b, what in ((opts.o, opts.f, "-o and -f"), (opts.o, opts.s, "-o and -s"),
+                       (opts.f, opts.s, "-f and -s"), (opts.i, opts.o, "-i and -o"),
+                       (opts.i, opts.f, "-i and -f"), (opts.i, opts.s, "-i and -s")):
+        if _same(a, b):
+            raise ValueError(f"{what} name the same file {a}")
+    if os.path.isdir(opts.i):
+        for flag, path in (("-o", opts.o), ("-f", opts.f), ("-s", opts.s)):
+            if _same(os.path.dirname(os.path.abspath(path)), opts.i):
+                raise ValueError(f"{flag} {path} lies in the input directory {opts.i}, whose "
+                                 "files are all read as data")
+    if os.path.isdir(opts.o):
+        raise ValueError(f"{opts.o}: -o names a directory")
+    if os.path.exists(opts.o) and not opts.force:
+        raise ValueError(f"{opts.o} exists; pass --force to replace it")
+    if not os.path.exists(opts.i):
+        raise ValueError(f"{opts.i}: no such input file or directory (-i)")
+
+    mode = "new" if opts.c else "merge" if opts.m else "fixed"
+    features = None
+    if mode == "new":
+        if os.path.isfile(opts.f) and os.path.getsize(opts.f) > 0 and not opts.force:
+            raise ValueError(f"{opts.f} exists and -c would replace it with a new feature index; "
+                             "pass --force to replace it, -m to add to it, or neither -c nor -m "
+                             "to use it as it is")
+    elif not os.path.exists(opts.f):
+        raise ValueError(f"{opts.f}: no such feature index (-f); pass -c to create one")
+    else:
+        features = tf.read_index(opts.f)
+    samples = tf.read_index(opts.s) if os.path.exists(opts.s) else None
+
+    data = tf.read_data(opts.i, features=features, feature_mode=mode, samples=samples)
+    rows = data.matrix.shape[0]
+    if rows == 0:
+        raise ValueError(f"{opts.i}: no data lines (expected 'sample<TAB>feature[,value]:...')")
+    if data.dropped_points:
+        shown = ", ".join(repr(f) for f in data.dropped_features[:5])
+        more = ", ..." if len(data.dropped_features) > 5 else ""
+        warn(f"{data.dropped_points} data points name features that are not in the feature "
+             f"index {opts.f} ({len(data.dropped_features)} distinct: {shown}{more}); they were "
+             "left out (-m adds them to the index)")
+    if data.matrix.nnz == 0:
+        raise ValueError(f"{opts.i}: no data points to write")
+    width = tf.round_up(tf.index_width(data.features), 128)
+    if width > _UINT32_MAX:
+        raise ValueError(f"{opts.f}: the feature index spans {width} units, more than a data "
+                         "set can hold")
+    analog = opts.t == "analog"
+    if analog and data.missing_values:
+        warn(f"{data.missing_values} data points have no value; they were stored as 0.0 "
+             "(DSSTNE's default)")
+    if data.replaced_lines:
+        warn(f"{data.replaced_lines} lines name a sample that appears again later; each sample "
+             "keeps only its last line")
+    if not np.array_equal(data.sample_rows, np.arange(rows)):
+        warn(f"the rows of {opts.o} are not numbered as the sample index {opts.s} (it lists "
+             "samples that are not in the input, or is not 0, 1, 2, ...); data sets made from "
+             "other inputs with the same sample index may not line up row by row")
+
+    m = data.matrix
+    values = m.data if analog else np.ones(m.nnz, dtype=np.float32)
+    csr = type(m)((values, m.indices, m.indptr), shape=(rows, width))
+    write_netcdf(opts.o, DataSet(opts.d, csr, boolean=not analog), overwrite=opts.force)
+    if data.features_added:
+        tf.write_index(opts.f, data.features)
+    if data.samples_added:
+        tf.write_index(opts.s, data.sample_index)
+
+    kind = "analog (Float)" if analog else "indicator (Boolean)"
+    print(f"{opts.o}: data set '{opts.d}', {rows} examples, width {width}, {m.nnz} points, "
+          f"{kind}")
+    for path, index, added in ((opts.f, data.features, data.features_added),
+                               (opts.s, data.sample_index, data.samples_added)):
+        state = f"{added} added, written" if added else "unchanged"
+        print(f"{path}: {len(index)} entries ({state})")
+    return 0
