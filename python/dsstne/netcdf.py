@@ -30,13 +30,13 @@ Stored values are never rescaled here: 8-bit data keep their raw uint8/int8 valu
 applies DSSTNE's ÷256 / ÷128 scaling when it uses them, spec/formats.md §2.6).
 """
 
-import errno
 import os
 import struct
-import tempfile
 import warnings
 
 import numpy as np
+
+from ._files import open_netcdf, replacing
 
 __all__ = ["read_netcdf", "write_netcdf", "DATA_TYPES"]
 
@@ -213,15 +213,7 @@ def read_netcdf(path, *, context=None):
     """
     nc4 = _netcdf4()
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(errno.ENOENT, "no such NetCDF data set file", path)
-    try:
-        nc = nc4.Dataset(path, "r")
-    except PermissionError:
-        raise
-    except OSError as e:
-        raise ValueError(f"{path}: not a readable NetCDF file (wrong format or truncated): {e}"
-                         ) from e
+    nc = open_netcdf(nc4, path, "NetCDF data set file")
     with nc:
         if nc.data_model.startswith("NETCDF3"):
             _check_classic_size(path)
@@ -523,22 +515,7 @@ def write_netcdf(path, data_sets, *, format="NETCDF4", overwrite=False):
         if ds.sparse and ds.nnz == 0:
             raise ValueError(f"data set {n} ('{ds.name}') has no stored values; DSSTNE's layout "
                              f"needs sparseDataDim{n} > 0")
-    path = os.fspath(path)
-    existing = os.path.exists(path)
-    if existing and not overwrite:
-        raise FileExistsError(errno.EEXIST, "file exists (pass overwrite=True to replace it)",
-                              path)
-    if existing:
-        mode = os.stat(path).st_mode & 0o7777
-    else:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=directory)
-    os.close(fd)
-    try:
+    with replacing(path, overwrite=overwrite) as tmp:
         nc = nc4.Dataset(tmp, "w", format=format, clobber=True)
         try:
             nc.set_auto_maskandscale(False)
@@ -547,14 +524,6 @@ def write_netcdf(path, data_sets, *, format="NETCDF4", overwrite=False):
                 _write_one(nc, n, ds)
         finally:
             nc.close()
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _put(nc, name, nc_type, dim, values):

@@ -44,10 +44,11 @@ import itertools
 import operator
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ._files import replacing
 import scipy.sparse as sp
 
 __all__ = ["TextFormatError", "TextData", "read_index", "write_index", "index_width",
@@ -129,27 +130,9 @@ def read_index(path):
 
 def _atomic_write(path, data):
     """Writes `data` (bytes) to `path` through a temporary file renamed over it."""
-    path = os.fspath(path)
-    if os.path.exists(path):
-        mode = os.stat(path).st_mode & 0o7777
-    else:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    with replacing(path) as tmp:
+        with open(tmp, "wb") as fh:
             fh.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def write_index(path, index):
