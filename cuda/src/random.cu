@@ -10,6 +10,7 @@
 
 #include "dsstne/cuda/error.cuh"
 #include "dsstne/cuda/scratch.cuh"
+#include "cpu/init_law.hpp"
 #include "dsstne/kernels.hpp"
 #include "dsstne/rng.hpp"
 
@@ -19,53 +20,9 @@ namespace {
 constexpr unsigned int kThreads = 256;
 constexpr unsigned int kMaxBlocksY = 65535;  // gridDim.y limit; rows beyond it are strided
 
-/// The element law of one scheme: w = factor·draw. Mirrors the CPU's init_law line by line: the
-/// factor is formed in double on the host and rounded to float once, so both backends multiply
-/// by the same float.
-struct InitLaw {
-  bool normal = false;
-  bool centred = false;
-  bool constant = false;
-  float factor = 0.0f;
-};
-
-InitLaw init_law(WeightInit scheme, float scale, int64_t n_in, int64_t n_out) {
-  const double s = scale;
-  InitLaw law;
-  switch (scheme) {
-    case WeightInit::Xavier:
-      law.centred = true;
-      law.factor = static_cast<float>(s * std::sqrt(6.0 / static_cast<double>(n_in + n_out)));
-      break;
-    case WeightInit::CaffeXavier:
-      law.centred = true;
-      law.factor = static_cast<float>(s * 2.0 * std::sqrt(3.0 / static_cast<double>(n_out)));
-      break;
-    case WeightInit::Uniform:
-      law.centred = true;
-      law.factor = static_cast<float>(2.0 * s);
-      break;
-    case WeightInit::UnitBall:
-      law.factor = scale;
-      break;
-    case WeightInit::Gaussian:
-      law.normal = true;
-      law.factor = scale;
-      break;
-    case WeightInit::SELU:
-      law.normal = true;
-      law.factor = static_cast<float>(s / std::sqrt(static_cast<double>(n_in)));
-      break;
-    case WeightInit::Constant:
-      law.constant = true;
-      law.factor = scale;
-      break;
-    default:
-      DSSTNE_FAIL(InvalidArgument, "init_weights: unknown weight init scheme code ",
-                  static_cast<uint32_t>(scheme));
-  }
-  return law;
-}
+// The law of each scheme comes from the CPU reference's own init_law (cpu/init_law.hpp).
+using init::InitLaw;
+using init::init_law;
 
 // w: n_in × cols (local columns). Threads walk a row's columns (coalesced), blocks in y walk
 // rows; element (i, c) draws counter i·n_out + col_begin + c, as on the CPU. u − ½ is exact and
