@@ -18,6 +18,8 @@ __all__ = ["TOOLS", "main"]
 #: tool name -> (module of dsstne.cli, one-line summary)
 TOOLS = {
     "generateNetCDF": ("generate", "convert DSSTNE data text into a NetCDF data set"),
+    "train": ("train", "train a network on NetCDF data sets and save the model"),
+    "predict": ("predict", "write top-k recommendations of a trained model"),
 }
 
 

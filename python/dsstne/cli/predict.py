@@ -1,0 +1,245 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``dsstne predict``: top-k recommendations from a trained model (spec/formats.md §4.3).
+
+DSSTNE's flags: ``-d`` data set base name, ``-n`` model file, ``-r`` input text (file or
+directory), ``-i`` input feature index, ``-o`` output feature index (labels of the output units),
+``-f`` filter file or directory, ``-s`` recommendations file, ``-b`` batch (1024), ``-k``
+recommendations per sample (100), ``-p`` score format (``4.3f``), ``-l`` layer. Output: one line
+per sample of ``-r``, in order of first appearance, ``sample<TAB>item,score:item,score:…:``
+(spec/formats.md §4.5.4), scores descending (ties: ascending unit).
+
+Where it differs from DSSTNE (its traps):
+
+* filter entries **remove** the items they list (DSSTNE's documented intent, e.g. the items a user
+  has already seen); ``--filter-multiply`` restores DSSTNE's behaviour at HEAD: each listed
+  item's score is multiplied by its value (a missing value is 0.0), then the top k are taken;
+* any k (DSSTNE: k < 128); ``-l`` chooses the layer (DSSTNE: always the layer named ``Output``),
+  default the network's single output layer;
+* the encoded input is bound to the network's single input layer whatever its ``DataSet`` name
+  (DSSTNE: it had to be ``<d>_input``); ``-d`` is optional and a mismatch is only a warning;
+* nothing is written into the working directory (DSSTNE wrote ``<d>_input_predict.nc`` and
+  ``<d>_input_predict.samplesIndex``); everything stays in memory;
+* units without a label in ``-o`` (padding units beyond the index) are never recommended and
+  do not take a place among the k (DSSTNE dropped them from the first k, leaving lines short);
+* ``-f`` is optional; an existing ``-s`` is replaced only with ``--force`` (DSSTNE truncated it),
+  and is written atomically; unknown input features are dropped with a warning that counts them
+  (DSSTNE: silently); flags given twice, unknown flags, bad numbers are one-line errors, exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from .. import textformats as tf
+from .generate import _message, _Once, _Parser, _same, _UsageError
+from .train import FIXED_SEED, _positive
+
+_NO_UNIT = 2**32 - 1
+_CHUNK_VALUES = 1 << 24  # scores held at once with --filter-multiply
+
+
+def _format(text):
+    try:
+        tf.score_format(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def _parser(prog):
+    p = _Parser(prog=prog, add_help=False, allow_abbrev=False,
+                description="Recommend the top k units of a trained network for every sample "
+                            "of a DSSTNE data text file.")
+    p.add_argument("-h", "--help", action="help", help="show this help and exit")
+    p.add_argument("-d", action=_Once, metavar="NAME",
+                   help="data set base name; the input is named <NAME>_input (optional)")
+    p.add_argument("-n", action=_Once, required=True, metavar="NC", help="trained model file")
+    p.add_argument("-r", action=_Once, required=True, metavar="PATH",
+                   help="input data text, a file or a directory")
+    p.add_argument("-i", action=_Once, required=True, metavar="FILE",
+                   help="input feature index (encodes -r)")
+    p.add_argument("-o", action=_Once, required=True, metavar="FILE",
+                   help="output feature index (labels of the layer's units)")
+    p.add_argument("-f", action=_Once, metavar="PATH",
+                   help="filter file or directory (sample<TAB>item[,value]:...)")
+    p.add_argument("-s", action=_Once, required=True, metavar="FILE",
+                   help="recommendations file to write (must not exist unless --force)")
+    p.add_argument("-b", action=_Once, type=_positive, default=1024, metavar="N",
+                   help="batch size (default 1024)")
+    p.add_argument("-k", action=_Once, type=_positive, default=100, metavar="N",
+                   help="recommendations per sample (default 100)")
+    p.add_argument("-p", action=_Once, type=_format, default="4.3f", metavar="FMT",
+                   help="printf format of the scores (default 4.3f)")
+    p.add_argument("-l", action=_Once, metavar="LAYER",
+                   help="layer to recommend from (default: the single output layer)")
+    p.add_argument("--filter-multiply", action="store_true",
+                   help="multiply the listed items' scores by their values (DSSTNE) instead "
+                        "of removing them")
+    p.add_argument("--force", action="store_true", help="replace an existing -s file")
+    p.add_argument("--seed", action=_Once, type=int, default=FIXED_SEED, metavar="N",
+                   help=f"random seed (default {FIXED_SEED})")
+    p.add_argument("--device", action=_Once, default="cpu", choices=("cpu", "cuda"),
+                   help="where to predict (default cpu)")
+    return p
+
+
+def main(argv=None, prog="dsstne predict") -> int:
+    parser = _parser(prog)
+    try:
+        opts = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    except _UsageError as e:
+        sys.stderr.write(parser.format_usage())
+        sys.stderr.write(f"{prog}: error: {e}\n")
+        return 1
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0
+    from ..errors import DsstneError
+    try:
+        return run(opts, prog)
+    except (ValueError, OSError, TypeError, DsstneError) as e:
+        sys.stderr.write(f"{prog}: error: {_message(e)}\n")
+        return 1
+
+
+def _check_files(opts):
+    for flag, path, what in (("-n", opts.n, "model file"), ("-r", opts.r, "input text"),
+                             ("-i", opts.i, "input feature index"),
+                             ("-o", opts.o, "output feature index"),
+                             ("-f", opts.f, "filter file or directory")):
+        if path is not None and not os.path.exists(path):
+            raise ValueError(f"{path}: no such {what} ({flag})")
+    if os.path.isdir(opts.s):
+        raise ValueError(f"{opts.s}: -s names a directory")
+    if os.path.exists(opts.s) and not opts.force:
+        raise ValueError(f"{opts.s} exists; pass --force to replace it")
+    for flag, path in (("-n", opts.n), ("-r", opts.r), ("-i", opts.i), ("-o", opts.o),
+                       ("-f", opts.f)):
+        if path is not None and _same(path, opts.s):
+            raise ValueError(f"{flag} and -s name the same file {path}")
+
+
+def _top(scores, k):
+    """(units, scores) of the k best finite scores per row: descending, ties ascending unit."""
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(scores, order, axis=1)
+
+
+def run(opts, prog="dsstne predict"):
+    """Runs the tool on parsed options; raises ValueError/OSError on bad input."""
+    import scipy.sparse as sp
+
+    from .. import DataSet
+    from ..model import load_network
+
+    def warn(message):
+        sys.stderr.write(f"{prog}: warning: {message}\n")
+
+    _check_files(opts)
+    in_index, out_index = tf.read_index(opts.i), tf.read_index(opts.o)
+    if not in_index:
+        raise ValueError(f"{opts.i}: the input feature index is empty (-i)")
+    data = tf.read_data(opts.r, features=in_index, feature_mode="fixed")
+    rows = data.matrix.shape[0]
+    if rows == 0:
+        raise ValueError(f"{opts.r}: no data lines (expected 'sample<TAB>feature[,value]:...')")
+    if data.dropped_points:
+        shown = ", ".join(repr(f) for f in data.dropped_features[:5])
+        more = ", ..." if len(data.dropped_features) > 5 else ""
+        warn(f"{data.dropped_points} data points of {opts.r} name features that are not in the "
+             f"input feature index {opts.i} ({len(data.dropped_features)} distinct: "
+             f"{shown}{more}); they were left out")
+    if data.replaced_lines:
+        warn(f"{data.replaced_lines} lines of {opts.r} name a sample that appears again later; "
+             "each sample keeps only its last line")
+
+    net = load_network(opts.n, batch=opts.b, device=opts.device, seed=opts.seed)
+    inputs = net.input_layers
+    if len(inputs) != 1:
+        raise ValueError(f"{opts.n}: network '{net.name}' has {len(inputs)} input layers; "
+                         "predict needs exactly one")
+    in_layer = net.layer(inputs[0])
+    name = f"{opts.d}_input" if opts.d else in_layer.data_set
+    if opts.d and name != in_layer.data_set:
+        warn(f"the input layer '{in_layer.name}' reads data set '{in_layer.data_set}', not "
+             f"'{name}'; the input of {opts.r} is bound to it anyway")
+    width = in_layer.size
+    if tf.index_width(in_index) > width:
+        raise ValueError(f"{opts.i}: the input feature index spans {tf.index_width(in_index)} "
+                         f"units but input layer '{in_layer.name}' of {opts.n} has {width}")
+    if opts.l is not None and opts.l not in [l.name for l in net.layers]:
+        raise ValueError(f"-l {opts.l}: {opts.n} has no such layer (layers: "
+                         f"{', '.join(l.name for l in net.layers)})")
+    layer = net._output_layer(opts.l)
+    units = net.layer(layer).size
+
+    labels = np.full(units, None, dtype=object)
+    beyond = 0
+    for label, unit in out_index.items():
+        if unit < units:
+            labels[unit] = label
+        else:
+            beyond += 1
+    if beyond:
+        warn(f"{beyond} entries of {opts.o} have an index beyond the {units} units of layer "
+             f"'{layer}'; they are never recommended")
+    unlabelled = np.flatnonzero(labels == None)  # noqa: E711 (elementwise)
+    if unlabelled.size == units:
+        raise ValueError(f"{opts.o}: no entry labels a unit of layer '{layer}' ({units} units)")
+
+    row_of = {label: row for row, label in enumerate(data.samples)}
+    filters = tf.read_filters(opts.f, row_of, out_index) if opts.f is not None else {}
+    f_rows, f_units, f_values = [], [], []
+    for row, entries in filters.items():
+        for unit, value in entries:
+            if unit < units:
+                f_rows.append(row)
+                f_units.append(unit)
+                f_values.append(value)
+    f_rows = np.asarray(f_rows, dtype=np.int64)
+    f_units = np.asarray(f_units, dtype=np.int64)
+    f_values = np.asarray(f_values, dtype=np.float32)
+
+    m = data.matrix
+    x = sp.csr_matrix((np.ones(m.nnz, dtype=np.float32), m.indices, m.indptr),
+                      shape=(rows, width))
+    k = min(opts.k, units)
+    chunk = max(opts.b, _CHUNK_VALUES // units // opts.b * opts.b)
+    fmt = opts.p
+
+    if not opts.filter_multiply:
+        # exclusions: the filter entries and the unlabelled units, one row per sample
+        ex_rows = np.concatenate([f_rows, np.repeat(np.arange(rows), unlabelled.size)])
+        ex_units = np.concatenate([f_units, np.tile(unlabelled, rows)])
+        exclude = sp.csr_matrix((np.ones(ex_rows.size, dtype=np.float32), (ex_rows, ex_units)),
+                                shape=(rows, units))
+        exclude.data[:] = 1.0
+
+    def lines():
+        for start in range(0, rows, chunk):
+            stop = min(rows, start + chunk)
+            ds = DataSet(name, x[start:stop], boolean=True)
+            if opts.filter_multiply:
+                scores = net.predict(ds, layer=layer)
+                sel = (f_rows >= start) & (f_rows < stop)
+                np.multiply.at(scores, (f_rows[sel] - start, f_units[sel]), f_values[sel])
+                scores[:, unlabelled] = -np.inf
+                top_units, top_scores = _top(scores, k)
+            else:
+                top_scores, top_units = net.predict_topk(k, ds, layer=layer,
+                                                         exclude=exclude[start:stop])
+            for r in range(stop - start):
+                keep = (top_units[r] != _NO_UNIT) & np.isfinite(top_scores[r])
+                picked = top_units[r][keep].astype(np.int64)
+                yield data.samples[start + r], labels[picked], top_scores[r][keep]
+
+    from .._files import replacing
+    with replacing(opts.s, overwrite=opts.force) as tmp:
+        count = tf.write_recommendations(tmp, lines(), fmt, overwrite=True)
+    mode = "multiplied by filter values" if opts.filter_multiply else "filtered items removed"
+    print(f"{opts.s}: {count} samples, up to {k} recommendations each from layer '{layer}' "
+          f"({mode if filters else 'no filters'})")
+    return 0
