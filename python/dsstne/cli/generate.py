@@ -22,34 +22,18 @@ Where it differs from DSSTNE (its traps):
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 from .. import textformats as tf
+from .common import Once as _Once
+from .common import Parser as _Parser
+from .common import run_tool
+from .common import same_file as _same
 
 _UINT32_MAX = 2**32 - 1
-
-
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise _UsageError(message)
-
-
-class _Once(argparse.Action):
-    """Stores a flag's value and refuses a second occurrence."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        if getattr(namespace, f"_given_{self.dest}", False):
-            raise _UsageError(f"{option_string} given twice")
-        setattr(namespace, f"_given_{self.dest}", True)
-        setattr(namespace, self.dest, values)
 
 
 def _parser(prog):
@@ -82,30 +66,7 @@ def _parser(prog):
 
 
 def main(argv=None, prog="dsstne generateNetCDF") -> int:
-    parser = _parser(prog)
-    try:
-        opts = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
-    except _UsageError as e:
-        sys.stderr.write(parser.format_usage())
-        sys.stderr.write(f"{prog}: error: {e}\n")
-        return 1
-    except SystemExit as e:  # --help
-        return e.code if isinstance(e.code, int) else 0
-    try:
-        return run(opts, prog)
-    except (ValueError, OSError) as e:
-        sys.stderr.write(f"{prog}: error: {_message(e)}\n")
-        return 1
-
-
-def _message(e):
-    if isinstance(e, OSError) and e.filename is not None and e.strerror:
-        return f"{os.fspath(e.filename)}: {e.strerror}"
-    return str(e)
-
-
-def _same(a, b):
-    return os.path.realpath(a) == os.path.realpath(b)
+    return run_tool(_parser(prog), argv, prog, run, (ValueError, OSError))
 
 
 def run(opts, prog="dsstne generateNetCDF"):

@@ -35,8 +35,11 @@ import sys
 import numpy as np
 
 from .. import textformats as tf
-from .generate import _message, _Once, _Parser, _same, _UsageError
-from .train import FIXED_SEED, _positive
+from .common import FIXED_SEED, run_tool
+from .common import Once as _Once
+from .common import Parser as _Parser
+from .common import positive as _positive
+from .common import same_file as _same
 
 _NO_UNIT = 2**32 - 1
 _CHUNK_VALUES = 1 << 24  # scores held at once with --filter-multiply
@@ -88,21 +91,8 @@ def _parser(prog):
 
 
 def main(argv=None, prog="dsstne predict") -> int:
-    parser = _parser(prog)
-    try:
-        opts = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
-    except _UsageError as e:
-        sys.stderr.write(parser.format_usage())
-        sys.stderr.write(f"{prog}: error: {e}\n")
-        return 1
-    except SystemExit as e:  # --help
-        return e.code if isinstance(e.code, int) else 0
     from ..errors import DsstneError
-    try:
-        return run(opts, prog)
-    except (ValueError, OSError, TypeError, DsstneError) as e:
-        sys.stderr.write(f"{prog}: error: {_message(e)}\n")
-        return 1
+    return run_tool(_parser(prog), argv, prog, run, (ValueError, OSError, TypeError, DsstneError))
 
 
 def _check_files(opts):

@@ -30,30 +30,16 @@ import argparse
 import os
 import sys
 
-from .generate import _message, _Once, _Parser, _same, _UsageError
+from .common import FIXED_SEED, at_least, run_tool
+from .common import Once as _Once
+from .common import Parser as _Parser
+from .common import positive as _positive
+from .common import same_file as _same
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "nesterov", "rmsprop", "adadelta", "adam")
-FIXED_SEED = 12134  # DSSTNE's train and predict seed
 
 
-def _positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _count(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+_count = at_least(0)
 
 
 def _real(text):
@@ -112,24 +98,13 @@ def _parser(prog):
 
 
 def main(argv=None, prog="dsstne train") -> int:
-    parser = _parser(prog)
-    try:
-        opts = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
-    except _UsageError as e:
-        sys.stderr.write(parser.format_usage())
-        sys.stderr.write(f"{prog}: error: {e}\n")
-        return 1
-    except SystemExit as e:  # --help
-        return e.code if isinstance(e.code, int) else 0
     from ..errors import DsstneError
-    try:
-        return run(opts, prog)
-    except (ValueError, OSError, TypeError, DsstneError) as e:
-        sys.stderr.write(f"{prog}: error: {_message(e)}\n")
-        return 1
-    except KeyboardInterrupt:
+
+    def interrupted(opts, prog):
         sys.stderr.write(f"{prog}: interrupted; {opts.n} was not written\n")
-        return 130
+
+    return run_tool(_parser(prog), argv, prog, run, (ValueError, OSError, TypeError, DsstneError),
+                    interrupted)
 
 
 def checkpoint_path(model, epoch):

@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Flag parsing and error reporting shared by the dsstne tools: DSSTNE's single-dash flags, a
+flag given twice is an error, and every failure is one line on stderr with exit status 1."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+FIXED_SEED = 12134  # DSSTNE's train and predict seed
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+class Once(argparse.Action):
+    """Stores a flag's value and refuses a second occurrence."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, f"_given_{self.dest}", False):
+            raise UsageError(f"{option_string} given twice")
+        setattr(namespace, f"_given_{self.dest}", True)
+        setattr(namespace, self.dest, values)
+
+
+def at_least(minimum):
+    """An argparse `type` that reads an integer >= `minimum`."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+positive = at_least(1)
+
+
+def message(e):
+    if isinstance(e, OSError) and e.filename is not None and e.strerror:
+        return f"{os.fspath(e.filename)}: {e.strerror}"
+    return str(e)
+
+
+def same_file(a, b):
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def run_tool(parser, argv, prog, run, errors, interrupted=None) -> int:
+    """Parses `argv` and calls `run(opts, prog)`. Usage errors print the usage line and the error;
+    the exception types in `errors` print one line; all exit 1. `interrupted(opts)`, when given,
+    reports Ctrl-C and exits 130."""
+    try:
+        opts = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    except UsageError as e:
+        sys.stderr.write(parser.format_usage())
+        sys.stderr.write(f"{prog}: error: {e}\n")
+        return 1
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0
+    try:
+        return run(opts, prog)
+    except errors as e:
+        sys.stderr.write(f"{prog}: error: {message(e)}\n")
+        return 1
+    except KeyboardInterrupt:
+        if interrupted is None:
+            raise
+        interrupted(opts, prog)
+        return 130
