@@ -38,12 +38,12 @@ if has build; then
       -DPython_EXECUTABLE="$(command -v python3)" "${cmake_args[@]}" \
     && cmake --build build/gpu -j "$(nproc)" \
     && cmake --install build/gpu --prefix "$site" \
-    && cp python/dsstne/*.py python/dsstne/*.pyi python/dsstne/py.typed "$site/dsstne/"; } \
+    && cp -r python/dsstne/. "$site/dsstne/"; } \
     >"$OUT/build.log" 2>&1 || { echo "build failed"; tail -60 "$OUT/build.log"; exit 1; }
   ldd "$site/dsstne/libdsstne.so" | grep -q libstdc++ \
     || echo "warning: libdsstne links libstdc++ statically ($CXX)"
 fi
-export PYTHONPATH=$site
+export PYTHONPATH=$site${PYTHONPATH:+:$PYTHONPATH}
 # DSSTNE's reference configs travel as device/ref when carried (../shared stays behind).
 [[ -d device/ref && -z "${DSSTNE_REFERENCE_DIR:-}" ]] && export DSSTNE_REFERENCE_DIR="$PWD/device/ref"
 

@@ -15,7 +15,8 @@ optimizer state restored) and DSSTNE's own files (the JSON description is rebuil
 attributes). Where it differs from DSSTNE's loader (spec/formats.md §3.5, §8 item 9):
 
 * integer attributes of any integer width are accepted (DSSTNE copied enum and geometry bytes
-  raw, so only 4-byte enums and 8-byte sizes worked there);
+  raw, so only 4-byte enums and 8-byte sizes worked there); a floating-point or text value where
+  an integer belongs is refused, naming the attribute;
 * a layer's own ``sparsenessPenalty_p``/``_beta`` are used when present (DSSTNE read the global
   values into every layer, losing layer overrides);
 * every error names the file and the attribute or variable at fault; sources, skips and
@@ -269,8 +270,11 @@ class _Reader:
         value = self._get(name, required, what)
         if value is None:
             return default
+        if np.asarray(value).dtype.kind == "f":
+            raise ValueError(f"{self.path}: attribute '{name}' is a floating-point number "
+                             f"({value!r}), expected {what} stored as an integer type")
         value = self._number(name, value, what)
-        if value != int(value) or value < 0:
+        if value < 0:
             raise ValueError(f"{self.path}: attribute '{name}' must be a whole number >= 0 "
                              f"({what}), got {value}")
         return int(value)

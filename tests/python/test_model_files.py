@@ -547,3 +547,38 @@ def test_edited_model_file_errors(tmp_path, items):
     edit(path, layer1_source0=b"Input", dsstne_config='{"Layers": [')
     with pytest.raises(ValueError, match="ae.nc: attribute 'dsstne_config' is not valid JSON"):
         model.load_network(path)
+
+
+def test_truncated_model_file(tmp_path, items):
+    net = ae_net(items, "cpu")
+    good = tmp_path / "good.nc"
+    model.save_network(net, good)
+    blob = good.read_bytes()
+    for cut in (len(blob) // 4, len(blob) // 2, len(blob) - 32):
+        path = tmp_path / f"cut_{cut}.nc"
+        path.write_bytes(blob[:cut])
+        with pytest.raises(ValueError) as info:
+            model.load_network(path, dsstne.DataSet("items", items))
+        assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("name, value", [("layer0_Nx", b"five"), ("layer1_activation", b"Tanh"),
+                                         ("errorFunction", np.float32(1.5)),
+                                         ("weight0_width", b"3"), ("layers", np.float64(3.0)),
+                                         ("layer1_pDropout", b"none")])
+def test_mistyped_attribute_is_named(tmp_path, dsstne_weights, name, value):
+    path = tmp_path / "bad.nc"
+    write_dsstne_file(path, *dsstne_weights, **{name: value})
+    with pytest.raises(ValueError, match=f"bad.nc: attribute '{name}'"):
+        model.load_network(path)
+
+
+def test_mistyped_weight_variable_is_named(tmp_path, dsstne_weights):
+    path = tmp_path / "bad.nc"
+    write_dsstne_file(path, *dsstne_weights)
+    with netCDF4.Dataset(path, "a") as nc:
+        nc.renameVariable("weight0_weights", "weight0_old")
+        nc.createDimension("chars", 15)
+        nc.createVariable("weight0_weights", "S1", ("chars",))[:] = list(b"not a weight!!!")
+    with pytest.raises(ValueError, match="bad.nc: variable 'weight0_weights'"):
+        model.load_network(path)

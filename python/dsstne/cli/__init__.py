@@ -20,6 +20,8 @@ TOOLS = {
     "generateNetCDF": ("generate", "convert DSSTNE data text into a NetCDF data set"),
     "train": ("train", "train a network on NetCDF data sets and save the model"),
     "predict": ("predict", "write top-k recommendations of a trained model"),
+    "encoder": ("encoder", "train, evaluate or gradient-check a network as a CDL file says"),
+    "evaluate": ("evaluate", "measure recommendation quality against popularity and EASE"),
 }
 
 

@@ -70,7 +70,7 @@ def run_tool(parser, argv, prog, run, errors, interrupted=None) -> int:
         return e.code if isinstance(e.code, int) else 0
     try:
         return run(opts, prog)
-    except errors as e:
+    except tuple(errors) + (NotImplementedError,) as e:  # e.g. --device cuda on a CPU build
         sys.stderr.write(f"{prog}: error: {message(e)}\n")
         return 1
     except KeyboardInterrupt:

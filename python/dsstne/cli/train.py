@@ -42,7 +42,7 @@ OPTIMIZERS = ("sgd", "momentum", "adagrad", "nesterov", "rmsprop", "adadelta", "
 _count = at_least(0)
 
 
-def _real(text):
+def real(text):
     try:
         value = float(text)
     except ValueError:
@@ -50,6 +50,37 @@ def _real(text):
     if value != value or value in (float("inf"), float("-inf")):
         raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
     return value
+
+
+def add_training_flags(p, optimizer_help="optimizer (default sgd as in DSSTNE)"):
+    """DSSTNE train's training flags (-b -e -alpha -lambda -lambda1 -mu -mu1) and --optimizer,
+    for every tool that trains; read them back with :func:`training_params`."""
+    p.add_argument("-b", action=_Once, type=_positive, default=1024, metavar="N",
+                   help="mini-batch size (default 1024)")
+    p.add_argument("-e", action=_Once, type=_count, default=40, metavar="N",
+                   help="epochs to train (default 40)")
+    p.add_argument("-alpha", action=_Once, type=real, default=0.025, metavar="F",
+                   help="learning rate (default 0.025)")
+    p.add_argument("-lambda", dest="lambda_", action=_Once, type=real, default=0.0001,
+                   metavar="F", help="L2 weight decay (default 0.0001)")
+    p.add_argument("-lambda1", action=_Once, type=real, default=0.0, metavar="F",
+                   help="L1 weight decay (default 0)")
+    p.add_argument("-mu", action=_Once, type=real, default=0.5, metavar="F",
+                   help="momentum / RMSProp decay / Adam beta1 / AdaDelta rho (default 0.5)")
+    p.add_argument("-mu1", action=_Once, type=real, default=None, metavar="F",
+                   help="Adam beta2 (default 0.999 for adam, else 0 as in DSSTNE)")
+    p.add_argument("--optimizer", action=_Once, type=str.lower, default=None,
+                   choices=OPTIMIZERS,
+                   help=optimizer_help)
+
+
+def training_params(opts, optimizer=None):
+    """Network.train's keyword arguments from parsed training flags; `optimizer` replaces a
+    missing --optimizer (default sgd). Adam's beta2 defaults to 0.999, DSSTNE's -mu1 to 0."""
+    optimizer = opts.optimizer or optimizer or "sgd"
+    mu1 = opts.mu1 if opts.mu1 is not None else (0.999 if optimizer == "adam" else 0.0)
+    return dict(alpha=opts.alpha, lambda_=opts.lambda_, lambda1=opts.lambda1, mu=opts.mu,
+                mu1=mu1, optimizer=optimizer)
 
 
 def _parser(prog):
@@ -65,23 +96,10 @@ def _parser(prog):
                    help="NetCDF file with the output (target) data set(s)")
     p.add_argument("-n", action=_Once, required=True, metavar="NC",
                    help="model file to write (must not exist unless --force)")
-    p.add_argument("-b", action=_Once, type=_positive, default=1024, metavar="N",
-                   help="mini-batch size (default 1024)")
-    p.add_argument("-e", action=_Once, type=_count, default=40, metavar="N",
-                   help="epochs to train (default 40)")
-    p.add_argument("-alpha", action=_Once, type=_real, default=0.025, metavar="F",
-                   help="learning rate (default 0.025)")
-    p.add_argument("-lambda", dest="lambda_", action=_Once, type=_real, default=0.0001,
-                   metavar="F", help="L2 weight decay (default 0.0001)")
-    p.add_argument("-lambda1", action=_Once, type=_real, default=0.0, metavar="F",
-                   help="L1 weight decay (default 0)")
-    p.add_argument("-mu", action=_Once, type=_real, default=0.5, metavar="F",
-                   help="momentum / RMSProp decay / Adam beta1 / AdaDelta rho (default 0.5)")
-    p.add_argument("-mu1", action=_Once, type=_real, default=None, metavar="F",
-                   help="Adam beta2 (default 0.999 for adam, else 0 as in DSSTNE)")
-    p.add_argument("--optimizer", action=_Once, type=str.lower, default=None,
-                   choices=OPTIMIZERS,
-                   help="optimizer (default sgd as in DSSTNE; with --continue, the saved one)")
+    p.add_argument("-d", action=_Once, metavar="NAME",
+                   help="accepted for DSSTNE's usage line and ignored: data sets bind by the "
+                        "names stored in -i and -o")
+    add_training_flags(p, "optimizer (default sgd as in DSSTNE; with --continue, the saved one)")
     p.add_argument("--checkpoint", action=_Once, type=_count, default=0, metavar="N",
                    help="save <stem><epoch>.nc next to -n every N epochs (default 0: never)")
     p.add_argument("--continue", dest="resume", action=_Once, metavar="MODEL",
@@ -173,11 +191,9 @@ def run(opts, prog="dsstne train"):
     if net.examples == 0:
         raise ValueError(f"{opts.i}: the input data set has no examples")
 
-    optimizer = opts.optimizer
-    if optimizer is None:
-        saved = (net.training_mode or "").lower() if opts.resume is not None else ""
-        optimizer = saved if saved in OPTIMIZERS else "sgd"
-    mu1 = opts.mu1 if opts.mu1 is not None else (0.999 if optimizer == "adam" else 0.0)
+    saved = (net.training_mode or "").lower() if opts.resume is not None else ""
+    params = training_params(opts, saved if saved in OPTIMIZERS else None)
+    optimizer = params["optimizer"]
     if opts.save_initial is not None:
         save_network(net, opts.save_initial, overwrite=opts.force)
 
@@ -193,8 +209,7 @@ def run(opts, prog="dsstne train"):
     tty = sys.stdout.isatty()
     stats = None
     for _ in range(opts.e):
-        (stats,) = net.train(1, alpha=opts.alpha, lambda_=opts.lambda_, lambda1=opts.lambda1,
-                             mu=opts.mu, mu1=mu1, optimizer=optimizer)
+        (stats,) = net.train(1, **params)
         _progress(stats, first, last, tty)
         if opts.checkpoint and stats["epoch"] % opts.checkpoint == 0:
             path = checkpoint_path(opts.n, stats["epoch"])
