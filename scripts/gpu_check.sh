@@ -44,6 +44,11 @@ if has build; then
     || echo "warning: libdsstne links libstdc++ statically ($CXX)"
 fi
 export PYTHONPATH=$site${PYTHONPATH:+:$PYTHONPATH}
+# The `dsstne` command (pip's console script; this build installs no scripts) for the examples.
+mkdir -p build/gpu-bin
+printf '#!/bin/sh\nexec python3 -m dsstne.cli "$@"\n' > build/gpu-bin/dsstne
+chmod +x build/gpu-bin/dsstne
+export PATH="$PWD/build/gpu-bin:$PATH"
 # DSSTNE's reference configs travel as device/ref when carried (../shared stays behind).
 [[ -d device/ref && -z "${DSSTNE_REFERENCE_DIR:-}" ]] && export DSSTNE_REFERENCE_DIR="$PWD/device/ref"
 

@@ -7,22 +7,21 @@
 #   RATINGS.txt  DSSTNE's text format, one user per line (in the development checkout:
 #                ../shared/dsstne-reference/data/movielens_input_1024.txt)
 #   OUTDIR       where the --json results go (default: a new temporary directory)
-# Environment: DEVICE (cpu or cuda; default cpu), SEEDS (default 11,12,13,14,15),
-#   USERS (use only the first USERS lines), EPOCHS (train every model this many epochs instead
-#   of its own count: for a quick try).
+# Environment: DEVICE (cpu or cuda; default: the GPU when there is one), SEEDS (default
+#   11,12,13,14,15), USERS (use only the first USERS lines), EPOCHS (train every model this
+#   many epochs instead of its own count: for a quick try).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ratings="$(realpath "${1:?usage: $0 RATINGS.txt [OUTDIR]}")"
 out="${2:-$(mktemp -d)}"
 mkdir -p "$out"
-device="${DEVICE:-cpu}"
 seeds="${SEEDS:-11,12,13,14,15}"
 if [[ -n "${USERS:-}" ]]; then
   head -n "$USERS" "$ratings" > "$out/ratings.txt"
   ratings="$out/ratings.txt"
 fi
 epochs() { echo "${EPOCHS:-$1}"; }
-common=(-r "$ratings" --seeds "$seeds" -k 10,20,50 --ease-lambda 200 --device "$device" --force)
+common=(-r "$ratings" --seeds "$seeds" -k 10,20,50 --ease-lambda 200 --force ${DEVICE:+--device "$DEVICE"})
 
 echo "== dae_sigmoid.json: Tanh 1500, sigmoid outputs, cross-entropy, Adam"
 dsstne evaluate "${common[@]}" -c "$here/dae_sigmoid.json" --optimizer adam -alpha 0.001 \

@@ -3,6 +3,8 @@
 // Helpers shared by the JSON-language tests.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -11,6 +13,17 @@
 #include "dsstne/error.hpp"
 
 namespace dsstne::testing {
+/// DSSTNE's reference configs: $DSSTNE_REFERENCE_DIR (the reference directory or its configs/
+/// folder), else the development checkout's ../shared/dsstne-reference/configs.
+inline std::filesystem::path reference_configs() {
+  namespace fs = std::filesystem;
+  if (const char* env = std::getenv("DSSTNE_REFERENCE_DIR")) {
+    const fs::path root(env);
+    return fs::is_directory(root / "configs") ? root / "configs" : root;
+  }
+  return fs::path(DSSTNE_SOURCE_DIR) / ".." / "shared" / "dsstne-reference" / "configs";
+}
+
 /// A network whose Layers list is `layers`, plus any extra top-level members.
 inline std::string net(const std::string& layers, const std::string& extra = "") {
   return "{" + extra + (extra.empty() ? "" : ",") + "\"Layers\": [" + layers + "]}";

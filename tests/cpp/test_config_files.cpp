@@ -28,6 +28,7 @@ namespace fs = std::filesystem;
 using testing::expect_invalid;
 using testing::expect_throw;
 using testing::net;
+using testing::reference_configs;
 using testing::three;
 
 // ---- files --------------------------------------------------------------------------------------
@@ -48,14 +49,6 @@ TEST(Config, LoadNetworkJsonFromFiles) {
   fs::remove_all(dir);
 }
 
-fs::path reference_configs() {
-  if (const char* env = std::getenv("DSSTNE_REFERENCE_DIR")) {
-    // Accept the reference directory itself or its configs/ folder.
-    const fs::path root(env);
-    return fs::is_directory(root / "configs") ? root / "configs" : root;
-  }
-  return fs::path(DSSTNE_SOURCE_DIR) / ".." / "shared" / "dsstne-reference" / "configs";
-}
 
 bool has_conv(const NetworkDescriptor& d) {
   return std::any_of(d.layers.begin(), d.layers.end(), [](const LayerDescriptor& l) {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "dsstne/config.hpp"
+#include "config_test_util.hpp"
 #include "dsstne/error.hpp"
 
 #ifndef DSSTNE_SOURCE_DIR
@@ -99,8 +100,7 @@ TEST(ConfigWrite, RichConfigRoundTrips) {
 }
 
 TEST(ConfigWrite, EveryReferenceConfigRoundTrips) {
-  const std::filesystem::path dir =
-      std::filesystem::path(DSSTNE_SOURCE_DIR) / ".." / "shared" / "dsstne-reference" / "configs";
+  const std::filesystem::path dir = dsstne::testing::reference_configs();
   if (!std::filesystem::is_directory(dir)) GTEST_SKIP() << "reference configs absent: " << dir;
   int checked = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {

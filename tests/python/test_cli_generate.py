@@ -340,3 +340,21 @@ def test_movielens_input_and_output_share_the_sample_index(reference_dir, tmp_pa
     expected = [p.split(",")[0] for p in line.rstrip("\n").split("\t", 1)[1].split(":") if p]
     row = a["indices"][a["start"][17]:a["end"][17]]
     assert [names[int(i)] for i in row] == expected
+
+
+@pytest.mark.parametrize("tool", ["train", "predict", "evaluate", "encoder"])
+def test_every_training_tool_documents_its_default_device(tool, capsys):
+    assert cli.main([tool, "--help"]) == 0
+    assert "$DSSTNE_DEVICE, else cuda when a GPU is present" in " ".join(
+        capsys.readouterr().out.split())
+
+
+def test_default_device_follows_the_environment_then_the_hardware(monkeypatch):
+    from dsstne.cli.common import default_device
+    monkeypatch.setenv("DSSTNE_DEVICE", "cuda")
+    assert default_device() == "cuda"
+    monkeypatch.setenv("DSSTNE_DEVICE", "cpu")
+    assert default_device() == "cpu"
+    monkeypatch.delenv("DSSTNE_DEVICE")
+    gpu = dsstne.cuda_built() and dsstne.cuda_device_count() > 0
+    assert default_device() == ("cuda" if gpu else "cpu")

@@ -45,7 +45,9 @@ def test_ease_equals_numpy(users, items, l2):
     inputs.data[:] = 1.0
     scores = inputs.toarray() @ expected
     assert np.abs(ease.scores(inputs) - scores).max() < 1e-10
-    assert np.array_equal(ease.recommend(inputs, 5), top_k(scores, inputs, 5))
+    # Binary data makes exact ties between items common, and scores equal to 1e-10 may order
+    # them either way: the lists are checked against the model's own scores.
+    assert np.array_equal(ease.recommend(inputs, 5), top_k(ease.scores(inputs), inputs, 5))
     assert np.array_equal(ease.recommend(inputs, 5, batch=2), ease.recommend(inputs, 5))
 
 

@@ -46,6 +46,22 @@ def at_least(minimum):
 positive = at_least(1)
 
 
+def default_device():
+    """$DSSTNE_DEVICE, else cuda when this build has CUDA and sees a GPU, else cpu."""
+    env = os.environ.get("DSSTNE_DEVICE")
+    if env:
+        return env
+    from .. import cuda_built, cuda_device_count
+    return "cuda" if cuda_built() and cuda_device_count() > 0 else "cpu"
+
+
+def add_device_flag(p, what):
+    """--device; left unset it becomes :func:`default_device` when the flags are parsed."""
+    p.add_argument("--device", action=Once, default=None, choices=("cpu", "cuda"),
+                   help=f"{what} (default: $DSSTNE_DEVICE, else cuda when a GPU is present, "
+                        "else cpu)")
+
+
 def message(e):
     if isinstance(e, OSError) and e.filename is not None and e.strerror:
         return f"{os.fspath(e.filename)}: {e.strerror}"
@@ -68,6 +84,8 @@ def run_tool(parser, argv, prog, run, errors, interrupted=None) -> int:
         return 1
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
+    if getattr(opts, "device", "") is None:
+        opts.device = default_device()
     try:
         return run(opts, prog)
     except tuple(errors) + (NotImplementedError,) as e:  # e.g. --device cuda on a CPU build

@@ -38,6 +38,7 @@ import sys
 
 import numpy as np
 
+from .common import add_device_flag
 from .common import Parser as _Parser
 from .common import run_tool
 from .common import same_file as _same
@@ -51,8 +52,7 @@ def _parser(prog):
                             "a network as a DSSTNE CDL file says.")
     p.add_argument("-h", "--help", action="help", help="show this help and exit")
     p.add_argument("cdl", metavar="FILE.cdl", help="the CDL file (JSON)")
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
-                   help="where to run (default cpu)")
+    add_device_flag(p, "where to run")
     p.add_argument("--force", action="store_true",
                    help="replace an existing Results file and checkpoints")
     return p

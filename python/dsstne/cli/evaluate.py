@@ -36,6 +36,7 @@ import numpy as np
 
 from .. import textformats as tf
 from . import train as _train
+from .common import add_device_flag
 from .common import FIXED_SEED, run_tool
 from .common import Once as _Once
 from .common import Parser as _Parser
@@ -112,8 +113,7 @@ def _parser(prog):
     p.add_argument("--ease-lambda", action=_Once, type=_positive_real, default=500.0,
                    metavar="F", help="EASE's L2 regularisation (default 500)")
     p.add_argument("--no-baselines", action="store_true", help="skip popularity and EASE")
-    p.add_argument("--device", action=_Once, default="cpu", choices=("cpu", "cuda"),
-                   help="where the network trains and predicts (default cpu)")
+    add_device_flag(p, "where the network trains and predicts")
     p.add_argument("--json", action=_Once, metavar="FILE",
                    help="write every number (per seed and averaged) to FILE")
     p.add_argument("--save-split", action=_Once, metavar="DIR",

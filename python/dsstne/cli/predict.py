@@ -35,6 +35,7 @@ import sys
 import numpy as np
 
 from .. import textformats as tf
+from .common import add_device_flag
 from .common import FIXED_SEED, run_tool
 from .common import Once as _Once
 from .common import Parser as _Parser
@@ -85,8 +86,7 @@ def _parser(prog):
     p.add_argument("--force", action="store_true", help="replace an existing -s file")
     p.add_argument("--seed", action=_Once, type=int, default=FIXED_SEED, metavar="N",
                    help=f"random seed (default {FIXED_SEED})")
-    p.add_argument("--device", action=_Once, default="cpu", choices=("cpu", "cuda"),
-                   help="where to predict (default cpu)")
+    add_device_flag(p, "where to predict")
     return p
 
 

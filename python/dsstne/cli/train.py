@@ -30,6 +30,7 @@ import argparse
 import os
 import sys
 
+from .common import add_device_flag
 from .common import FIXED_SEED, at_least, run_tool
 from .common import Once as _Once
 from .common import Parser as _Parser
@@ -110,8 +111,7 @@ def _parser(prog):
                    help="replace an existing -n (and checkpoint / --save-initial files)")
     p.add_argument("--seed", action=_Once, type=int, default=FIXED_SEED, metavar="N",
                    help=f"random seed (default {FIXED_SEED}, DSSTNE's fixed seed)")
-    p.add_argument("--device", action=_Once, default="cpu", choices=("cpu", "cuda"),
-                   help="where to train (default cpu)")
+    add_device_flag(p, "where to train")
     return p
 
 
