@@ -81,7 +81,7 @@ def test_top_k_rejects_nan_naming_the_row():
 def test_metrics_hand_computed():
     n_items = 6
     top = np.array([[3, 0, 1, 5],       # targets {1, 3}: hits at ranks 1 and 3
-                    [2, 4, 0, 1],       # no targets: left out, coverage included
+                    [2, 4, 0, 1],       # no targets: left out, of coverage too
                     [-1, -1, -1, -1]])  # 5 targets, no candidates
     targets = csr([[1, 3], [], [0, 1, 2, 4, 5]], n_items)
     m = ranking_metrics(top, targets, [1, 2, 4], n_items)
