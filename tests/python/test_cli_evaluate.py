@@ -126,7 +126,7 @@ def test_netcdf_data_gives_the_text_numbers(work, capsys):
     assert cli.main(["generateNetCDF", "-i", "data.txt", "-o", "data.nc", "-d", "x_input",
                      "-f", "features", "-s", "samples", "-c"]) == 0
     assert run("-r", "data.txt", "-k", 10, "--json", "text.json") == 0
-    assert run("-d", "data.nc", "-k", 10, "--json", "nc.json") == 0
+    assert run("--netcdf", "data.nc", "-k", 10, "--json", "nc.json") == 0
     text = json.loads((work / "text.json").read_text())["models"]
     nc = json.loads((work / "nc.json").read_text())["models"]
     for a, b in zip(text, nc):
@@ -161,7 +161,7 @@ def test_outputs_are_not_replaced_without_force(work, capsys):
 
 @pytest.mark.parametrize("args, message", [
     ((), "exactly one of -r"),
-    (("-r", "data.txt", "-d", "x.nc"), "exactly one of -r"),
+    (("-r", "data.txt", "--netcdf", "x.nc"), "exactly one of -r"),
     (("-r", "nope.txt"), "nope.txt: no such data text"),
     (("-r", "data.txt", "-c", "ae.json", "-n", "m.nc"), "at most one model"),
     (("-r", "data.txt", "-n", "m.nc"), "needs -i"),
@@ -196,9 +196,9 @@ def test_netcdf_with_several_data_sets_needs_dataset(work, capsys):
     matrix = tf.read_data(work / "data.txt").matrix
     dsstne.write_netcdf("two.nc", [dsstne.DataSet("a", matrix, boolean=True),
                                    dsstne.DataSet("b", matrix[:, :20], boolean=True)])
-    assert run("-d", "two.nc") == 1
+    assert run("--netcdf", "two.nc") == 1
     assert "holds 2 data sets (a, b)" in capsys.readouterr().err
-    assert run("-d", "two.nc", "--dataset", "c") == 1
+    assert run("--netcdf", "two.nc", "--dataset", "c") == 1
     assert "no data set 'c'" in capsys.readouterr().err
-    assert run("-d", "two.nc", "--dataset", "b", "-k", 5) == 0
+    assert run("--netcdf", "two.nc", "--dataset", "b", "-k", 5) == 0
     assert "20 items" in capsys.readouterr().out

@@ -3,9 +3,9 @@
 baselines, on seeded splits of interaction data (not a DSSTNE tool; DSSTNE had no evaluator).
 
 Data: ``-r`` DSSTNE data text (a file or directory; ``-i`` a feature index fixing the item order
-and width, as ``generateNetCDF`` wrote it) or ``-d`` a NetCDF data set file (``--dataset NAME``
-when it holds several; here ``-d`` names a file, where in ``generateNetCDF`` and ``predict`` it
-names a data set). Any stored point is one interaction; values are ignored. Items nobody has
+and width, as ``generateNetCDF`` wrote it) or ``--netcdf`` a NetCDF data set file
+(``--dataset NAME`` when it holds several). Any stored point is one interaction; values are
+ignored. Items nobody has
 at the end of a NetCDF data set (DSSTNE rounds widths up to 128) are not part of the catalogue.
 
 Model: ``-c`` a JSON network description, trained on each split's training users as an
@@ -89,9 +89,9 @@ def _parser(prog):
     p.add_argument("-r", action=_Once, metavar="PATH", help="DSSTNE data text, file or directory")
     p.add_argument("-i", action=_Once, metavar="FILE",
                    help="feature index fixing the items of -r (required with -r and -n)")
-    p.add_argument("-d", action=_Once, metavar="NC", help="NetCDF data set file")
+    p.add_argument("--netcdf", action=_Once, metavar="NC", help="NetCDF data set file")
     p.add_argument("--dataset", action=_Once, metavar="NAME",
-                   help="the data set of -d to use when it holds several")
+                   help="the data set of --netcdf to use when it holds several")
     p.add_argument("-c", action=_Once, metavar="JSON",
                    help="network description, trained on each split")
     p.add_argument("-n", action=_Once, metavar="NC", help="trained model file, evaluated as is")
@@ -138,12 +138,12 @@ def _given(opts, dest):
 
 
 def _check_flags(opts):
-    if (opts.r is None) == (opts.d is None):
-        raise ValueError("give the data as exactly one of -r (data text) and -d (NetCDF)")
+    if (opts.r is None) == (opts.netcdf is None):
+        raise ValueError("give the data as exactly one of -r (data text) and --netcdf (NetCDF)")
     if opts.i is not None and opts.r is None:
         raise ValueError("-i (feature index) applies to -r data text only")
-    if opts.dataset is not None and opts.d is None:
-        raise ValueError("--dataset applies to -d (NetCDF) only")
+    if opts.dataset is not None and opts.netcdf is None:
+        raise ValueError("--dataset applies to --netcdf only")
     if opts.c is not None and opts.n is not None:
         raise ValueError("give at most one model: -c (train per split) or -n (trained model)")
     if opts.n is not None and opts.r is not None and opts.i is None:
@@ -162,7 +162,7 @@ def _check_flags(opts):
     if opts.save_split is not None and len(opts.seeds) > 1:
         raise ValueError("--save-split writes one split; give one seed")
     for flag, path, what in (("-r", opts.r, "data text"), ("-i", opts.i, "feature index"),
-                             ("-d", opts.d, "NetCDF data set file"),
+                             ("--netcdf", opts.netcdf, "NetCDF data set file"),
                              ("-c", opts.c, "network description"), ("-n", opts.n, "model file")):
         if path is not None and not os.path.exists(path):
             raise ValueError(f"{path}: no such {what} ({flag})")
@@ -207,15 +207,15 @@ def _read_netcdf(opts):
 
     from ..netcdf import read_netcdf
 
-    sets = read_netcdf(opts.d)
+    sets = read_netcdf(opts.netcdf)
     names = [s.name for s in sets]
     if opts.dataset is not None:
         if opts.dataset not in names:
-            raise ValueError(f"{opts.d}: no data set '{opts.dataset}' (it holds "
+            raise ValueError(f"{opts.netcdf}: no data set '{opts.dataset}' (it holds "
                              f"{', '.join(names)})")
         ds = sets[names.index(opts.dataset)]
     elif len(sets) != 1:
-        raise ValueError(f"{opts.d} holds {len(sets)} data sets ({', '.join(names)}); choose one "
+        raise ValueError(f"{opts.netcdf} holds {len(sets)} data sets ({', '.join(names)}); choose one "
                          "with --dataset")
     else:
         ds = sets[0]
@@ -339,7 +339,7 @@ def run(opts, prog="dsstne evaluate"):
 
     _check_flags(opts)
     data = _read_text(opts, warn) if opts.r is not None else _read_netcdf(opts)
-    source = opts.r if opts.r is not None else opts.d
+    source = opts.r if opts.r is not None else opts.netcdf
     if data.matrix.nnz == 0:
         raise ValueError(f"{source}: no interactions")
     names = (_DEFAULT_NAMES[0], [_DEFAULT_NAMES[1]])
