@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/loss_checks.hpp"
 #include "cpu/loss_terms.hpp"
 #include "dsstne/cuda/error.cuh"
 #include "dsstne/cuda/scratch.cuh"
@@ -313,32 +314,12 @@ __global__ void softmax_delta_kernel(LossParams p, Targets t, const float* a, in
 
 bool is_softmax(const LossParams& p) { return p.activation.kind == Activation::SoftMax; }
 
-/// The CPU's validation, less what needs the sparse offsets (device memory): output_error checks
-/// those on the device; output_delta, which has no host round trip, treats such rows as empty.
-/// Returns false when there is nothing to compute.
+/// The CPU's checks, less the sparse offsets (device memory): output_error checks those on the
+/// device; output_delta, which has no host round trip, treats such rows as empty. Returns false
+/// when there is nothing to compute.
 bool validate(const char* kernel, const LossParams& p, const float* a, int64_t rows,
               int64_t cols, int64_t col_begin, const TargetView& t) {
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0 && col_begin >= 0, kernel, ": bad shape rows=", rows,
-                 " cols=", cols, " col_begin=", col_begin);
-  DSSTNE_EXPECTS(terms::known_error_function(p.function), kernel, ": unknown error function code ",
-                 static_cast<uint32_t>(p.function));
-  DSSTNE_EXPECTS(terms::known_activation(p.activation.kind), kernel, ": unknown activation code ",
-                 static_cast<uint32_t>(p.activation.kind));
-  if (p.function == ErrorFunction::DataScaledMarginalCrossEntropy) {
-    DSSTNE_EXPECTS(t.sparse, "DataScaledMarginalCrossEntropy needs sparse targets");
-    DSSTNE_EXPECTS(!is_softmax(p),
-                   "DataScaledMarginalCrossEntropy is not defined for a SoftMax output layer");
-  }
-  if (rows == 0 || cols == 0) return false;
-  DSSTNE_EXPECTS(a != nullptr, kernel, ": the activation pointer is null");
-  if (!t.sparse) {
-    DSSTNE_EXPECTS(t.dense != nullptr, kernel, ": dense targets without a target pointer");
-    return true;
-  }
-  DSSTNE_EXPECTS(t.csr.offsets != nullptr, kernel, ": sparse targets without offsets");
-  DSSTNE_EXPECTS(t.csr.rows >= rows, kernel, ": sparse targets have ", t.csr.rows,
-                 " rows for a batch of ", rows);
-  return true;
+  return terms::check_loss_arguments(kernel, p, a, rows, cols, col_begin, t);
 }
 
 /// Raises the CPU's error for the first problem the device flagged, in the CPU's order.

@@ -22,7 +22,7 @@ constexpr unsigned int kMaxBlocksY = 65535;  // gridDim.y limit; rows beyond it 
 
 // The law of each scheme comes from the CPU reference's own init_law (cpu/init_law.hpp).
 using init::InitLaw;
-using init::init_law;
+using init::checked_init_law;
 
 // w: n_in × cols (local columns). Threads walk a row's columns (coalesced), blocks in y walk
 // rows; element (i, c) draws counter i·n_out + col_begin + c, as on the CPU. u − ½ is exact and
@@ -63,12 +63,7 @@ __global__ void shuffle_keys_kernel(RandomStream rs, int64_t n, uint32_t* keys, 
 
 void init_weights(WeightInit scheme, float scale, const RandomStream& rs, int64_t n_in,
                   int64_t n_out, int64_t col_begin, int64_t cols, float* w) {
-  DSSTNE_EXPECTS(n_in > 0 && n_out > 0, "init_weights: matrix must be non-empty, got ", n_in, " x ",
-                 n_out);
-  DSSTNE_EXPECTS(col_begin >= 0 && cols >= 0 && col_begin + cols <= n_out,
-                 "init_weights: columns [", col_begin, ", ", col_begin + cols, ") outside the ",
-                 n_out, " output units");
-  const InitLaw law = init_law(scheme, scale, n_in, n_out);
+  const InitLaw law = checked_init_law(scheme, scale, n_in, n_out, col_begin, cols);
   if (cols == 0) return;
   DSSTNE_EXPECTS(w != nullptr, "init_weights: weight pointer is null");
 

@@ -16,6 +16,7 @@
 
 #include <math_constants.h>
 
+#include "cpu/topk_terms.hpp"
 #include "dsstne/cuda/error.cuh"
 #include "dsstne/cuda/scratch.cuh"
 #include "dsstne/kernels.hpp"
@@ -23,7 +24,9 @@
 namespace dsstne::cuda {
 namespace {
 
-constexpr uint32_t kNoIndex = 0xFFFFFFFFu;      // padding index, as on the CPU
+using terms::column_of;
+using terms::kNoIndex;
+using terms::rank_key;
 constexpr int kThreads = 256;                    // 2 blocks per SM at ~128 registers
 constexpr int kWarps = kThreads / 32;
 constexpr int kVec = 4;                          // float4 loads per thread per tile
@@ -38,19 +41,6 @@ constexpr uint32_t kEmptySlot = 0xFFFFFFFFu;     // never a local column (cols <
 constexpr unsigned kFull = 0xFFFFFFFFu;
 constexpr std::size_t kGlobalArenaBudget = std::size_t{1} << 30;  // bytes, large-k path
 
-/// The CPU's rank_key, on bits: NaN → order 0; −0 folds into +0; floats map monotonically.
-__device__ __forceinline__ uint64_t rank_key(float score, uint32_t col) {
-  uint32_t bits = __float_as_uint(score);
-  uint32_t order = 0;
-  if ((bits & 0x7FFFFFFFu) <= 0x7F800000u) {  // not NaN
-    if ((bits & 0x7FFFFFFFu) == 0) bits = 0;
-    order = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
-  }
-  return (static_cast<uint64_t>(order) << 32) | (kNoIndex - col);
-}
-__device__ __forceinline__ uint32_t column_of(uint64_t key) {
-  return kNoIndex - static_cast<uint32_t>(key);
-}
 __device__ __forceinline__ int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 __device__ __forceinline__ uint64_t umin64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 __device__ __forceinline__ uint64_t umax64(uint64_t a, uint64_t b) { return a > b ? a : b; }
@@ -525,14 +515,7 @@ int resident_blocks(const void* kernel, std::size_t smem) {
 void topk(const float* scores, int64_t rows, int64_t cols, int64_t col_begin, int64_t k,
           const CsrView* exclude, float* out_scores, uint32_t* out_indices) {
   // scores: rows × cols; out_scores, out_indices: rows × k.
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0 && k >= 0, "topk: negative size rows=", rows, " cols=",
-                 cols, " k=", k);
-  DSSTNE_EXPECTS(col_begin >= 0 && col_begin + cols <= static_cast<int64_t>(kNoIndex),
-                 "topk: columns [", col_begin, ", ", col_begin + cols,
-                 ") do not fit 32-bit indices below the padding index ", kNoIndex);
-  DSSTNE_EXPECTS(exclude == nullptr || exclude->rows == rows, "topk: exclusion list has ",
-                 exclude ? exclude->rows : 0, " rows, scores have ", rows);
-  if (k == 0 || rows == 0) return;
+  if (!terms::check_topk_arguments(rows, cols, col_begin, k, exclude)) return;
   if (cols == 0) {
     topk_pad_kernel<<<blocks_for(rows * k, 256), 256>>>(out_scores, out_indices, rows * k);
     DSSTNE_CHECK_LAST_KERNEL();

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,6 +70,18 @@ inline void expect_close(const std::vector<float>& ref, const std::vector<float>
   }
   EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << ref.size()
                      << " differ; max abs error " << max_abs << ", max rel error " << max_rel;
+}
+
+/// Bitwise equality (NaN payloads and the sign of zero included); prints the first mismatches.
+template <typename T>
+void expect_bitwise(const std::vector<T>& ref, const std::vector<T>& got, const std::string& what) {
+  ASSERT_EQ(ref.size(), got.size()) << what << ": sizes differ";
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    if (std::memcmp(&ref[i], &got[i], sizeof(T)) == 0) continue;
+    if (bad++ < 5) ADD_FAILURE() << what << "[" << i << "]: cpu " << +ref[i] << " cuda " << +got[i];
+  }
+  EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << ref.size() << " differ";
 }
 
 }  // namespace dsstne::testing

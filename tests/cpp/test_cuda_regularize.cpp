@@ -19,18 +19,8 @@
 namespace dsstne {
 namespace {
 
+using testing::expect_bitwise;
 using testing::on_device;
-
-template <typename T>
-void expect_bitwise(const std::vector<T>& ref, const std::vector<T>& got, const std::string& what) {
-  ASSERT_EQ(ref.size(), got.size()) << what << ": sizes differ";
-  std::size_t bad = 0;
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    if (std::memcmp(&ref[i], &got[i], sizeof(T)) == 0) continue;
-    if (bad++ < 5) ADD_FAILURE() << what << "[" << i << "]: cpu " << ref[i] << " cuda " << got[i];
-  }
-  EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << ref.size() << " differ";
-}
 
 /// Activations in [0, 1), with column 0 all zeros and column 1 all ones (both clamps hit).
 std::vector<float> activations(int64_t rows, int64_t cols, uint64_t seed) {

@@ -13,6 +13,7 @@
 
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
+#include "loss_checks.hpp"
 #include "loss_terms.hpp"
 
 namespace dsstne::cpu {
@@ -40,30 +41,13 @@ float example_weight(const TargetView& t, int64_t r) {
   return t.example_weights != nullptr ? t.example_weights[r] : 1.0f;
 }
 
-/// Checks what can be checked cheaply. Returns false when there is nothing to compute.
+/// The shared checks, then the sparse offsets (host memory here). Returns false when there is
+/// nothing to compute.
 bool validate(const char* kernel, const LossParams& p, const float* a, int64_t rows, int64_t cols,
               int64_t col_begin, const TargetView& t) {
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0 && col_begin >= 0, kernel, ": bad shape rows=", rows,
-                 " cols=", cols, " col_begin=", col_begin);
-  DSSTNE_EXPECTS(terms::known_error_function(p.function), kernel, ": unknown error function code ",
-                 static_cast<uint32_t>(p.function));
-  DSSTNE_EXPECTS(terms::known_activation(p.activation.kind), kernel, ": unknown activation code ",
-                 static_cast<uint32_t>(p.activation.kind));
-  if (p.function == ErrorFunction::DataScaledMarginalCrossEntropy) {
-    DSSTNE_EXPECTS(t.sparse, "DataScaledMarginalCrossEntropy needs sparse targets");
-    DSSTNE_EXPECTS(!is_softmax(p),
-                   "DataScaledMarginalCrossEntropy is not defined for a SoftMax output layer");
-  }
-  if (rows == 0 || cols == 0) return false;
-  DSSTNE_EXPECTS(a != nullptr, kernel, ": the activation pointer is null");
-  if (!t.sparse) {
-    DSSTNE_EXPECTS(t.dense != nullptr, kernel, ": dense targets without a target pointer");
-    return true;
-  }
+  if (!terms::check_loss_arguments(kernel, p, a, rows, cols, col_begin, t)) return false;
+  if (!t.sparse) return true;
   const CsrView& c = t.csr;
-  DSSTNE_EXPECTS(c.offsets != nullptr, kernel, ": sparse targets without offsets");
-  DSSTNE_EXPECTS(c.rows >= rows, kernel, ": sparse targets have ", c.rows, " rows for a batch of ",
-                 rows);
   DSSTNE_EXPECTS(c.offsets[0] >= 0, kernel, ": sparse target offsets start at ", c.offsets[0]);
   for (int64_t r = 0; r < rows; ++r) {
     DSSTNE_EXPECTS(c.offsets[r] <= c.offsets[r + 1], kernel,

@@ -12,6 +12,7 @@
 
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
+#include "optimizer_checks.hpp"
 
 namespace dsstne::cpu {
 
@@ -101,48 +102,10 @@ void run_mode(const UpdateParams& u, const float* input, int64_t n, float* p, fl
 template <Direction D>
 void update(const char* who, const UpdateParams& u, const float* input, int64_t n, float* p,
             float* v, float* v2) {
-  DSSTNE_EXPECTS(n >= 0, who, ": negative element count ", n);
-  const TrainingMode mode = u.mode;
-  const bool needs_v = mode != TrainingMode::SGD;
-  const bool needs_v2 = mode == TrainingMode::AdaDelta || mode == TrainingMode::Adam;
-  switch (mode) {
-    case TrainingMode::SGD:
-    case TrainingMode::Momentum:
-    case TrainingMode::Nesterov:
-    case TrainingMode::AdaGrad:
-    case TrainingMode::RMSProp:
-    case TrainingMode::AdaDelta:
-    case TrainingMode::Adam:
-      break;
-    default:
-      DSSTNE_FAIL(InvalidArgument, who, ": unknown training mode code ",
-                  static_cast<uint32_t>(mode));
-  }
-  DSSTNE_EXPECTS(mode != TrainingMode::Adam || u.step >= 1, who,
-                 ": Adam needs a 1-based step count, got ", u.step);
-  if (n == 0) return;
-  DSSTNE_EXPECTS(input != nullptr && p != nullptr, who, ": gradient or parameter pointer is null");
-  DSSTNE_EXPECTS(!needs_v || v != nullptr, who, ": training mode code ",
-                 static_cast<uint32_t>(mode), " needs optimizer state v, got null");
-  DSSTNE_EXPECTS(!needs_v2 || v2 != nullptr, who, ": training mode code ",
-                 static_cast<uint32_t>(mode), " needs optimizer state v2, got null");
-
-  switch (mode) {
-    case TrainingMode::SGD:
-      return run_mode<TrainingMode::SGD, D>(u, input, n, p, v, v2);
-    case TrainingMode::Momentum:
-      return run_mode<TrainingMode::Momentum, D>(u, input, n, p, v, v2);
-    case TrainingMode::Nesterov:
-      return run_mode<TrainingMode::Nesterov, D>(u, input, n, p, v, v2);
-    case TrainingMode::AdaGrad:
-      return run_mode<TrainingMode::AdaGrad, D>(u, input, n, p, v, v2);
-    case TrainingMode::RMSProp:
-      return run_mode<TrainingMode::RMSProp, D>(u, input, n, p, v, v2);
-    case TrainingMode::AdaDelta:
-      return run_mode<TrainingMode::AdaDelta, D>(u, input, n, p, v, v2);
-    case TrainingMode::Adam:
-      return run_mode<TrainingMode::Adam, D>(u, input, n, p, v, v2);
-  }
+  if (!terms::check_update_arguments(who, u, input, n, p, v, v2)) return;
+  terms::with_training_mode(u.mode, [&](auto mode) {
+    run_mode<decltype(mode)::value, D>(u, input, n, p, v, v2);
+  });
 }
 
 }  // namespace

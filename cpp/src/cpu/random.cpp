@@ -21,18 +21,13 @@ namespace dsstne::cpu {
 namespace {
 
 using init::InitLaw;
-using init::init_law;
+using init::checked_init_law;
 
 }  // namespace
 
 void init_weights(WeightInit scheme, float scale, const RandomStream& rs, int64_t n_in,
                   int64_t n_out, int64_t col_begin, int64_t cols, float* w) {
-  DSSTNE_EXPECTS(n_in > 0 && n_out > 0, "init_weights: matrix must be non-empty, got ", n_in, " x ",
-                 n_out);
-  DSSTNE_EXPECTS(col_begin >= 0 && cols >= 0 && col_begin + cols <= n_out,
-                 "init_weights: columns [", col_begin, ", ", col_begin + cols, ") outside the ",
-                 n_out, " output units");
-  const InitLaw law = init_law(scheme, scale, n_in, n_out);
+  const InitLaw law = checked_init_law(scheme, scale, n_in, n_out, col_begin, cols);
   if (cols == 0) return;
   DSSTNE_EXPECTS(w != nullptr, "init_weights: weight pointer is null");
 

@@ -6,51 +6,24 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <limits>
 #include <vector>
 
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
+#include "topk_terms.hpp"
 
 namespace dsstne::cpu {
 
-namespace {
-
-/// Index written for padding slots (fewer than k candidates in a row).
-constexpr uint32_t kNoIndex = 0xFFFFFFFFu;
-
-/// Packs (score, local column) into one integer whose unsigned order is the ranking order:
-/// the high word orders scores (NaN lowest, −0 equal to +0), the low word prefers low columns.
-/// All keys of a row are distinct, so selection needs no tie logic.
-inline uint64_t rank_key(float score, uint32_t col) {
-  uint32_t order = 0;  // NaN
-  if (!std::isnan(score)) {
-    if (score == 0.0f) score = 0.0f;  // fold −0 into +0 so both tie by column
-    uint32_t bits;
-    std::memcpy(&bits, &score, sizeof bits);
-    // Monotone map of IEEE floats to unsigned; −inf maps to 0x007FFFFF, above NaN's 0.
-    order = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
-  }
-  return (static_cast<uint64_t>(order) << 32) | (kNoIndex - col);
-}
-
-inline uint32_t column_of(uint64_t key) { return kNoIndex - static_cast<uint32_t>(key); }
-
-}  // namespace
+using terms::column_of;
+using terms::kNoIndex;
+using terms::rank_key;
 
 void topk(const float* scores, int64_t rows, int64_t cols, int64_t col_begin, int64_t k,
           const CsrView* exclude, float* out_scores, uint32_t* out_indices) {
   // scores: rows × cols; out_scores, out_indices: rows × k.
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0 && k >= 0, "topk: negative size rows=", rows, " cols=",
-                 cols, " k=", k);
-  DSSTNE_EXPECTS(col_begin >= 0 && col_begin + cols <= static_cast<int64_t>(kNoIndex),
-                 "topk: columns [", col_begin, ", ", col_begin + cols,
-                 ") do not fit 32-bit indices below the padding index ", kNoIndex);
-  DSSTNE_EXPECTS(exclude == nullptr || exclude->rows == rows, "topk: exclusion list has ",
-                 exclude ? exclude->rows : 0, " rows, scores have ", rows);
-  if (k == 0 || rows == 0) return;
+  if (!terms::check_topk_arguments(rows, cols, col_begin, k, exclude)) return;
 
 #pragma omp parallel
   {
