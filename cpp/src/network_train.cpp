@@ -8,6 +8,7 @@
 
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
+#include "dsstne/log.hpp"
 #include "dsstne/network.hpp"
 #include "dsstne/rng.hpp"
 
@@ -17,6 +18,15 @@ void Network::reset_optimizer() {
   for (auto& w : weights_) w->reset_state();
   step_ = 0;
 }
+
+namespace {
+
+/// How log lines name a network: by its name when it has one.
+std::string log_name(const std::string& name) {
+  return name.empty() ? std::string("network") : "network '" + name + "'";
+}
+
+}  // namespace
 
 void Network::set_progress(int epochs, int64_t steps, TrainingMode mode) {
   DSSTNE_EXPECTS(epochs >= 0 && steps >= 0, "training progress must be >= 0, got ", epochs,
@@ -60,6 +70,11 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
     }
     if (params.mode != state_mode_) step_ = 0;
     state_mode_ = params.mode;
+  }
+  if (ctx_.comm().rank() == 0 && epochs > 0) {
+    log_event(LogLevel::Info, log_name(desc_.name), ": training epochs ", epoch_ + 1, " to ",
+              epoch_ + epochs, " with ", to_string(params.mode), " on ", examples_,
+              " examples, batch ", batch_, ", ", ctx_.is_cuda() ? "cuda" : "cpu");
   }
   std::vector<EpochStats> history;
   for (int e = 0; e < epochs; ++e) {
@@ -108,6 +123,13 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
     stats.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     history.push_back(stats);
+    if (ctx_.comm().rank() == 0) {
+      const std::string validated =
+          validation.empty() ? std::string()
+                             : detail::concat(", validation ", stats.validation_error);
+      log_event(LogLevel::Info, log_name(desc_.name), " epoch ", stats.epoch, ": error ",
+                stats.error, validated, ", alpha ", alpha, ", ", stats.seconds, " s");
+    }
     if (on_epoch) on_epoch(stats);
   }
   return history;

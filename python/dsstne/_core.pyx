@@ -2,7 +2,9 @@
 # cython: language_level=3, embedsignature=True, binding=True
 """Cython classes over libdsstne: Context, DataSet, Layer, Weight, Network (tier 2)."""
 
+import atexit
 import json
+import logging
 import os
 
 import numpy as np
@@ -20,6 +22,20 @@ from _lib cimport cpp
 from .errors import CudaError, DsstneError, NumericalError
 
 cpp.register_errors(DsstneError, CudaError, NumericalError)
+
+
+def _log_to_python(level, message):
+    logging.getLogger("dsstne").log(level, message)
+
+
+def _restore_default_log_sink():
+    cpp.set_python_log_sink(<PyObject*>None)
+
+
+# The engine logs (each epoch at INFO, warnings at WARNING) through logging.getLogger("dsstne");
+# at exit the sink lets go of Python before the interpreter goes away.
+cpp.set_python_log_sink(<PyObject*>_log_to_python)
+atexit.register(_restore_default_log_sink)
 
 
 cdef string _bytes(s):

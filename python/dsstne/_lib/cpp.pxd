@@ -227,3 +227,7 @@ cdef extern from "callbacks.hpp" namespace "dsstne::python" nogil:
     vector[EpochStats] train_with_python(Network&, int, const TrainParams&, const Bindings&,
                                          PyObject* on_epoch, PyObject* errors) \
         except +translate_exception
+
+
+cdef extern from "log_sink.hpp" namespace "dsstne::python":
+    void set_python_log_sink(PyObject* fn)
