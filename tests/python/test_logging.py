@@ -74,3 +74,24 @@ def test_a_failing_handler_does_not_stop_training(device):
         logger.removeHandler(handler)
         logger.setLevel(level)
         logging.raiseExceptions = raise_exceptions
+
+
+def test_ctrl_c_during_a_log_call_still_stops_training(device):
+    class CtrlC(logging.Handler):
+        """Ctrl-C arriving while a log line is being handled."""
+        def emit(self, record):
+            if " epoch 1:" in record.getMessage():
+                raise KeyboardInterrupt
+
+    logger = logging.getLogger("dsstne")
+    handler, level = CtrlC(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    net = network(device)
+    try:
+        with pytest.raises(KeyboardInterrupt, match="interrupted"):
+            net.train(1000)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert 1 <= net.epochs_trained < 1000

@@ -29,7 +29,13 @@ inline void set_python_log_sink(PyObject* fn) {
     PyObject* text = PyUnicode_DecodeUTF8(message.data(), Py_ssize_t(message.size()), "replace");
     PyObject* result =
         text ? PyObject_CallFunction(target.get(), "(iO)", static_cast<int>(level), text) : nullptr;
-    if (result == nullptr) PyErr_Clear();  // a failing handler loses the message, not the run
+    if (result == nullptr) {
+      // Python ran the Ctrl-C handler inside the logging call: hand the interrupt back to the
+      // training loop's signal check instead of losing it. Other failures lose the message only.
+      const bool interrupted = PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) != 0;
+      PyErr_Clear();
+      if (interrupted) PyErr_SetInterrupt();
+    }
     Py_XDECREF(result);
     Py_XDECREF(text);
     PyGILState_Release(state);
