@@ -35,8 +35,7 @@ import sys
 import numpy as np
 
 from .. import textformats as tf
-from .common import add_device_flag
-from .common import FIXED_SEED, run_tool
+from .common import FIXED_SEED, add_device_flag, run_tool
 from .common import Once as _Once
 from .common import Parser as _Parser
 from .common import positive as _positive

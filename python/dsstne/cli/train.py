@@ -30,8 +30,7 @@ import argparse
 import os
 import sys
 
-from .common import add_device_flag
-from .common import FIXED_SEED, at_least, run_tool
+from .common import FIXED_SEED, add_device_flag, at_least, run_tool
 from .common import Once as _Once
 from .common import Parser as _Parser
 from .common import positive as _positive
