@@ -155,7 +155,8 @@ def test_fixed_index_drops_unknown_features_with_a_warning(tmp_path, capsys):
     assert generate(tmp_path, "-i", "@in.txt", "-o", "@o.nc", "-d", "x", "-f", "@f", "-s",
                     "@s") == 0
     err = capsys.readouterr().err
-    assert "warning: 3 data points name features that are not in the feature index" in err
+    assert (f"warning: 3 data points of {tmp_path / 'in.txt'} name features that are not in "
+            "the feature index") in err
     assert "2 distinct: 'x', 'y'" in err
     after = os.stat(tmp_path / "f")
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)

@@ -62,6 +62,35 @@ def add_device_flag(p, what):
                         "else cpu)")
 
 
+def warner(prog):
+    """A function printing ``<prog>: warning: <message>`` on stderr."""
+    def warn(message):
+        sys.stderr.write(f"{prog}: warning: {message}\n")
+    return warn
+
+
+def read_data_text(path, warn, *, index_path=None, index_role="feature index", features=None,
+                   mode="new", samples=None, hint=""):
+    """DSSTNE data text read as every tool reads it: ``textformats.read_data(path, ...)``, an
+    error when it has no data line, warnings for points whose feature is not in the index
+    (`index_path`; `hint` ends that warning) and for samples given on several lines."""
+    from .. import textformats as tf
+
+    data = tf.read_data(path, features=features, feature_mode=mode, samples=samples)
+    if data.matrix.shape[0] == 0:
+        raise ValueError(f"{path}: no data lines (expected 'sample<TAB>feature[,value]:...')")
+    if data.dropped_points:
+        shown = ", ".join(repr(f) for f in data.dropped_features[:5])
+        more = ", ..." if len(data.dropped_features) > 5 else ""
+        warn(f"{data.dropped_points} data points of {path} name features that are not in the "
+             f"{index_role} {index_path} ({len(data.dropped_features)} distinct: {shown}{more}); "
+             f"they were left out{hint}")
+    if data.replaced_lines:
+        warn(f"{data.replaced_lines} lines of {path} name a sample that appears again later; "
+             "each sample keeps only its last line")
+    return data
+
+
 def message(e):
     if isinstance(e, OSError) and e.filename is not None and e.strerror:
         return f"{os.fspath(e.filename)}: {e.strerror}"

@@ -36,7 +36,7 @@ import numpy as np
 
 from .. import textformats as tf
 from . import train as _train
-from .common import FIXED_SEED, add_device_flag, run_tool
+from .common import FIXED_SEED, add_device_flag, read_data_text, run_tool, warner
 from .common import Once as _Once
 from .common import Parser as _Parser
 
@@ -188,13 +188,8 @@ def _read_text(opts, warn):
     index = tf.read_index(opts.i) if opts.i is not None else None
     if index is not None and not index:
         raise ValueError(f"{opts.i}: the feature index is empty (-i)")
-    data = tf.read_data(opts.r, features=index, feature_mode="fixed" if index else "new")
-    if data.dropped_points:
-        warn(f"{data.dropped_points} data points of {opts.r} name features that are not in "
-             f"{opts.i}; they were left out")
-    if data.replaced_lines:
-        warn(f"{data.replaced_lines} lines of {opts.r} name a sample that appears again later; "
-             "each sample keeps only its last line")
+    data = read_data_text(opts.r, warn, index_path=opts.i, features=index,
+                          mode="fixed" if index else "new")
     items = np.array([str(i) for i in range(data.matrix.shape[1])], dtype=object)
     for label, unit in data.features.items():
         items[unit] = label
@@ -333,8 +328,7 @@ def run(opts, prog="dsstne evaluate"):
     """Runs the tool on parsed options; raises ValueError/OSError on bad input."""
     from ..evaluate import compare, config_data_sets, format_table
 
-    def warn(message):
-        sys.stderr.write(f"{prog}: warning: {message}\n")
+    warn = warner(prog)
 
     _check_flags(opts)
     data = _read_text(opts, warn) if opts.r is not None else _read_netcdf(opts)

@@ -23,14 +23,13 @@ Where it differs from DSSTNE (its traps):
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 
 from .. import textformats as tf
 from .common import Once as _Once
 from .common import Parser as _Parser
-from .common import run_tool
+from .common import read_data_text, run_tool, warner
 from .common import same_file as _same
 
 _UINT32_MAX = 2**32 - 1
@@ -74,8 +73,7 @@ def run(opts, prog="dsstne generateNetCDF"):
     from .. import DataSet
     from ..netcdf import write_netcdf
 
-    def warn(message):
-        sys.stderr.write(f"{prog}: warning: {message}\n")
+    warn = warner(prog)
 
     if opts.c and opts.m:
         raise ValueError("-c (new feature index) and -m (merge into the existing index) exclude "
@@ -112,16 +110,9 @@ def run(opts, prog="dsstne generateNetCDF"):
         features = tf.read_index(opts.f)
     samples = tf.read_index(opts.s) if os.path.exists(opts.s) else None
 
-    data = tf.read_data(opts.i, features=features, feature_mode=mode, samples=samples)
+    data = read_data_text(opts.i, warn, index_path=opts.f, features=features, mode=mode,
+                          samples=samples, hint=" (-m adds them to the index)")
     rows = data.matrix.shape[0]
-    if rows == 0:
-        raise ValueError(f"{opts.i}: no data lines (expected 'sample<TAB>feature[,value]:...')")
-    if data.dropped_points:
-        shown = ", ".join(repr(f) for f in data.dropped_features[:5])
-        more = ", ..." if len(data.dropped_features) > 5 else ""
-        warn(f"{data.dropped_points} data points name features that are not in the feature "
-             f"index {opts.f} ({len(data.dropped_features)} distinct: {shown}{more}); they were "
-             "left out (-m adds them to the index)")
     if data.matrix.nnz == 0:
         raise ValueError(f"{opts.i}: no data points to write")
     width = tf.round_up(tf.index_width(data.features), 128)
@@ -132,9 +123,6 @@ def run(opts, prog="dsstne generateNetCDF"):
     if analog and data.missing_values:
         warn(f"{data.missing_values} data points have no value; they were stored as 0.0 "
              "(DSSTNE's default)")
-    if data.replaced_lines:
-        warn(f"{data.replaced_lines} lines name a sample that appears again later; each sample "
-             "keeps only its last line")
     if not np.array_equal(data.sample_rows, np.arange(rows)):
         warn(f"the rows of {opts.o} are not numbered as the sample index {opts.s} (it lists "
              "samples that are not in the input, or is not 0, 1, 2, ...); data sets made from "

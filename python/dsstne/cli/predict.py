@@ -30,12 +30,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 import numpy as np
 
 from .. import textformats as tf
-from .common import FIXED_SEED, add_device_flag, run_tool
+from .common import FIXED_SEED, add_device_flag, read_data_text, run_tool, warner
 from .common import Once as _Once
 from .common import Parser as _Parser
 from .common import positive as _positive
@@ -124,26 +123,15 @@ def run(opts, prog="dsstne predict"):
     from .. import DataSet
     from ..model import load_network
 
-    def warn(message):
-        sys.stderr.write(f"{prog}: warning: {message}\n")
+    warn = warner(prog)
 
     _check_files(opts)
     in_index, out_index = tf.read_index(opts.i), tf.read_index(opts.o)
     if not in_index:
         raise ValueError(f"{opts.i}: the input feature index is empty (-i)")
-    data = tf.read_data(opts.r, features=in_index, feature_mode="fixed")
+    data = read_data_text(opts.r, warn, index_path=opts.i, index_role="input feature index",
+                          features=in_index, mode="fixed")
     rows = data.matrix.shape[0]
-    if rows == 0:
-        raise ValueError(f"{opts.r}: no data lines (expected 'sample<TAB>feature[,value]:...')")
-    if data.dropped_points:
-        shown = ", ".join(repr(f) for f in data.dropped_features[:5])
-        more = ", ..." if len(data.dropped_features) > 5 else ""
-        warn(f"{data.dropped_points} data points of {opts.r} name features that are not in the "
-             f"input feature index {opts.i} ({len(data.dropped_features)} distinct: "
-             f"{shown}{more}); they were left out")
-    if data.replaced_lines:
-        warn(f"{data.replaced_lines} lines of {opts.r} name a sample that appears again later; "
-             "each sample keeps only its last line")
 
     net = load_network(opts.n, batch=opts.b, device=opts.device, seed=opts.seed)
     inputs = net.input_layers
