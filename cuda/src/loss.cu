@@ -312,8 +312,6 @@ __global__ void softmax_delta_kernel(LossParams p, Targets t, const float* a, in
   });
 }
 
-bool is_softmax(const LossParams& p) { return p.activation.kind == Activation::SoftMax; }
-
 /// The CPU's checks, less the sparse offsets (device memory): output_error checks those on the
 /// device; output_delta, which has no host round trip, treats such rows as empty. Returns false
 /// when there is nothing to compute.
@@ -346,7 +344,7 @@ dim3 row_grid(int64_t x_blocks, int64_t rows) {
 double output_error(const LossParams& p, const float* a, int64_t rows, int64_t cols,
                     int64_t col_begin, const TargetView& t) {
   if (!validate("output_error", p, a, rows, cols, col_begin, t)) return 0.0;
-  const bool softmax = is_softmax(p);
+  const bool softmax = terms::is_softmax(p);
   const Targets targets = targets_of(t);
 
   // Scratch: rows × chunks raw partials, then rows row errors, then rows status flags.
@@ -389,7 +387,7 @@ void output_delta(const LossParams& p, const float* a, int64_t rows, int64_t col
   const Targets targets = targets_of(t);
   const unsigned int row_blocks = static_cast<unsigned int>(rows);
 
-  if (is_softmax(p)) {
+  if (terms::is_softmax(p)) {
     const unsigned int threads = cols >= kWideRow ? kWideThreads : kThreads;
     softmax_delta_kernel<<<row_blocks, threads>>>(p, targets, a, cols, col_begin, boost, delta);
     DSSTNE_CHECK_LAST_KERNEL();

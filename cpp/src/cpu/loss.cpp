@@ -35,8 +35,6 @@ struct RowScratch {
   std::vector<StoredTarget> local;                  ///< ascending column, no duplicates
 };
 
-bool is_softmax(const LossParams& p) { return p.activation.kind == Activation::SoftMax; }
-
 float example_weight(const TargetView& t, int64_t r) {
   return t.example_weights != nullptr ? t.example_weights[r] : 1.0f;
 }
@@ -164,7 +162,7 @@ void boost_row(const LossParams& p, int64_t cols, const std::vector<StoredTarget
 double output_error(const LossParams& p, const float* a, int64_t rows, int64_t cols,
                     int64_t col_begin, const TargetView& t) {
   if (!validate("output_error", p, a, rows, cols, col_begin, t)) return 0.0;
-  const bool softmax = is_softmax(p);
+  const bool softmax = terms::is_softmax(p);
 
   // a: rows × cols; dense targets rows × cols. Each row's weighted error goes to its own slot
   // and the slots are added in row order, so the total does not depend on the thread count.
@@ -195,7 +193,7 @@ void output_delta(const LossParams& p, const float* a, int64_t rows, int64_t col
                   int64_t col_begin, const TargetView& t, float* delta) {
   if (!validate("output_delta", p, a, rows, cols, col_begin, t)) return;
   DSSTNE_EXPECTS(delta != nullptr, "output_delta: the delta pointer is null");
-  const bool softmax = is_softmax(p);
+  const bool softmax = terms::is_softmax(p);
   const bool boost = t.sparse && (p.delta_boost_one != 1.0f || p.delta_boost_zero != 1.0f);
 
   // a, delta: rows × cols; dense targets rows × cols. Each thread owns whole rows.

@@ -26,7 +26,7 @@ inline bool check_loss_arguments(const char* kernel, const LossParams& p, const 
                  static_cast<uint32_t>(p.activation.kind));
   if (p.function == ErrorFunction::DataScaledMarginalCrossEntropy) {
     DSSTNE_EXPECTS(t.sparse, "DataScaledMarginalCrossEntropy needs sparse targets");
-    DSSTNE_EXPECTS(p.activation.kind != Activation::SoftMax,
+    DSSTNE_EXPECTS(!is_softmax(p),
                    "DataScaledMarginalCrossEntropy is not defined for a SoftMax output layer");
   }
   if (rows == 0 || cols == 0) return false;

@@ -25,6 +25,11 @@ DSSTNE_HOST_DEVICE bool known_error_function(ErrorFunction f) {
   return static_cast<uint32_t>(f) <= static_cast<uint32_t>(ErrorFunction::L2Hinge);
 }
 
+/// A SoftMax output layer: the loss then couples the units of a row.
+DSSTNE_HOST_DEVICE bool is_softmax(const LossParams& p) {
+  return p.activation.kind == Activation::SoftMax;
+}
+
 DSSTNE_HOST_DEVICE float floored_log(float x) { return logf(fmaxf(kLogFloor, x)); }
 
 /// d/dx floored_log(x): zero where the floor holds, so g stays the derivative of e.
