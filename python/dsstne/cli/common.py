@@ -20,6 +20,13 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def tool_parser(prog, description):
+    """A tool's flag parser: errors raise UsageError, no abbreviated flags, -h/--help."""
+    p = Parser(prog=prog, add_help=False, allow_abbrev=False, description=description)
+    p.add_argument("-h", "--help", action="help", help="show this help and exit")
+    return p
+
+
 class Once(argparse.Action):
     """Stores a flag's value and refuses a second occurrence."""
 

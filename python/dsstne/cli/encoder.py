@@ -38,19 +38,15 @@ import sys
 
 import numpy as np
 
-from .common import add_device_flag
-from .common import Parser as _Parser
-from .common import run_tool
+from .common import add_device_flag, run_tool, tool_parser
 from .common import same_file as _same
 
 TOP_K = 10  # DSSTNE's evaluation depth
 
 
 def _parser(prog):
-    p = _Parser(prog=prog, add_help=False, allow_abbrev=False,
-                description="Train, evaluate (top-10 precision, recall, NDCG) or gradient-check "
-                            "a network as a DSSTNE CDL file says.")
-    p.add_argument("-h", "--help", action="help", help="show this help and exit")
+    p = tool_parser(prog, "Train, evaluate (top-10 precision, recall, NDCG) or gradient-check "
+                          "a network as a DSSTNE CDL file says.")
     p.add_argument("cdl", metavar="FILE.cdl", help="the CDL file (JSON)")
     add_device_flag(p, "where to run")
     p.add_argument("--force", action="store_true",

@@ -36,9 +36,9 @@ import numpy as np
 
 from .. import textformats as tf
 from . import train as _train
-from .common import FIXED_SEED, add_device_flag, read_data_text, run_tool, warner
+from .common import (FIXED_SEED, add_device_flag, read_data_text, run_tool, tool_parser,
+                     warner)
 from .common import Once as _Once
-from .common import Parser as _Parser
 
 _DEFAULT_NAMES = ("gl_input", "gl_output")   # data set names of --save-split without -c
 
@@ -81,10 +81,8 @@ def _positive_real(text):
 
 
 def _parser(prog):
-    p = _Parser(prog=prog, add_help=False, allow_abbrev=False,
-                description="Measure the recommendation quality of a network (trained per "
-                            "split with -c, or a trained -n) beside popularity and EASE.")
-    p.add_argument("-h", "--help", action="help", help="show this help and exit")
+    p = tool_parser(prog, "Measure the recommendation quality of a network (trained per "
+                          "split with -c, or a trained -n) beside popularity and EASE.")
     p.add_argument("-r", action=_Once, metavar="PATH", help="DSSTNE data text, file or directory")
     p.add_argument("-i", action=_Once, metavar="FILE",
                    help="feature index fixing the items of -r (required with -r and -n)")
@@ -209,8 +207,8 @@ def _read_netcdf(opts):
                              f"{', '.join(names)})")
         ds = sets[names.index(opts.dataset)]
     elif len(sets) != 1:
-        raise ValueError(f"{opts.netcdf} holds {len(sets)} data sets ({', '.join(names)}); choose one "
-                         "with --dataset")
+        raise ValueError(f"{opts.netcdf} holds {len(sets)} data sets ({', '.join(names)}); "
+                         "choose one with --dataset")
     else:
         ds = sets[0]
     if ds.sparse:

@@ -28,19 +28,16 @@ import numpy as np
 
 from .. import textformats as tf
 from .common import Once as _Once
-from .common import Parser as _Parser
-from .common import read_data_text, run_tool, warner
+from .common import read_data_text, run_tool, tool_parser, warner
 from .common import same_file as _same
 
 _UINT32_MAX = 2**32 - 1
 
 
 def _parser(prog):
-    p = _Parser(prog=prog, add_help=False, allow_abbrev=False,
-                description="Convert DSSTNE data text (sample<TAB>feature[,value]:...) into a "
-                            "NetCDF data set, growing or following a feature index and a "
-                            "sample index.")
-    p.add_argument("-h", "--help", action="help", help="show this help and exit")
+    p = tool_parser(prog, "Convert DSSTNE data text (sample<TAB>feature[,value]:...) into a "
+                          "NetCDF data set, growing or following a feature index and a "
+                          "sample index.")
     p.add_argument("-i", action=_Once, required=True, metavar="PATH",
                    help="input text file, or a directory (all its files, sorted)")
     p.add_argument("-o", action=_Once, required=True, metavar="FILE",

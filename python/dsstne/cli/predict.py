@@ -34,9 +34,9 @@ import os
 import numpy as np
 
 from .. import textformats as tf
-from .common import FIXED_SEED, add_device_flag, read_data_text, run_tool, warner
+from .common import (FIXED_SEED, add_device_flag, read_data_text, run_tool, tool_parser,
+                     warner)
 from .common import Once as _Once
-from .common import Parser as _Parser
 from .common import positive as _positive
 from .common import same_file as _same
 
@@ -53,10 +53,8 @@ def _format(text):
 
 
 def _parser(prog):
-    p = _Parser(prog=prog, add_help=False, allow_abbrev=False,
-                description="Recommend the top k units of a trained network for every sample "
-                            "of a DSSTNE data text file.")
-    p.add_argument("-h", "--help", action="help", help="show this help and exit")
+    p = tool_parser(prog, "Recommend the top k units of a trained network for every sample "
+                          "of a DSSTNE data text file.")
     p.add_argument("-d", action=_Once, metavar="NAME",
                    help="data set base name; the input is named <NAME>_input (optional)")
     p.add_argument("-n", action=_Once, required=True, metavar="NC", help="trained model file")

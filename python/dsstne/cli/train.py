@@ -30,9 +30,8 @@ import argparse
 import os
 import sys
 
-from .common import FIXED_SEED, add_device_flag, at_least, run_tool
+from .common import FIXED_SEED, add_device_flag, at_least, run_tool, tool_parser
 from .common import Once as _Once
-from .common import Parser as _Parser
 from .common import positive as _positive
 from .common import same_file as _same
 
@@ -84,10 +83,8 @@ def training_params(opts, optimizer=None):
 
 
 def _parser(prog):
-    p = _Parser(prog=prog, add_help=False, allow_abbrev=False,
-                description="Train a network described in DSSTNE's JSON language on NetCDF data "
-                            "sets and save it as a NetCDF model file.")
-    p.add_argument("-h", "--help", action="help", help="show this help and exit")
+    p = tool_parser(prog, "Train a network described in DSSTNE's JSON language on NetCDF data "
+                          "sets and save it as a NetCDF model file.")
     p.add_argument("-c", action=_Once, metavar="JSON",
                    help="network description (required unless --continue)")
     p.add_argument("-i", action=_Once, required=True, metavar="NC",
