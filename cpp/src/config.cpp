@@ -136,9 +136,16 @@ void parse_top_level_key(const std::string& key, const Json& v, NetworkDescripto
 
 NetworkDescriptor parse_network_json(const std::string& text) {
   using namespace config_detail;
+  // Real descriptions nest 5 levels deep; a limit keeps a hostile file from exhausting the stack
+  // of code that walks the tree recursively (dump, copy, compare).
+  const Json::parser_callback_t limit_depth = [](int depth, Json::parse_event_t, Json&) {
+    DSSTNE_EXPECTS(depth <= kMaxJsonDepth, "JSON network description nests deeper than ",
+                   kMaxJsonDepth, " levels");
+    return true;
+  };
   Json root;
   try {
-    root = Json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+    root = Json::parse(text, limit_depth, /*allow_exceptions=*/true, /*ignore_comments=*/true);
   } catch (const nlohmann::json::exception& e) {
     DSSTNE_FAIL(InvalidArgument, "malformed JSON network description: ", e.what());
   }
@@ -180,11 +187,24 @@ NetworkDescriptor load_network_json(const std::string& path) {
                  "' is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   DSSTNE_EXPECTS(in.good(), "cannot open network description '", path, "'");
-  std::ostringstream text;
-  text << in.rdbuf();
+  // Read in chunks up to a cap: the path may name an endless device (/dev/zero) or a data file.
+  std::string text;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, std::size_t(in.gcount()));
+    DSSTNE_EXPECTS(text.size() <= kMaxConfigBytes, "network description '", path,
+                   "' is larger than ", kMaxConfigBytes >> 20,
+                   " MiB; a JSON network description is a few kilobytes");
+  }
   DSSTNE_EXPECTS(!in.bad(), "cannot read network description '", path, "'");
+  const bool hdf5 = text.compare(0, 4, "\x89HDF") == 0;
+  const bool classic = text.compare(0, 3, "CDF") == 0;
+  DSSTNE_EXPECTS(!hdf5 && !classic, "network description '", path,
+                 "' is a NetCDF file, not a JSON network description");
+  DSSTNE_EXPECTS(text.find('\0') == std::string::npos, "network description '", path,
+                 "' holds binary data (a NUL byte), not JSON text");
   try {
-    return parse_network_json(text.str());
+    return parse_network_json(text);
   } catch (const InvalidArgument& e) {
     DSSTNE_FAIL(InvalidArgument, path, ": ", e.what());
   } catch (const NotSupported& e) {

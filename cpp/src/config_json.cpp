@@ -33,14 +33,20 @@ std::string layer_key(const std::string& key, const std::string& layer) {
 
 float get_float(const Json& v, const std::string& what) {
   DSSTNE_EXPECTS(v.is_number(), what, " must be a number, not ", describe(v));
-  return float(v.get<double>());
+  const double d = v.get<double>();
+  // A value float32 cannot hold would become infinity, which no model file can store.
+  DSSTNE_EXPECTS(std::isfinite(d) && std::fabs(d) <= double(std::numeric_limits<float>::max()),
+                 what, " is beyond the range of a 32-bit float (|x| <= 3.4e38): ", describe(v));
+  return float(d);
 }
 
-uint32_t get_uint(const Json& v, const std::string& what) {
+uint32_t get_uint(const Json& v, const std::string& what, uint32_t max) {
   DSSTNE_EXPECTS(v.is_number(), what, " must be a non-negative integer, not ", describe(v));
-  const double d = std::trunc(v.get<double>());
-  DSSTNE_EXPECTS(d >= 0.0 && d <= double(std::numeric_limits<uint32_t>::max()), what,
-                 " must be a non-negative integer below 2^32, not ", describe(v));
+  const double d = v.get<double>();
+  // DSSTNE truncated 7.9 to 7 without a word; a fraction is almost always a typo.
+  DSSTNE_EXPECTS(std::trunc(d) == d, what, " must be a whole number, not ", describe(v));
+  DSSTNE_EXPECTS(d >= 0.0 && d <= double(max), what, " must be an integer from 0 to ", max,
+                 ", not ", describe(v));
   return uint32_t(d);
 }
 
@@ -52,7 +58,10 @@ bool get_bool(const Json& v, const std::string& what) {
 
 std::string get_string(const Json& v, const std::string& what) {
   DSSTNE_EXPECTS(v.is_string(), what, " must be a string, not ", describe(v));
-  return v.get<std::string>();
+  std::string s = v.get<std::string>();
+  // Names travel into NetCDF text attributes and C strings, where a NUL ends them.
+  DSSTNE_EXPECTS(s.find('\0') == std::string::npos, what, " contains a NUL character (\\u0000)");
+  return s;
 }
 
 std::vector<std::string> get_string_list(const Json& v, const std::string& what) {

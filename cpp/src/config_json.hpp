@@ -5,6 +5,7 @@
 /// with messages that name the key and the layer, and the parser's internal stages.
 
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -25,9 +26,11 @@ std::string layer_key(const std::string& key, const std::string& layer);
 
 /// Reads of one JSON value; `what` names it ("top-level key 'Version'", layer_key(...)).
 /// A value of the wrong JSON type is an InvalidArgument naming `what`, never a nlohmann error.
+/// A number beyond the float32 range is refused (it could not be saved).
 float get_float(const Json& v, const std::string& what);
-/// A non-negative number, truncated toward zero as DSSTNE's asInt did.
-uint32_t get_uint(const Json& v, const std::string& what);
+/// A whole number in [0, max] (DSSTNE's asInt truncated fractions; we refuse them).
+uint32_t get_uint(const Json& v, const std::string& what,
+                  uint32_t max = std::numeric_limits<uint32_t>::max());
 /// true/false, or a number (non-zero is true) as DSSTNE's asBool accepted.
 bool get_bool(const Json& v, const std::string& what);
 std::string get_string(const Json& v, const std::string& what);
@@ -67,7 +70,11 @@ LayerDescriptor parse_layer(const Json& obj, std::size_t list_pos, std::size_t l
 /// instead (use after "auto" sizes are resolved). Never loops forever.
 std::vector<std::string> derive_geometry(NetworkDescriptor& desc, bool strict);
 
-/// Every check of validate() except the final Convolutional/Pooling rejection.
+/// Every check of validate() except the final rejection of what is not supported yet.
 void validate_structure(const NetworkDescriptor& desc);
+
+/// Range checks of every numeric parameter (dropout and denoising in [0, 1), norms >= 0, floats
+/// finite, counts that model files store as int32 within it, layers below 2^31 units).
+void validate_parameters(const NetworkDescriptor& desc);
 
 }  // namespace dsstne::config_detail

@@ -280,7 +280,9 @@ LayerDescriptor parse_layer(const Json& obj, std::size_t list_pos, std::size_t l
 
   // The name first, so that every later message names the layer the user wrote.
   for (auto it = obj.begin(); it != obj.end(); ++it)
-    if (lower(it.key()) == "name" && it.value().is_string()) l.name = it.value().get<std::string>();
+    if (lower(it.key()) == "name" && it.value().is_string())
+      l.name = get_string(it.value(), detail::concat("key '", it.key(), "' of layer ", list_pos,
+                                                     " of 'Layers'"));
 
   // Kind and Type decide which keys are accepted, whatever the key order.
   bool named = false;

@@ -84,6 +84,7 @@ void check_shared_weights(const LayerDescriptor& l,
 
 void validate_structure(const NetworkDescriptor& desc) {
   DSSTNE_EXPECTS(!desc.layers.empty(), "network '", desc.name, "' has no layers");
+  validate_parameters(desc);
   std::map<std::string, std::size_t> index;
   for (std::size_t i = 0; i < desc.layers.size(); ++i) {
     const std::string& name = desc.layers[i].name;
@@ -128,9 +129,13 @@ void validate_structure(const NetworkDescriptor& desc) {
 void validate(const NetworkDescriptor& desc) {
   config_detail::validate_structure(desc);
   // Last, so that every other mistake in a conv config is reported first.
-  for (const LayerDescriptor& l : desc.layers)
+  for (const LayerDescriptor& l : desc.layers) {
     if (l.type == LayerType::Convolutional || l.type == LayerType::Pooling)
       DSSTNE_FAIL(NotSupported, "not supported yet: layer ", l.name, " is ", to_string(l.type));
+    // Training as if the key were absent would be a silently different network.
+    if (l.batch_normalization)
+      DSSTNE_FAIL(NotSupported, "not supported yet: layer ", l.name, " has BatchNormalization");
+  }
 }
 
 }  // namespace dsstne

@@ -1,26 +1,58 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dsstne/dataset.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <numeric>
 
+#include "cpu/convert.hpp"
 #include "dsstne/error.hpp"
 
 namespace dsstne {
 namespace {
 
-/// Index of the first non-finite value among n typed values, or -1.
-int64_t first_non_finite(DataType type, const void* values, int64_t n) {
-  if (type == DataType::Float) {
-    const float* v = static_cast<const float*>(values);
-    for (int64_t i = 0; i < n; ++i)
-      if (!std::isfinite(v[i])) return i;
-  } else if (type == DataType::Double) {
-    const double* v = static_cast<const double*>(values);
-    for (int64_t i = 0; i < n; ++i)
-      if (!std::isfinite(v[i])) return i;
+/// Range of n typed values as the engine sees them (cpu::to_float: a double beyond the float
+/// range is infinite there), and the first value that is NaN or infinite as stored, or -1.
+struct ValueScan {
+  int64_t first_bad = -1;
+  float min = std::numeric_limits<float>::infinity();
+  float max = -std::numeric_limits<float>::infinity();
+};
+
+ValueScan scan_values(DataType type, const void* values, int64_t n) {
+  return cpu::visit_data_type(type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* v = static_cast<const T*>(values);
+    ValueScan scan;
+    for (int64_t i = 0; i < n; ++i) {
+      if (!std::isfinite(double(v[i]))) {
+        scan.first_bad = i;
+        break;
+      }
+      const float f = cpu::to_float(v[i]);
+      scan.min = std::min(scan.min, f);
+      scan.max = std::max(scan.max, f);
+    }
+    return scan;
+  });
+}
+
+/// Entries that repeat a unit already listed by their record (sparse data). Rows in ascending
+/// order cost one comparison per entry; others are sorted in a scratch copy of the row.
+int64_t count_duplicates(const DataSetArrays& a) {
+  int64_t duplicates = 0;
+  std::vector<uint32_t> row;
+  for (int64_t r = 0; r < a.records; ++r) {
+    const uint32_t* first = a.sparse_indices + a.sparse_start[r];
+    const uint32_t* last = a.sparse_indices + a.sparse_end[r];
+    if (std::adjacent_find(first, last, std::greater_equal<uint32_t>()) == last) continue;
+    row.assign(first, last);
+    std::sort(row.begin(), row.end());
+    duplicates += int64_t(row.size()) - (std::unique(row.begin(), row.end()) - row.begin());
   }
-  return -1;
+  return duplicates;
 }
 
 /// Record (row) that owns stored entry k, for error messages.
@@ -38,34 +70,33 @@ DataSet::DataSet(const Context& ctx, const DataSetArrays& a)
   records_ = a.records;
   examples_ = indexed() ? a.index_count : a.records;
   const std::size_t elem = size_of(type_);
+  const bool borrow = a.borrow && !ctx.is_cuda();
+  const auto* values = static_cast<const unsigned char*>(sparse() ? a.sparse_values : a.dense_data);
   if (sparse()) {
     nnz_ = a.nnz;
-    start_ = DeviceBuffer<uint64_t>(ctx, records_, name_ + ".sparse_start");
-    end_ = DeviceBuffer<uint64_t>(ctx, records_, name_ + ".sparse_end");
-    indices_ = DeviceBuffer<uint32_t>(ctx, nnz_, name_ + ".sparse_index");
-    start_.upload(a.sparse_start, records_);
-    end_.upload(a.sparse_end, records_);
-    indices_.upload(a.sparse_indices, nnz_);
-    if (!boolean()) {
-      values_ = DeviceBuffer<unsigned char>(ctx, nnz_ * elem, name_ + ".sparse_data");
-      values_.upload(static_cast<const unsigned char*>(a.sparse_values), nnz_ * elem);
-    }
+    store(start_, a.sparse_start, records_, ".sparse_start", borrow);
+    store(end_, a.sparse_end, records_, ".sparse_end", borrow);
+    store(indices_, a.sparse_indices, nnz_, ".sparse_index", borrow);
+    if (!boolean()) store(values_, values, nnz_ * elem, ".sparse_data", borrow);
   } else {
-    const std::size_t bytes = a.dense_count * (boolean() ? sizeof(uint32_t) : elem);
-    values_ = DeviceBuffer<unsigned char>(ctx, bytes, name_ + ".data");
-    values_.upload(static_cast<const unsigned char*>(a.dense_data), bytes);
+    store(values_, values, a.dense_count * (boolean() ? sizeof(uint32_t) : elem), ".data", borrow);
   }
-  if (weighted()) {
-    weights_ = DeviceBuffer<float>(ctx, examples_, name_ + ".data_weight");
-    weights_.upload(a.weights, examples_);
-  }
-  if (indexed()) {
-    index_ = DeviceBuffer<uint32_t>(ctx, examples_, name_ + ".index");
-    index_.upload(a.index, examples_);
-  }
+  if (weighted()) store(weights_, a.weights, examples_, ".data_weight", borrow);
+  if (indexed()) store(index_, a.index, examples_, ".index", borrow);
 }
 
-void DataSet::validate(const DataSetArrays& a) const {
+template <typename T>
+void DataSet::store(DeviceBuffer<T>& buffer, const T* data, std::size_t n, const char* suffix,
+                    bool borrow) {
+  if (borrow) {
+    buffer = DeviceBuffer<T>::borrow(data, n, name_ + suffix);
+    return;
+  }
+  buffer = DeviceBuffer<T>(ctx_, n, name_ + suffix);
+  buffer.upload(data, n);
+}
+
+void DataSet::validate(const DataSetArrays& a) {
   const std::string& n = a.name;
   DSSTNE_EXPECTS(!n.empty(), "a data set needs a name");
   DSSTNE_EXPECTS((a.attributes & ~attr::kAll) == 0, "data set '", n, "': unknown attribute bits ",
@@ -103,11 +134,18 @@ void DataSet::validate(const DataSetArrays& a) const {
                     a.sparse_indices[k], " is beyond the width ", stride);
       }
     }
+    duplicates_ = count_duplicates(a);
+    // Every example has implied zeros unless it lists every unit; counting them is harmless.
+    value_min_ = 0.0f;
+    value_max_ = a.nnz > 0 ? 1.0f : 0.0f;
     if (!is_boolean) {
-      const int64_t bad = first_non_finite(a.type, a.sparse_values, a.nnz);
-      DSSTNE_EXPECTS(bad < 0, "data set '", n, "', example ",
-                     record_of_entry(a.sparse_start, a.sparse_end, a.records, bad),
-                     ": value is NaN or infinite (stored entry ", bad, ")");
+      const ValueScan scan = scan_values(a.type, a.sparse_values, a.nnz);
+      DSSTNE_EXPECTS(scan.first_bad < 0, "data set '", n, "', example ",
+                     record_of_entry(a.sparse_start, a.sparse_end, a.records, scan.first_bad),
+                     ": value is NaN or infinite (stored entry ",
+                     scan.first_bad, ")");
+      value_min_ = std::min(0.0f, scan.min);
+      value_max_ = std::max(0.0f, scan.max);
     }
   } else {
     DSSTNE_EXPECTS(a.dense_data != nullptr, "data set '", n, "': dense data needs values");
@@ -118,13 +156,18 @@ void DataSet::validate(const DataSetArrays& a) const {
       for (int64_t r = 0; r < a.records; ++r)
         DSSTNE_EXPECTS_T(OutOfRange, hot[r] < stride, "data set '", n, "', example ", r,
                          ": hot index ", hot[r], " is beyond the width ", stride);
+      value_min_ = stride > 1 ? 0.0f : 1.0f;
+      value_max_ = 1.0f;
     } else {
       DSSTNE_EXPECTS(uint64_t(a.dense_count) == uint64_t(a.records) * stride, "data set '", n,
                      "': dense data of ", a.records, " examples x ", stride, " units needs ",
                      uint64_t(a.records) * stride, " values, got ", a.dense_count);
-      const int64_t bad = first_non_finite(a.type, a.dense_data, a.dense_count);
+      const ValueScan scan = scan_values(a.type, a.dense_data, a.dense_count);
+      const int64_t bad = scan.first_bad;
       DSSTNE_EXPECTS(bad < 0, "data set '", n, "', example ", bad / int64_t(stride), ", unit ",
                      bad % int64_t(stride), ": value is NaN or infinite");
+      value_min_ = scan.min;
+      value_max_ = scan.max;
     }
   }
 

@@ -8,8 +8,6 @@ namespace dsstne {
 Layer::Layer(const LayerDescriptor& desc, int id, const Context& ctx)
     : desc_(desc), id_(id), ctx_(ctx), slice_(ctx.comm().slice(int64_t(desc.stride()))) {
   DSSTNE_EXPECTS(desc_.stride() > 0, "layer '", desc_.name, "' has no units");
-  DSSTNE_EXPECTS(desc_.p_dropout >= 0.0f && desc_.p_dropout < 1.0f, "layer '", desc_.name,
-                 "': pDropout must be in [0, 1), got ", desc_.p_dropout);
   const std::string& n = desc_.name;
   // Every buffer starts empty but bound to the context's device; sizes follow the batch.
   units_ = DeviceBuffer<float>(ctx, 0, n + ".units");
@@ -31,23 +29,27 @@ ActivationParams Layer::activation_params() const {
   return ActivationParams{desc_.activation, desc_.relu_slope, desc_.elu_alpha, desc_.selu_lambda};
 }
 
-namespace {
-std::vector<float> first_rows(const DeviceBuffer<float>& buffer, int64_t count) {
-  std::vector<float> all = buffer.download();
-  all.resize(std::size_t(count));
-  return all;
-}
-}  // namespace
-
 std::vector<float> Layer::download_units() const {
-  DSSTNE_EXPECTS(!is_sparse_input() || densified_, "layer '", name(),
-                 "' reads sparse data; its units are not materialised");
-  return first_rows(units_, rows_ * local_units());
+  std::vector<float> out(std::size_t(rows_ * local_units()));
+  download_units(out.data());
+  return out;
 }
 
 std::vector<float> Layer::download_deltas() const {
+  std::vector<float> out(std::size_t(rows_ * local_units()));
+  download_deltas(out.data());
+  return out;
+}
+
+void Layer::download_units(float* out) const {
+  DSSTNE_EXPECTS(!is_sparse_input() || densified_, "layer '", name(),
+                 "' reads sparse data; its units are not materialised");
+  units_.download_to(out, std::size_t(rows_ * local_units()));
+}
+
+void Layer::download_deltas(float* out) const {
   DSSTNE_EXPECTS(kind() != LayerKind::Input, "input layer '", name(), "' has no deltas");
-  return first_rows(delta_, rows_ * local_units());
+  delta_.download_to(out, std::size_t(rows_ * local_units()));
 }
 
 void Layer::allocate(int64_t batch) {

@@ -3,6 +3,7 @@
 #include "dsstne/network.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "dsstne/config.hpp"
@@ -24,11 +25,14 @@ const DataSetPtr* find_data(const std::vector<DataSetPtr>& data, const std::stri
 
 Network::Network(NetworkDescriptor desc, const std::vector<DataSetPtr>& data, int64_t batch,
                  const Context& ctx)
-    : desc_(std::move(desc)), ctx_(ctx), batch_(batch) {
+    : desc_(std::move(desc)), ctx_(ctx), batch_(0) {
   validate(desc_);
-  DSSTNE_EXPECTS(batch_ >= 1, "batch size must be >= 1, got ", batch_);
-  for (LayerDescriptor& l : desc_.layers) {
+  DSSTNE_EXPECTS(batch >= 1, "batch size must be >= 1, got ", batch);
+  std::vector<bool> sized_by_data(desc_.layers.size(), false);
+  for (std::size_t i = 0; i < desc_.layers.size(); ++i) {
+    LayerDescriptor& l = desc_.layers[i];
     if (!l.n_auto) continue;
+    sized_by_data[i] = true;
     const DataSetPtr* d = find_data(data, l.data_set);
     DSSTNE_EXPECTS(d != nullptr, "layer '", l.name, "': N is \"auto\" but no data set named '",
                    l.data_set, "' was given");
@@ -48,6 +52,7 @@ Network::Network(NetworkDescriptor desc, const std::vector<DataSetPtr>& data, in
                      "': DataScaledMarginalCrossEntropy does not support SoftMax outputs");
     }
     layers_.push_back(std::make_unique<Layer>(l, int(i), ctx_));
+    layers_.back()->sized_by_data_ = sized_by_data[i];
     by_name_[l.name] = layers_.back().get();
   }
   for (auto& layer : layers_) {
@@ -60,12 +65,15 @@ Network::Network(NetworkDescriptor desc, const std::vector<DataSetPtr>& data, in
       layer->skips_.push_back(&skip);
     }
   }
+  std::vector<MemoryItem> plan = weight_plan();
+  for (MemoryItem& item : batch_plan(batch)) plan.push_back(std::move(item));
+  check_fits(ctx_.device(), plan, describe_for_memory(batch));
   build_weights();
   compute_order();
   identity_ = DeviceBuffer<uint32_t>(ctx_, 0, "example_order_stored");
   order_ = DeviceBuffer<uint32_t>(ctx_, 0, "example_order_shuffled");
   attach(data);
-  set_batch(batch_);
+  set_batch(batch);
 }
 
 Network::~Network() = default;
@@ -171,8 +179,15 @@ std::vector<Layer*> Network::layers_of_kind(LayerKind kind) const {
 
 void Network::set_batch(int64_t batch) {
   DSSTNE_EXPECTS(batch >= 1, "batch size must be >= 1, got ", batch);
+  check_fits(ctx_.device(), batch_plan(batch), describe_for_memory(batch));
+  try {
+    for (auto& l : layers_) l->allocate(batch);
+  } catch (...) {
+    // Buffers only grow, so going back to the old batch allocates nothing and cannot fail.
+    for (auto& l : layers_) l->allocate(batch_);
+    throw;
+  }
   batch_ = batch;
-  for (auto& l : layers_) l->allocate(batch);
 }
 
 void Network::check_binding(const Layer& layer, const DataSet& data) const {
@@ -185,17 +200,75 @@ void Network::check_binding(const Layer& layer, const DataSet& data) const {
                  "' cannot be bound to it");
   const auto& n = layer.descriptor().n;
   const Dims& d = data.dims();
-  const bool fits = d.width <= n[0] && d.height <= n[1] && d.length <= n[2];
-  const bool exact = data.stride() == uint64_t(layer.stride());
-  DSSTNE_EXPECTS(data.sparse() ? fits : exact, "data set '", data.name(), "' (", d.width, "x",
-                 d.height, "x", d.length, ") does not fit layer '", layer.name(), "' (", n[0], "x",
+  DSSTNE_EXPECTS(data.stride() == uint64_t(layer.stride()), "data set '", data.name(), "' has ",
+                 data.stride(), " units per example (", d.width, "x", d.height, "x", d.length,
+                 ") but layer '", layer.name(), "' has ", layer.stride(), " (N = ", n[0], "x",
                  n[1], "x", n[2], "x", n[3], ")");
-  if (layer.kind() == LayerKind::Output &&
-      desc_.error_function == ErrorFunction::DataScaledMarginalCrossEntropy) {
+  // Stored as double, a value can be finite and still beyond the float32 the engine computes in.
+  DSSTNE_EXPECTS(std::isfinite(data.value_min()) && std::isfinite(data.value_max()), "data set '",
+                 data.name(), "' holds values beyond the float32 range the engine computes in (",
+                 data.value_min(), " to ", data.value_max(), "); layer '", layer.name(),
+                 "' cannot use it");
+  if (layer.kind() == LayerKind::Input) {
+    // As in DSSTNE the data decide whether an input is sparse, so dense data of the layer's
+    // declared size are fine; but a layer declared sparse and sized by dense data ("N": "auto")
+    // has taken its width from data that are not what it was declared for, e.g. a table of
+    // (example, unit) pairs.
+    DSSTNE_EXPECTS(data.sparse() || !layer.descriptor().sparse || !layer.sized_by_data_,
+                   "input layer '", layer.name(), "' is declared \"Sparse\": true with \"N\": "
+                   "\"auto\" but data set '", data.name(), "' is dense (", data.records(), " x ",
+                   data.stride(), "), so the layer would get ", data.stride(),
+                   " units; pass sparse data (examples x units, e.g. a scipy.sparse matrix built "
+                   "from (example, unit) pairs), or give the layer its N");
+    return;
+  }
+  const ErrorFunction f = desc_.error_function;
+  if (f == ErrorFunction::DataScaledMarginalCrossEntropy) {
     DSSTNE_EXPECTS(data.sparse(), "layer '", layer.name(),
                    "': DataScaledMarginalCrossEntropy needs sparse targets, data set '",
                    data.name(), "' is dense");
   }
+  // The cross-entropies are logs of probabilities: a target outside their range makes the error
+  // negative and training meaningless.
+  const bool cross_entropy = f == ErrorFunction::CrossEntropy ||
+                             f == ErrorFunction::ScaledMarginalCrossEntropy ||
+                             f == ErrorFunction::DataScaledMarginalCrossEntropy;
+  if (!cross_entropy) return;
+  const bool unbounded = f == ErrorFunction::DataScaledMarginalCrossEntropy ||
+                         layer.descriptor().activation == Activation::SoftMax;
+  const bool ok = data.value_min() >= 0.0f && (unbounded || data.value_max() <= 1.0f);
+  DSSTNE_EXPECTS(ok, "layer '", layer.name(), "': ", to_string(f), " needs targets in [0, ",
+                 unbounded ? "inf" : "1", "] but data set '", data.name(), "' holds values from ",
+                 data.value_min(), " to ", data.value_max(),
+                 "; scale the targets or choose the L2 error function");
+}
+
+int64_t Network::check_bindings(const Bindings& bindings, bool exclusive) const {
+  std::map<std::string, const DataSet*> result;
+  if (!exclusive)
+    for (const auto& l : layers_)
+      if (l->data_) result[l->name()] = l->data_.get();
+  for (const auto& [name, data] : bindings) {
+    DSSTNE_EXPECTS(data != nullptr, "bind: no data set given for layer '", name, "'");
+    check_binding(layer(name), *data);
+    result[name] = data.get();
+  }
+  const DataSet* first = nullptr;
+  std::string first_layer;
+  for (const Layer* l : forward_order_) {
+    const auto it = result.find(l->name());
+    if (it == result.end()) continue;
+    if (first == nullptr) {
+      first = it->second;
+      first_layer = l->name();
+      continue;
+    }
+    DSSTNE_EXPECTS(it->second->examples() == first->examples(), "data set '",
+                   it->second->name(), "' (layer '", l->name(), "') has ",
+                   it->second->examples(), " examples but data set '", first->name(),
+                   "' (layer '", first_layer, "') has ", first->examples());
+  }
+  return first ? first->examples() : 0;
 }
 
 void Network::attach(const std::vector<DataSetPtr>& data) {
@@ -217,14 +290,17 @@ void Network::attach(const std::vector<DataSetPtr>& data) {
 }
 
 void Network::bind(const Bindings& bindings, bool exclusive) {
-  for (const auto& [name, data] : bindings) {
-    DSSTNE_EXPECTS(data != nullptr, "bind: no data set given for layer '", name, "'");
-    check_binding(layer(name), *data);
-  }
+  const int64_t examples = check_bindings(bindings, exclusive);
+  // The example orders first: if they cannot be allocated the bindings stay as they were (the
+  // grown identity order still starts with the old one).
+  std::vector<uint32_t> identity(examples);
+  std::iota(identity.begin(), identity.end(), 0u);
+  identity_.upload(identity);
+  order_.upload(identity);
   if (exclusive)
     for (auto& l : layers_) l->data_.reset();
   for (const auto& [name, data] : bindings) layer(name).data_ = data;
-  update_examples();
+  examples_ = examples;
 }
 
 Bindings Network::bindings() const {
@@ -232,25 +308,6 @@ Bindings Network::bindings() const {
   for (const auto& l : layers_)
     if (l->data_) out.emplace_back(l->name(), l->data_);
   return out;
-}
-
-void Network::update_examples() {
-  const DataSet* first = nullptr;
-  for (Layer* l : forward_order_) {
-    if (!l->data_) continue;
-    if (first == nullptr) {
-      first = l->data_.get();
-    } else {
-      DSSTNE_EXPECTS(l->data_->examples() == first->examples(), "data set '", l->data_->name(),
-                     "' (layer '", l->name(), "') has ", l->data_->examples(),
-                     " examples but data set '", first->name(), "' has ", first->examples());
-    }
-  }
-  examples_ = first ? first->examples() : 0;
-  std::vector<uint32_t> identity(examples_);
-  std::iota(identity.begin(), identity.end(), 0u);
-  identity_.upload(identity);
-  order_.upload(identity);
 }
 
 void Network::require_data(bool need_outputs) const {

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The training loop (epochs, shuffling, the alpha schedule, validation) and whole-data-set
 // prediction and top-K.
-#include <unistd.h>
-
 #include <chrono>
 #include <cmath>
 
@@ -20,6 +18,9 @@ void Network::reset_optimizer() {
 }
 
 namespace {
+
+/// How far below zero an example's error may round before it counts as negative.
+constexpr double kNegativeErrorTolerance = 1e-3;
 
 /// How log lines name a network: by its name when it has one.
 std::string log_name(const std::string& name) {
@@ -51,16 +52,64 @@ double Network::regularization_error(const TrainParams& params) const {
   return total;
 }
 
+void Network::check_train_params(const TrainParams& p) const {
+  const auto at_least_zero = [](float v, const char* what) {
+    DSSTNE_EXPECTS(std::isfinite(v) && v >= 0.0f, what, " must be a finite number >= 0, got ",
+                   v);
+  };
+  at_least_zero(p.alpha, "alpha (the learning rate)");
+  at_least_zero(p.lambda, "lambda (L2 weight decay)");
+  at_least_zero(p.lambda1, "lambda1 (L1 weight decay)");
+  DSSTNE_EXPECTS(std::isfinite(p.mu) && std::isfinite(p.mu1), "mu and mu1 must be finite, got ",
+                 p.mu, " and ", p.mu1);
+  // A decay of 1 never forgets (Momentum) or divides by zero (RMSProp, AdaDelta, Adam's bias
+  // correction); each optimizer reads only its own parameters.
+  const TrainingMode m = p.mode;
+  const bool uses_mu = m != TrainingMode::SGD && m != TrainingMode::AdaGrad;
+  DSSTNE_EXPECTS(!uses_mu || (p.mu >= 0.0f && p.mu < 1.0f), "mu must be in [0, 1) for ",
+                 to_string(m), ", got ", p.mu);
+  DSSTNE_EXPECTS(m != TrainingMode::Adam || (p.mu1 >= 0.0f && p.mu1 < 1.0f),
+                 "mu1 (Adam's beta2) must be in [0, 1), got ", p.mu1);
+  DSSTNE_EXPECTS(p.alpha_interval >= 0, "alpha interval must be >= 0, got ", p.alpha_interval);
+  DSSTNE_EXPECTS(std::isfinite(p.alpha_multiplier) && p.alpha_multiplier > 0.0f,
+                 "alpha multiplier must be a finite number > 0, got ", p.alpha_multiplier);
+}
+
+void Network::check_weights_finite() const {
+  for (const auto& w : weights_) {
+    // ½Σw² is finite exactly when every element is (float squares cannot overflow a double).
+    const auto finite = [&](const DeviceBuffer<float>& b) {
+      return std::isfinite(DSSTNE_DISPATCH(ctx_, regularization_error, b.data(),
+                                           int64_t(b.size()), 1.0f, 0.0f));
+    };
+    const char* bad = !w->shared() && !finite(w->w_) ? "weights" : !finite(w->b_) ? "biases"
+                                                                                    : nullptr;
+    if (bad != nullptr)
+      DSSTNE_FAIL(NumericalError, "training diverged in epoch ", epoch_, ": the ", bad, " of ",
+                  w->input().name(), "->", w->output().name(),
+                  " hold NaN or infinite values (try a smaller alpha)");
+  }
+}
+
 std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
                                        const Bindings& validation,
                                        const std::function<void(const EpochStats&)>& on_epoch,
                                        const std::function<bool()>& should_stop) {
+  // Everything is checked before anything changes, so an error leaves the network as it was.
   DSSTNE_EXPECTS(epochs >= 0, "epochs must be >= 0, got ", epochs);
-  DSSTNE_EXPECTS(params.alpha >= 0.0f && std::isfinite(params.alpha), "alpha must be a finite "
-                 "number >= 0, got ", params.alpha);
-  DSSTNE_EXPECTS(params.alpha_interval >= 0, "alpha interval must be >= 0, got ",
-                 params.alpha_interval);
+  check_train_params(params);
   require_data(true);
+  if (!validation.empty()) {
+    check_bindings(validation, true);
+    for (const auto& l : layers_) {
+      if (l->kind() != LayerKind::Input && l->kind() != LayerKind::Output) continue;
+      bool bound = false;
+      for (const auto& b : validation) bound = bound || b.first == l->name();
+      DSSTNE_EXPECTS(bound, "the validation data give layer '", l->name(), "' no data set");
+    }
+  }
+  if (params.mode != state_mode_ || step_ == 0)
+    check_fits(ctx_.device(), state_plan(params.mode), describe_for_memory(batch_));
   if (params.mode != state_mode_ || step_ == 0) {
     // A new optimizer starts from zero state and step 0 (Adam's bias correction must match its
     // zeroed moments); the same optimizer continues where it stopped.
@@ -96,6 +145,11 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
       if (!std::isfinite(batch_err))
         DSSTNE_FAIL(NumericalError, "training diverged in epoch ", epoch_ + 1, " at example ", pos,
                     ": the error is ", batch_err, " (try a smaller alpha)");
+      // Every loss is >= 0; the sparse raw-plus-correction sums may round a little below.
+      if (batch_err < -kNegativeErrorTolerance * double(rows))
+        DSSTNE_FAIL(NumericalError, "the ", to_string(desc_.error_function), " error of epoch ",
+                    epoch_ + 1, " at example ", pos, " is negative (", batch_err,
+                    "): the targets are outside the range this error function is defined for");
       error += batch_err;
       regularization += regularization_error(params) * double(rows);
       const float step_alpha = desc_.decay > 0.0f ? alpha / (1.0f + desc_.decay * float(step_)) : alpha;
@@ -104,6 +158,8 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
       update(params, step_alpha);
     }
     ++epoch_;
+    // An output can stay finite while weights are not (ReLU maps NaN to 0), so look at them.
+    check_weights_finite();
     EpochStats stats;
     stats.epoch = epoch_;
     stats.regularization = regularization / double(examples_);
@@ -147,49 +203,62 @@ double Network::error() {
 
 std::vector<float> Network::predict(const std::string& name) {
   require_data(false);
+  const Layer& l = layer(name);
+  const double values = double(examples_) * double(l.local_units());
+  check_fits(Device::CPU, {{detail::concat("the predictions of layer '", name, "' (", examples_,
+                                           " x ", l.local_units(), " floats)"),
+                            values * sizeof(float)}},
+             "predict");
+  std::vector<float> out(std::size_t(examples_) * std::size_t(l.local_units()));
+  predict(name, out.data(), int64_t(out.size()));
+  return out;
+}
+
+void Network::predict(const std::string& name, float* out, int64_t capacity) {
+  require_data(false);
   Layer& l = layer(name);
   const int64_t cols = l.local_units();
-  std::vector<float> out(std::size_t(examples_) * std::size_t(cols));
+  DSSTNE_EXPECTS(capacity >= examples_ * cols, "predict: room for ", capacity,
+                 " values, layer '", name, "' needs ", examples_, " x ", cols);
   for (int64_t pos = 0; pos < examples_; pos += batch_) {
     forward_batch(pos, Mode::Prediction);
     densify(l);
-    const std::vector<float> units = l.units_.download();
-    std::copy(units.begin(), units.begin() + l.rows_ * cols, out.begin() + pos * cols);
+    l.units_.download_to(out + pos * cols, std::size_t(l.rows_ * cols));
   }
-  return out;
 }
 
 void Network::predict_topk(const std::string& name, int64_t k, const DataSet* exclude,
                            std::vector<float>& scores, std::vector<uint32_t>& indices) {
   require_data(false);
+  DSSTNE_EXPECTS(k >= 1, "top-k needs k >= 1, got ", k);
+  const double entries = double(examples_) * double(k);
+  check_fits(Device::CPU, {{detail::concat("top-", k, " scores and indices of ", examples_,
+                                           " examples"),
+                            entries * double(sizeof(float) + sizeof(uint32_t))}},
+             "predict_topk");
+  scores.assign(std::size_t(entries), 0.0f);
+  indices.assign(std::size_t(entries), 0u);
+  predict_topk(name, k, exclude, scores.data(), indices.data(), int64_t(entries));
+}
+
+void Network::predict_topk(const std::string& name, int64_t k, const DataSet* exclude,
+                           float* scores, uint32_t* indices, int64_t capacity) {
+  require_data(false);
   Layer& l = layer(name);
   DSSTNE_EXPECTS(k >= 1, "top-k needs k >= 1, got ", k);
+  DSSTNE_EXPECTS(capacity / k >= examples_, "predict_topk: room for ", capacity, " entries, ",
+                 examples_, " examples x k=", k, " are needed");
   if (exclude != nullptr) {
     DSSTNE_EXPECTS(exclude->sparse(), "top-k exclusions must be sparse, data set '",
                    exclude->name(), "' is dense");
     DSSTNE_EXPECTS(exclude->examples() == examples_, "top-k exclusions '", exclude->name(),
                    "' have ", exclude->examples(), " examples, the data has ", examples_);
+    DSSTNE_EXPECTS(exclude->device() == ctx_.device(), "top-k exclusions '", exclude->name(),
+                   "' live on another device than network '", desc_.name, "'");
   }
-  // With memory overcommit a huge allocation "succeeds" and the process dies when it is touched,
-  // so compare with the machine's memory first.
-  const double needed = double(examples_) * double(k) * double(sizeof(float) + sizeof(uint32_t));
-  const double physical = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
-  if (physical > 0 && needed > physical) {
-    throw OutOfMemory(detail::concat("top-k with k=", k, " for ", examples_, " examples needs ",
-                                     needed, " bytes of host memory; this machine has ",
-                                     physical));
-  }
-  try {
-    scores.assign(std::size_t(examples_) * std::size_t(k), 0.0f);
-    indices.assign(std::size_t(examples_) * std::size_t(k), 0u);
-  } catch (const std::bad_alloc&) {
-    throw OutOfMemory(detail::concat("top-k with k=", k, " for ", examples_, " examples needs ",
-                                     double(examples_) * double(k) * 8.0,
-                                     " bytes of host memory, more than is available"));
-  } catch (const std::length_error&) {
-    throw OutOfMemory(detail::concat("top-k with k=", k, " for ", examples_,
-                                     " examples is too large to hold"));
-  }
+  check_fits(ctx_.device(), {{"the top-k buffers of one batch",
+                              double(batch_) * double(k) * 8.0}},
+             "predict_topk");
   DeviceBuffer<float> batch_scores(ctx_, std::size_t(batch_ * k), "topk.scores");
   DeviceBuffer<uint32_t> batch_indices(ctx_, std::size_t(batch_ * k), "topk.indices");
   SparseBatch excluded{DeviceBuffer<int64_t>(ctx_, 0, "topk.exclude_offsets"),
@@ -206,10 +275,8 @@ void Network::predict_topk(const std::string& name, int64_t k, const DataSet* ex
     }
     DSSTNE_DISPATCH(ctx_, topk, l.units_.data(), rows, l.local_units(), l.slice().begin, k,
                     exclude ? &view : nullptr, batch_scores.data(), batch_indices.data());
-    const std::vector<float> s = batch_scores.download();
-    const std::vector<uint32_t> i = batch_indices.download();
-    std::copy(s.begin(), s.begin() + rows * k, scores.begin() + pos * k);
-    std::copy(i.begin(), i.begin() + rows * k, indices.begin() + pos * k);
+    batch_scores.download_to(scores + pos * k, std::size_t(rows * k));
+    batch_indices.download_to(indices + pos * k, std::size_t(rows * k));
   }
 }
 

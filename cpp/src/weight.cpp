@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dsstne/weight.hpp"
 
+#include <cmath>
+
 #include "dsstne/error.hpp"
 
 namespace dsstne {
@@ -26,25 +28,42 @@ void Weight::share(Weight& owner, bool transposed) {
   grad_ = DeviceBuffer<float>();
 }
 
-void Weight::set_matrix(const std::vector<float>& values) {
-  Weight& o = owner();
-  DSSTNE_EXPECTS(values.size() == o.w_.size(), "weights ", input_->name(), "->",
-                 output_->name(), ": expected ", o.n_in(), " x ", o.output_->local_units(),
-                 " = ", o.w_.size(), " values, got ", values.size());
-  o.w_.upload(values);
+namespace {
+
+/// Index of the first value that is NaN or infinite, or -1.
+int64_t first_non_finite(const float* values, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::isfinite(values[i])) return int64_t(i);
+  return -1;
 }
 
-void Weight::set_bias(const std::vector<float>& values) {
-  DSSTNE_EXPECTS(values.size() == b_.size(), "bias ", input_->name(), "->", output_->name(),
-                 ": expected ", b_.size(), " values, got ", values.size());
-  b_.upload(values);
+}  // namespace
+
+void Weight::set_matrix(const float* values, std::size_t n) {
+  Weight& o = owner();
+  DSSTNE_EXPECTS(n == o.w_.size(), "weights ", input_->name(), "->", output_->name(),
+                 ": expected ", o.n_in(), " x ", o.output_->local_units(), " = ", o.w_.size(),
+                 " values, got ", n);
+  const int64_t bad = first_non_finite(values, n);
+  DSSTNE_EXPECTS(bad < 0, "weights ", input_->name(), "->", output_->name(),
+                 ": NaN or infinite value at index ", bad);
+  o.w_.upload(values, n);
+}
+
+void Weight::set_bias(const float* values, std::size_t n) {
+  DSSTNE_EXPECTS(n == b_.size(), "bias ", input_->name(), "->", output_->name(), ": expected ",
+                 b_.size(), " values, got ", n);
+  const int64_t bad = first_non_finite(values, n);
+  DSSTNE_EXPECTS(bad < 0, "bias ", input_->name(), "->", output_->name(),
+                 ": NaN or infinite value at index ", bad);
+  b_.upload(values, n);
 }
 
 void Weight::reset_state() {
   for (DeviceBuffer<float>* b : {&w_v_, &w_v2_, &b_v_, &b_v2_}) b->zero();
 }
 
-DeviceBuffer<float>& Weight::state_buffer(int which) {
+DeviceBuffer<float>& Weight::mutable_state_buffer(int which) {
   return const_cast<DeviceBuffer<float>&>(static_cast<const Weight*>(this)->state_buffer(which));
 }
 
@@ -62,12 +81,14 @@ const DeviceBuffer<float>& Weight::state_buffer(int which) const {
 
 std::vector<float> Weight::state(int which) const { return state_buffer(which).download(); }
 
-void Weight::set_state(int which, const std::vector<float>& values) {
-  DeviceBuffer<float>& buffer = state_buffer(which);
-  DSSTNE_EXPECTS(values.size() == buffer.size(), "weights ", input_->name(), "->",
-                 output_->name(), ": optimizer state buffer ", which, " holds ", buffer.size(),
-                 " values, got ", values.size());
-  buffer.upload(values);
+void Weight::set_state(int which, const float* values, std::size_t n) {
+  DeviceBuffer<float>& buffer = mutable_state_buffer(which);
+  DSSTNE_EXPECTS(n == buffer.size(), "weights ", input_->name(), "->", output_->name(),
+                 ": optimizer state buffer ", which, " holds ", buffer.size(), " values, got ", n);
+  const int64_t bad = first_non_finite(values, n);
+  DSSTNE_EXPECTS(bad < 0, "weights ", input_->name(), "->", output_->name(),
+                 ": optimizer state buffer ", which, ": NaN or infinite value at index ", bad);
+  buffer.upload(values, n);
 }
 
 void Weight::allocate_state(TrainingMode mode) {

@@ -383,7 +383,7 @@ void output_delta(const LossParams& p, const float* a, int64_t rows, int64_t col
                   int64_t col_begin, const TargetView& t, float* delta) {
   if (!validate("output_delta", p, a, rows, cols, col_begin, t)) return;
   DSSTNE_EXPECTS(delta != nullptr, "output_delta: the delta pointer is null");
-  const bool boost = t.sparse && (p.delta_boost_one != 1.0f || p.delta_boost_zero != 1.0f);
+  const bool boost = terms::boosts_deltas(p, t.sparse);
   const Targets targets = targets_of(t);
   const unsigned int row_blocks = static_cast<unsigned int>(rows);
 

@@ -24,9 +24,8 @@ cdef class Context:
     def __init__(self, device=None, seed=12134, tf32=False):
         if device is None:
             device = default_device()
-        if int(seed) < 0:
-            raise ValueError(f"seed must be >= 0, got {seed}")
-        self.c_ctx = cpp.Context.from_string(_bytes(device), <uint64_t>int(seed))
+        cdef uint64_t c_seed = _whole(seed, "seed", 0, 2**64 - 1)
+        self.c_ctx = cpp.Context.from_string(_bytes(device), c_seed)
         if tf32:
             self.c_ctx.set_tf32(True)
 

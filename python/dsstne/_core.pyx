@@ -5,7 +5,10 @@
 import atexit
 import json
 import logging
+import math
+import operator
 import os
+import threading
 
 import numpy as np
 
@@ -50,6 +53,42 @@ cdef const void* _address(arr):
     return <const void*><uintptr_t>arr.ctypes.data
 
 
+_INT32_MAX = 2**31 - 1
+_INT64_MAX = 2**63 - 1
+
+
+def _whole(value, what, minimum, maximum=_INT64_MAX):
+    """`value` as an int in [minimum, maximum]: an integer, or a float with no fraction; 2.7 is
+    an error, never truncated to 2."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be a whole number, not {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        if not isinstance(value, (float, np.floating)):
+            raise TypeError(f"{what} must be a whole number, not {type(value).__name__} "
+                            f"{value!r}") from None
+        if not (math.isfinite(value) and float(value).is_integer()):
+            raise ValueError(f"{what} must be a whole number, got {value!r}") from None
+        n = int(value)
+    if n < minimum:
+        raise ValueError(f"{what} must be >= {minimum}, got {n}")
+    if n > maximum:
+        raise ValueError(f"{what} must be <= {maximum}, got {n}")
+    return n
+
+
+def _real(value, what):
+    """`value` as a float (the engine checks the range of each parameter)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise TypeError(f"{what} must be a number, not {type(value).__name__} {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a number, not {type(value).__name__} {value!r}") \
+            from None
+
+
 def cuda_built():
     """Whether this libdsstne contains the CUDA backend."""
     return cpp.Context.cuda_built()
@@ -67,7 +106,9 @@ def memory_usage():
             "cuda_peak": m.cuda_peak}
 
 
+include "_memory.pxi"
 include "_context.pxi"
+include "_inputs.pxi"
 include "_dataset.pxi"
 include "_views.pxi"
 include "_network.pxi"

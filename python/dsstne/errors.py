@@ -13,3 +13,7 @@ class CudaError(DsstneError):
 
 class NumericalError(DsstneError, ArithmeticError):
     """A computation produced NaN or infinity (e.g. training diverged)."""
+
+
+class DataWarning(UserWarning):
+    """Input data were changed to be usable, e.g. duplicate sparse entries merged."""

@@ -231,7 +231,7 @@ TEST(Config, EveryWeightInitScheme) {
 TEST(Config, ParameterBlocksAndAliases) {
   const NetworkDescriptor d = parse_network_json(three("", R"(
     "LRN": {"K": 3, "N": 7, "Alpha": 0.5, "Beta": 0.25},
-    "Maxout": {"k": 4.9},
+    "Maxout": {"k": 4},
     "SparsenessPenalty": {"p": 0.05, "beta": 3},
     "Denoising": {"p": 0.3},
     "DeltaBoost": {"one": 30, "zero": 2},
@@ -242,7 +242,7 @@ TEST(Config, ParameterBlocksAndAliases) {
   EXPECT_EQ(d.lrn_n, 7u);
   EXPECT_FLOAT_EQ(d.lrn_alpha, 0.5f);
   EXPECT_FLOAT_EQ(d.lrn_beta, 0.25f);
-  EXPECT_EQ(d.maxout_k, 4u);  // read as a number, stored truncated
+  EXPECT_EQ(d.maxout_k, 4u);
   EXPECT_FLOAT_EQ(d.sparseness_penalty_p, 0.05f);
   EXPECT_FLOAT_EQ(d.sparseness_penalty_beta, 3.0f);
   EXPECT_TRUE(d.sparseness_penalty());
@@ -342,7 +342,7 @@ TEST(Config, CaseVariantsOfOneKeyResolveInSortedOrder) {
 TEST(Config, NForms) {
   const NetworkDescriptor d = parse_network_json(net(
       R"({"Name": "a", "N": [5]}, {"Name": "b", "N": [5, 6]}, {"Name": "c", "N": [5, 6, 7]},
-         {"Name": "d", "N": [2, 3, 4, 5]}, {"Name": "e", "N": 3.9},
+         {"Name": "d", "N": [2, 3, 4, 5]}, {"Name": "e", "N": 3.0},
          {"Name": "f", "N": "AUTO", "DataSet": "y"})"));
   EXPECT_EQ(d.layer("a").dimensions, 1u);
   EXPECT_EQ(d.layer("b").dimensions, 2u);
@@ -351,7 +351,7 @@ TEST(Config, NForms) {
   EXPECT_EQ(d.layer("c").n, (std::array<uint32_t, 4>{5, 6, 7, 1}));
   EXPECT_EQ(d.layer("d").dimensions, 4u);
   EXPECT_EQ(d.layer("d").stride(), 120u);
-  EXPECT_EQ(d.layer("e").n[0], 3u);  // truncated
+  EXPECT_EQ(d.layer("e").n[0], 3u);  // a whole number written as a float
   EXPECT_TRUE(d.layer("f").n_auto);
   EXPECT_FALSE(d.layer("e").n_auto);
 }

@@ -299,6 +299,7 @@ def test_predict_weighted_scales_inputs(ctx, wb, rng):
     weights = np.array([0.5, 2.0, 0.0, 1.0, -1.5, 3.0, 0.25], np.float32)
     check(dsstne.DataSet("x", m, weights=weights, context=ctx), weights[:, None] * m.toarray(),
           wb, ctx)
+    m = m.copy()  # the data set above views m's arrays, which it made read-only
     m.data[:] = 1  # Boolean
     check(dsstne.DataSet("x", m, weights=weights, context=ctx), weights[:, None] * m.toarray(),
           wb, ctx)

@@ -77,7 +77,8 @@ def test_topk_any_k_and_padding(items):
     scores, top = net.predict_topk(500)  # DSSTNE capped k at 128
     assert scores.shape == (600, 500)
     assert np.all(top[:, :240] < 240)
-    assert np.all(top[:, 240:] == 0xFFFFFFFF) and np.all(np.isneginf(scores[:, 240:]))
+    assert top.dtype == np.int32
+    assert np.all(top[:, 240:] == -1) and np.all(np.isneginf(scores[:, 240:]))
 
 
 def test_validation_error_and_callback(items):

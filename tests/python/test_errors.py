@@ -125,13 +125,22 @@ def test_sparse_index_beyond_dataset_width():
 
 def test_sparse_data_wider_than_layer():
     wide = dsstne.DataSet("x", items(20, 10))
-    with pytest.raises(ValueError, match="data set 'x'.*does not fit layer 'Input'"):
+    with pytest.raises(ValueError, match="data set 'x' has 10 units per example .* but layer "
+                                         "'Input' has 5"):
         dsstne.Network(linear(5, 3, out_set="x"), wide)
+
+
+def test_sparse_data_narrower_than_layer():
+    narrow = dsstne.DataSet("x", items(20, 4))
+    with pytest.raises(ValueError, match="data set 'x' has 4 units per example .* but layer "
+                                         "'Input' has 5"):
+        dsstne.Network(linear(5, 3, out_set="x"), narrow)
 
 
 def test_dense_shape_mismatch():
     dense = dsstne.DataSet("x", np.ones((4, 6), np.float32))
-    with pytest.raises(ValueError, match="data set 'x'.*does not fit layer 'Input'"):
+    with pytest.raises(ValueError, match="data set 'x' has 6 units per example .* but layer "
+                                         "'Input' has 5"):
         dsstne.Network(linear(5, 3, sparse=False), dense)
 
 

@@ -3,11 +3,17 @@
 /// @file config.hpp
 /// @brief The JSON network language of DSSTNE (spec/formats.md §1): text in, NetworkDescriptor out.
 
+#include <cstddef>
 #include <string>
 
 #include "dsstne/descriptor.hpp"
 
 namespace dsstne {
+
+/// Deepest nesting of arrays and objects a JSON network description may have.
+constexpr int kMaxJsonDepth = 32;
+/// Largest network description file load_network_json reads.
+constexpr std::size_t kMaxConfigBytes = std::size_t(16) << 20;
 
 /// Parses a JSON network description. Keys and enumerated values are case-insensitive;
 /// defaults, aliases and derived flags follow spec/formats.md §1. `"N": "auto"` is kept as
@@ -23,7 +29,8 @@ NetworkDescriptor parse_network_json(const std::string& text);
 /// derived sizes are not yet written back in its JSON form).
 std::string to_json(const NetworkDescriptor& desc);
 
-/// Reads a file and parses it with parse_network_json; errors name the file.
+/// Reads a file (at most kMaxConfigBytes) and parses it with parse_network_json; errors name
+/// the file.
 NetworkDescriptor load_network_json(const std::string& path);
 
 /// Checks a descriptor built by hand or read from a model file: names unique, sources and skips

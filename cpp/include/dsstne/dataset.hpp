@@ -26,7 +26,8 @@ struct Dims {
   uint64_t stride() const { return uint64_t(width) * height * length; }
 };
 
-/// Host arrays describing a data set; DataSet copies them (nothing here is owned).
+/// Host arrays describing a data set; DataSet copies them (nothing here is owned), or on the
+/// CPU backend with `borrow` keeps pointing at them.
 struct DataSetArrays {
   std::string name;
   uint32_t attributes = 0;   ///< attr:: bits; Indexed and Weighted must match index/weights
@@ -47,6 +48,9 @@ struct DataSetArrays {
   int64_t weight_count = 0;
   const uint32_t* index = nullptr;      ///< record of each example (Indexed)
   int64_t index_count = 0;
+  /// CPU contexts: use the arrays in place instead of copying them. They must outlive the data
+  /// set and must not change (the checks made at construction would no longer hold).
+  bool borrow = false;
 };
 
 /// A batch of sparse rows gathered from a data set, in float, on the device.
@@ -89,6 +93,15 @@ class DataSet {
   int64_t nnz() const { return nnz_; }
   /// Stored non-zeros over records × stride.
   double density() const;
+  /// The smallest and largest value an example presents to a network, after the engine's
+  /// conversion to float (8-bit types scaled); sparse data count their implied zeros.
+  float value_min() const { return value_min_; }
+  float value_max() const { return value_max_; }
+  /// Stored entries that repeat a unit their record already lists (the engine sums them, so
+  /// Boolean data with duplicates count such a unit twice).
+  int64_t duplicates() const { return duplicates_; }
+  /// Whether the stored arrays are the caller's (DataSetArrays::borrow).
+  bool borrowed() const { return indices_.borrowed() || values_.borrowed(); }
   /// Turns the SparseIgnoreZero attribute on or off (sparse data only).
   void set_sparse_ignore_zero(bool on);
 
@@ -100,6 +113,14 @@ class DataSet {
   std::vector<unsigned char> raw_values() const { return values_.download(); }
   std::vector<float> weights() const { return weights_.download(); }
   std::vector<uint32_t> index() const { return index_.download(); }
+  /// The stored arrays themselves (device memory of the data set's context), for copies into
+  /// caller-owned memory without intermediate vectors.
+  const DeviceBuffer<uint64_t>& sparse_start_buffer() const { return start_; }
+  const DeviceBuffer<uint64_t>& sparse_end_buffer() const { return end_; }
+  const DeviceBuffer<uint32_t>& sparse_indices_buffer() const { return indices_; }
+  const DeviceBuffer<unsigned char>& values_buffer() const { return values_; }
+  const DeviceBuffer<float>& weights_buffer() const { return weights_; }
+  const DeviceBuffer<uint32_t>& index_buffer() const { return index_; }
 
   /// Gathers the sparse rows of the examples `examples[0..rows)` (device memory) into `out`.
   void load_sparse_batch(const uint32_t* examples, int64_t rows, bool apply_weights,
@@ -113,7 +134,10 @@ class DataSet {
  private:
   SparseStorageView sparse_view() const;
   DenseStorageView dense_view() const;
-  void validate(const DataSetArrays& a) const;
+  void validate(const DataSetArrays& a);
+  template <typename T>
+  void store(DeviceBuffer<T>& buffer, const T* data, std::size_t n, const char* suffix,
+             bool borrow);
 
   Context ctx_;
   std::string name_;
@@ -123,6 +147,9 @@ class DataSet {
   int64_t examples_ = 0;
   int64_t records_ = 0;
   int64_t nnz_ = 0;
+  int64_t duplicates_ = 0;
+  float value_min_ = 0.0f;
+  float value_max_ = 0.0f;
   DeviceBuffer<uint64_t> start_, end_;
   DeviceBuffer<uint32_t> indices_;
   DeviceBuffer<unsigned char> values_;  ///< sparse values or dense data, typed by type_

@@ -47,6 +47,16 @@ class DeviceBuffer {
       : device_(ctx.device()), name_(std::move(name)) {
     allocate(n);
   }
+  /// A buffer that uses `n` elements of caller-owned host memory without copying them (CPU
+  /// backend only); the memory must outlive the buffer, which never writes, grows or frees it.
+  static DeviceBuffer borrow(const T* data, std::size_t n, std::string name) {
+    DeviceBuffer b;
+    b.name_ = std::move(name);
+    b.data_ = const_cast<T*>(data);
+    b.size_ = b.capacity_ = n;
+    b.borrowed_ = true;
+    return b;
+  }
   ~DeviceBuffer() { release(); }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
@@ -69,6 +79,8 @@ class DeviceBuffer {
   /// Reallocates to n elements when n is larger than the capacity; keeps the first
   /// min(size, n) elements, and zero-fills the rest.
   void resize(std::size_t n) {
+    DSSTNE_EXPECTS(!borrowed_ || n == size_, "buffer '", name_,
+                   "' views caller-owned memory and cannot be resized");
     if (n <= capacity_) {
       if (n > size_) detail::device_zero(device_, data_ + size_, (n - size_) * sizeof(T));
       size_ = n;
@@ -83,6 +95,7 @@ class DeviceBuffer {
   }
   /// Copies n host elements into the buffer (growing it when needed).
   void upload(const T* src, std::size_t n) {
+    DSSTNE_EXPECTS(!borrowed_, "buffer '", name_, "' views caller-owned memory");
     resize(n);
     if (n > 0) detail::copy_to_device(device_, data_, src, n * sizeof(T));
   }
@@ -90,10 +103,19 @@ class DeviceBuffer {
   /// Copies the buffer into host memory.
   std::vector<T> download() const {
     std::vector<T> out(size_);
-    if (size_ > 0) detail::copy_to_host(device_, out.data(), data_, size_ * sizeof(T));
+    download_to(out.data(), size_);
     return out;
   }
+  /// Copies the first n elements into host memory at `dst` (n <= size()).
+  void download_to(T* dst, std::size_t n) const {
+    DSSTNE_EXPECTS(n <= size_, "buffer '", name_, "' holds ", size_, " elements, ", n,
+                   " were asked for");
+    if (n > 0) detail::copy_to_host(device_, dst, data_, n * sizeof(T));
+  }
+  /// Whether the buffer views caller-owned memory (borrow()).
+  bool borrowed() const { return borrowed_; }
   void zero() {
+    DSSTNE_EXPECTS(!borrowed_, "buffer '", name_, "' views caller-owned memory");
     if (size_ > 0) detail::device_zero(device_, data_, size_ * sizeof(T));
   }
 
@@ -106,9 +128,10 @@ class DeviceBuffer {
     size_ = capacity_ = n;
   }
   void release() noexcept {
-    if (data_ != nullptr) detail::device_free(device_, data_, capacity_ * sizeof(T));
+    if (data_ != nullptr && !borrowed_) detail::device_free(device_, data_, capacity_ * sizeof(T));
     data_ = nullptr;
     size_ = capacity_ = 0;
+    borrowed_ = false;
   }
   void swap(DeviceBuffer& other) noexcept {
     std::swap(device_, other.device_);
@@ -116,12 +139,14 @@ class DeviceBuffer {
     std::swap(data_, other.data_);
     std::swap(size_, other.size_);
     std::swap(capacity_, other.capacity_);
+    std::swap(borrowed_, other.borrowed_);
   }
   Device device_ = Device::CPU;
   std::string name_;
   T* data_ = nullptr;
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
+  bool borrowed_ = false;
 };
 
 }  // namespace dsstne

@@ -58,6 +58,9 @@ class Layer {
   /// Host copies of the current batch's units and deltas (rows × local_units).
   std::vector<float> download_units() const;
   std::vector<float> download_deltas() const;
+  /// The same into caller-owned memory of batch_rows() × local_units() floats.
+  void download_units(float* out) const;
+  void download_deltas(float* out) const;
   /// The current sparse batch of a sparse input layer.
   const SparseBatch& sparse_batch() const { return sparse_batch_; }
 
@@ -84,6 +87,7 @@ class Layer {
   bool grad_written_ = false;        ///< a consumer wrote grad_ in this batch
   bool dropout_applied_ = false;
   bool densified_ = false;           ///< a sparse input was expanded into units_ this batch
+  bool sized_by_data_ = false;       ///< "N": "auto" took the size from a data set
   SparseBatch sparse_batch_;         ///< sparse input batch
   SparseBatch target_sparse_;        ///< sparse targets of an output layer
   DeviceBuffer<float> target_dense_; ///< dense targets of an output layer

@@ -16,6 +16,7 @@
 #include "dsstne/dataset.hpp"
 #include "dsstne/descriptor.hpp"
 #include "dsstne/layer.hpp"
+#include "dsstne/memory_budget.hpp"
 #include "dsstne/weight.hpp"
 
 namespace dsstne {
@@ -46,6 +47,10 @@ struct EpochStats {
   float alpha = 0.0f;          ///< learning rate used
   double seconds = 0.0;
 };
+
+/// The index top-K reports in slots for which a row has no candidate left (all bits set: −1 when
+/// read as a signed 32-bit integer, which is how Python returns it).
+constexpr uint32_t kNoUnit = 0xFFFFFFFFu;
 
 /// Layer name → data set, for binding data other than by data set name.
 using Bindings = std::vector<std::pair<std::string, DataSetPtr>>;
@@ -121,16 +126,32 @@ class Network {
   double error();
   /// Units of `layer` for every example, examples × stride, in stored order.
   std::vector<float> predict(const std::string& layer);
+  /// The same into caller-owned memory of `capacity` floats (at least examples × stride).
+  void predict(const std::string& layer, float* out, int64_t capacity);
   /// Top-k units of `layer` per example (descending, ties by index). Items listed in the rows of
-  /// `exclude` (same examples; may be null) are skipped. Scores and indices are examples × k.
+  /// `exclude` (same examples; may be null) are skipped. Scores and indices are examples × k;
+  /// slots beyond a row's candidates hold score −inf and index kNoUnit.
   void predict_topk(const std::string& layer, int64_t k, const DataSet* exclude,
                     std::vector<float>& scores, std::vector<uint32_t>& indices);
+  /// The same into caller-owned memory of `capacity` entries each (at least examples × k).
+  void predict_topk(const std::string& layer, int64_t k, const DataSet* exclude, float* scores,
+                    uint32_t* indices, int64_t capacity);
 
  private:
   void build_weights();
   void compute_order();
   void check_binding(const Layer& layer, const DataSet& data) const;
-  void update_examples();
+  /// Checks `bindings` as bind() would apply them (each pair, then the example counts of the
+  /// result) without changing anything; returns the examples of the result.
+  int64_t check_bindings(const Bindings& bindings, bool exclusive) const;
+  void check_train_params(const TrainParams& params) const;
+  /// Throws NumericalError naming the first weight or bias that holds NaN or infinity.
+  void check_weights_finite() const;
+  // Memory about to be allocated (network_memory.cpp).
+  std::vector<MemoryItem> weight_plan() const;
+  std::vector<MemoryItem> batch_plan(int64_t batch) const;
+  std::vector<MemoryItem> state_plan(TrainingMode mode) const;
+  std::string describe_for_memory(int64_t batch) const;
   void require_data(bool need_outputs) const;
   void load_inputs(const uint32_t* examples, int64_t rows, Mode mode);
   void load_targets(const uint32_t* examples, int64_t rows);

@@ -47,21 +47,29 @@ class Weight {
   const DeviceBuffer<float>& gradient() const { return owner().grad_; }
 
   /// Replaces the matrix (n_in·n_out floats, input-major) or the bias (n_out floats).
-  void set_matrix(const std::vector<float>& values);
-  void set_bias(const std::vector<float>& values);
+  /// @throws InvalidArgument for a wrong count or a NaN/infinite value (nothing changes then).
+  void set_matrix(const float* values, std::size_t n);
+  void set_bias(const float* values, std::size_t n);
+  void set_matrix(const std::vector<float>& values) { set_matrix(values.data(), values.size()); }
+  void set_bias(const std::vector<float>& values) { set_bias(values.data(), values.size()); }
   /// Zeroes the optimizer state (velocities, moments).
   void reset_state();
   /// The optimizer state: 0 velocity (or first moment), 1 second accumulator, 2 and 3 the same for
   /// the bias. Empty when the optimizer does not use it.
   std::vector<float> state(int which) const;
-  /// Replaces one optimizer state buffer (sizes as the matrix or the bias).
-  void set_state(int which, const std::vector<float>& values);
+  /// Replaces one optimizer state buffer (sizes as the matrix or the bias); same checks as
+  /// set_matrix.
+  void set_state(int which, const float* values, std::size_t n);
+  void set_state(int which, const std::vector<float>& values) {
+    set_state(which, values.data(), values.size());
+  }
+  /// The optimizer state buffer `which` (see state()).
+  const DeviceBuffer<float>& state_buffer(int which) const;
 
  private:
   friend class Network;
   void share(Weight& owner, bool transposed);
-  DeviceBuffer<float>& state_buffer(int which);
-  const DeviceBuffer<float>& state_buffer(int which) const;
+  DeviceBuffer<float>& mutable_state_buffer(int which);
   void allocate_state(TrainingMode mode);
 
   Context ctx_;

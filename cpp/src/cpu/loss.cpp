@@ -194,7 +194,7 @@ void output_delta(const LossParams& p, const float* a, int64_t rows, int64_t col
   if (!validate("output_delta", p, a, rows, cols, col_begin, t)) return;
   DSSTNE_EXPECTS(delta != nullptr, "output_delta: the delta pointer is null");
   const bool softmax = terms::is_softmax(p);
-  const bool boost = t.sparse && (p.delta_boost_one != 1.0f || p.delta_boost_zero != 1.0f);
+  const bool boost = terms::boosts_deltas(p, t.sparse);
 
   // a, delta: rows × cols; dense targets rows × cols. Each thread owns whole rows.
 #pragma omp parallel if (rows * cols >= kParallelMin)

@@ -30,6 +30,15 @@ DSSTNE_HOST_DEVICE bool is_softmax(const LossParams& p) {
   return p.activation.kind == Activation::SoftMax;
 }
 
+/// Whether DeltaBoost scales this loss's deltas: only with sparse targets, and, as in DSSTNE's
+/// kernels, never for the marginal cross-entropies, whose scales already weigh the two targets.
+DSSTNE_HOST_DEVICE bool boosts_deltas(const LossParams& p, bool sparse_targets) {
+  const bool marginal = p.function == ErrorFunction::ScaledMarginalCrossEntropy ||
+                        p.function == ErrorFunction::DataScaledMarginalCrossEntropy;
+  return sparse_targets && !marginal &&
+         (p.delta_boost_one != 1.0f || p.delta_boost_zero != 1.0f);
+}
+
 DSSTNE_HOST_DEVICE float floored_log(float x) { return logf(fmaxf(kLogFloor, x)); }
 
 /// d/dx floored_log(x): zero where the floor holds, so g stays the derivative of e.
@@ -47,6 +56,9 @@ DSSTNE_HOST_DEVICE float l2_hinge_residual(float a, float t) {
 /// e(a, t) of one unit. `softmax`: the output is a SoftMax, so CrossEntropy is multinomial
 /// (−t·log a) and SMCE keeps only its positive term.
 DSSTNE_HOST_DEVICE float loss_error(const LossParams& p, bool softmax, float a, float t) {
+  // A diverged output must show in the error whatever the loss: the floored logs and the margins
+  // of the cross-entropies and hinges would otherwise map NaN or infinity to a finite value.
+  if (!(fabsf(a) <= 3.40282347e38f)) return a - a;
   const SmceParams& s = p.smce;
   switch (p.function) {
     case ErrorFunction::L1:

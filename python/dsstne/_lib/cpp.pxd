@@ -37,11 +37,14 @@ cdef extern from "dsstne/enums.hpp" namespace "dsstne" nogil:
 
 
 cdef extern from "dsstne/context.hpp" namespace "dsstne" nogil:
+    cdef enum class Device(int):
+        CPU, CUDA
     cdef cppclass Context:
         Context()
         @staticmethod
         Context from_string(const string&, uint64_t) except +translate_exception
         bool is_cuda()
+        Device device()
         int device_ordinal()
         uint64_t seed()
         void set_tf32(bool) except +translate_exception
@@ -61,7 +64,22 @@ cdef extern from "dsstne/device_buffer.hpp" namespace "dsstne" nogil:
     MemoryUsage memory_usage()
     cdef cppclass DeviceBuffer[T]:
         size_t size()
+        const T* data()
+        Device device()
         vector[T] download() except +translate_exception
+        void download_to(T*, size_t) except +translate_exception
+
+
+cdef extern from "dsstne/device_buffer.hpp" namespace "dsstne::detail" nogil:
+    void copy_to_host(Device, void*, const void*, size_t) except +translate_exception
+
+
+cdef extern from "dsstne/memory_budget.hpp" namespace "dsstne" nogil:
+    cdef cppclass MemoryItem:
+        string what
+        double bytes
+    void check_fits(Device, const vector[MemoryItem]&, const string&) \
+        except +translate_exception
 
 
 cdef extern from "dsstne/descriptor.hpp" namespace "dsstne" nogil:
@@ -108,6 +126,7 @@ cdef extern from "dsstne/dataset.hpp" namespace "dsstne" nogil:
         int64_t weight_count
         const uint32_t* index
         int64_t index_count
+        bool borrow
     cdef cppclass DataSet:
         DataSet(const Context&, const DataSetArrays&) except +translate_exception
         shared_ptr[DataSet] to(const Context&) except +translate_exception
@@ -127,12 +146,16 @@ cdef extern from "dsstne/dataset.hpp" namespace "dsstne" nogil:
         int64_t nnz()
         double density()
         void set_sparse_ignore_zero(bool) except +translate_exception
-        vector[uint64_t] sparse_start() except +translate_exception
-        vector[uint64_t] sparse_end() except +translate_exception
-        vector[uint32_t] sparse_indices() except +translate_exception
-        vector[unsigned char] raw_values() except +translate_exception
-        vector[float] weights() except +translate_exception
-        vector[uint32_t] index() except +translate_exception
+        bool borrowed()
+        int64_t duplicates()
+        float value_min()
+        float value_max()
+        const DeviceBuffer[uint64_t]& sparse_start_buffer()
+        const DeviceBuffer[uint64_t]& sparse_end_buffer()
+        const DeviceBuffer[uint32_t]& sparse_indices_buffer()
+        const DeviceBuffer[unsigned char]& values_buffer()
+        const DeviceBuffer[float]& weights_buffer()
+        const DeviceBuffer[uint32_t]& index_buffer()
     ctypedef shared_ptr[DataSet] DataSetPtr
 
 
@@ -153,8 +176,8 @@ cdef extern from "dsstne/layer.hpp" namespace "dsstne" nogil:
         int64_t local_units()
         const DataSetPtr& data_set()
         int64_t batch_rows()
-        vector[float] download_units() except +translate_exception
-        vector[float] download_deltas() except +translate_exception
+        void download_units(float*) except +translate_exception
+        void download_deltas(float*) except +translate_exception
         bool is_sparse_input()
 
 
@@ -176,10 +199,10 @@ cdef extern from "dsstne/weight.hpp" namespace "dsstne" nogil:
         DeviceBuffer[float]& matrix()
         DeviceBuffer[float]& bias()
         const DeviceBuffer[float]& gradient()
-        vector[float] state(int) except +translate_exception
-        void set_state(int, const vector[float]&) except +translate_exception
-        void set_matrix(const vector[float]&) except +translate_exception
-        void set_bias(const vector[float]&) except +translate_exception
+        const DeviceBuffer[float]& state_buffer(int) except +translate_exception
+        void set_state(int, const float*, size_t) except +translate_exception
+        void set_matrix(const float*, size_t) except +translate_exception
+        void set_bias(const float*, size_t) except +translate_exception
 
 
 cdef extern from "dsstne/network.hpp" namespace "dsstne" nogil:
@@ -218,9 +241,9 @@ cdef extern from "dsstne/network.hpp" namespace "dsstne" nogil:
         double batch_error() except +translate_exception
         void backward_batch() except +translate_exception
         double error() except +translate_exception
-        vector[float] predict(const string&) except +translate_exception
-        void predict_topk(const string&, int64_t, const DataSet*, vector[float]&,
-                          vector[uint32_t]&) except +translate_exception
+        void predict(const string&, float*, int64_t) except +translate_exception
+        void predict_topk(const string&, int64_t, const DataSet*, float*, uint32_t*,
+                          int64_t) except +translate_exception
 
 
 cdef extern from "callbacks.hpp" namespace "dsstne::python" nogil:

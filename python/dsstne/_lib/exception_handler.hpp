@@ -4,6 +4,7 @@
 // bridges Ctrl-C into the training loop.
 #include <Python.h>
 
+#include <cstring>
 #include <new>
 #include <stdexcept>
 
@@ -25,28 +26,37 @@ inline void register_errors(PyObject* base, PyObject* cuda, PyObject* numerical)
   g_numerical_error = numerical;
 }
 
+/// Sets `type` with `message`; bytes that are not UTF-8 (a file's contents quoted in a parse
+/// error) are replaced instead of turning the error into a UnicodeDecodeError.
+inline void set_error(PyObject* type, const char* message) {
+  PyObject* text = PyUnicode_DecodeUTF8(message, Py_ssize_t(std::strlen(message)), "replace");
+  if (text == nullptr) return;  // the decode error (MemoryError) stands
+  PyErr_SetObject(type, text);
+  Py_DECREF(text);
+}
+
 inline void translate_exception() {
+  PyObject* const base = g_dsstne_error ? g_dsstne_error : PyExc_RuntimeError;
   try {
     throw;
   } catch (const dsstne::Interrupted& e) {
-    PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
+    set_error(PyExc_KeyboardInterrupt, e.what());
   } catch (const dsstne::NotSupported& e) {
-    PyErr_SetString(PyExc_NotImplementedError, e.what());
+    set_error(PyExc_NotImplementedError, e.what());
   } catch (const dsstne::CudaError& e) {
-    PyErr_SetString(g_cuda_error ? g_cuda_error : PyExc_RuntimeError, e.what());
+    set_error(g_cuda_error ? g_cuda_error : PyExc_RuntimeError, e.what());
   } catch (const dsstne::NumericalError& e) {
-    PyErr_SetString(g_numerical_error ? g_numerical_error : PyExc_ArithmeticError, e.what());
+    set_error(g_numerical_error ? g_numerical_error : PyExc_ArithmeticError, e.what());
   } catch (const std::out_of_range& e) {
-    PyErr_SetString(PyExc_IndexError, e.what());
+    set_error(PyExc_IndexError, e.what());
   } catch (const std::invalid_argument& e) {
-    PyErr_SetString(PyExc_ValueError, e.what());
+    set_error(PyExc_ValueError, e.what());
   } catch (const std::bad_alloc& e) {
-    PyErr_SetString(PyExc_MemoryError, e.what());
+    set_error(PyExc_MemoryError, e.what());
   } catch (const std::exception& e) {
-    PyErr_SetString(g_dsstne_error ? g_dsstne_error : PyExc_RuntimeError, e.what());
+    set_error(base, e.what());
   } catch (...) {
-    PyErr_SetString(g_dsstne_error ? g_dsstne_error : PyExc_RuntimeError,
-                    "unknown C++ exception in dsstne");
+    set_error(base, "unknown C++ exception in dsstne");
   }
 }
 

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+// What a network is about to allocate, estimated before allocating (memory_budget.hpp): the
+// weights when it is built, the layers' batch buffers when the batch grows, the optimizer state
+// when training starts with an optimizer that keeps more of it.
+#include <algorithm>
+
+#include "dsstne/error.hpp"
+#include "dsstne/memory_budget.hpp"
+#include "dsstne/network.hpp"
+
+namespace dsstne {
+namespace {
+
+bool shares_weights_of(const LayerDescriptor& layer, const std::string& source) {
+  for (const SharedWeightDescriptor& s : layer.shared_weights)
+    if (s.input_layer == source) return true;
+  return false;
+}
+
+}  // namespace
+
+std::vector<MemoryItem> Network::weight_plan() const {
+  std::vector<MemoryItem> items;
+  for (const auto& layer : layers_) {
+    const double out = double(layer->local_units());
+    for (const Layer* source : layer->sources_) {
+      const double in = double(source->stride());
+      const bool shared = shares_weights_of(layer->descriptor(), source->name());
+      const double floats = (shared ? 0.0 : 2.0 * in * out) + out;  // matrix, gradient, bias
+      items.push_back({detail::concat("weights ", source->name(), "->", layer->name(), " (",
+                                      source->stride(), " x ", layer->local_units(),
+                                      shared ? " shared, bias only)" : " floats, and gradient)"),
+                       floats * sizeof(float)});
+    }
+  }
+  return items;
+}
+
+std::vector<MemoryItem> Network::batch_plan(int64_t batch) const {
+  std::vector<MemoryItem> items;
+  for (const auto& layer : layers_) {
+    const double grow = double(std::max<int64_t>(0, batch - layer->capacity_));
+    if (grow == 0) continue;
+    const bool input = layer->kind() == LayerKind::Input;
+    // units, gradient, delta (4 bytes each); before-dropout copy and mask (4 + 1)
+    double per_unit = input ? 0.0 : 12.0;
+    if (layer->descriptor().p_dropout > 0.0f) per_unit += 5.0;
+    if (input && layer->data_ && !layer->data_->sparse()) per_unit += 4.0;
+    if (per_unit == 0) continue;
+    items.push_back({detail::concat("layer '", layer->name(), "' (batch ", batch, " x ",
+                                    layer->local_units(), " units)"),
+                     grow * double(layer->local_units()) * per_unit});
+  }
+  return items;
+}
+
+std::vector<MemoryItem> Network::state_plan(TrainingMode mode) const {
+  const int buffers = mode == TrainingMode::SGD                                       ? 0
+                      : mode == TrainingMode::AdaDelta || mode == TrainingMode::Adam ? 2
+                                                                                      : 1;
+  std::vector<MemoryItem> items;
+  for (const auto& w : weights_) {
+    const double matrix = w->shared() ? 0.0 : double(w->w_.size());
+    const double needed = buffers * (matrix + double(w->b_.size()));
+    const double held = double(w->w_v_.size() + w->w_v2_.size() + w->b_v_.size() +
+                               w->b_v2_.size());
+    if (needed > held)
+      items.push_back({detail::concat("the ", to_string(mode), " state of weights ",
+                                      w->input().name(), "->", w->output().name()),
+                       (needed - held) * sizeof(float)});
+  }
+  return items;
+}
+
+std::string Network::describe_for_memory(int64_t batch) const {
+  const std::string name = desc_.name.empty() ? std::string() : " '" + desc_.name + "'";
+  return detail::concat("network", name, " with batch ", batch);
+}
+
+}  // namespace dsstne
