@@ -25,7 +25,6 @@ from .metrics import binary, top_k
 __all__ = ["Recommender", "Popularity", "EASE", "NetworkRecommender"]
 
 _BLOCK_SCORES = 1 << 24    # scores per block of rows (128 MiB of float64)
-_NO_UNIT = 2**32 - 1       # predict_topk's index of an empty slot
 
 
 def _physical_memory():
@@ -217,12 +216,12 @@ class NetworkRecommender(Recommender):
                            context=self.net.context)
             scores, units = self.net.predict_topk(k, data, layer=self.layer,
                                                   exclude=self._exclusions(block, padding))
-            found = units != _NO_UNIT
+            found = units >= 0  # predict_topk's empty slots are -1
             bad = np.flatnonzero((np.isnan(scores) & found).any(axis=1))
             if bad.size:
                 raise ValueError(f"network '{self.net.name}' scores a recommended item of row "
                                  f"{start + int(bad[0])} as NaN")
-            out[start:start + n] = np.where(found, units.astype(np.int64), -1)
+            out[start:start + n] = units
         return out
 
     def _exclusions(self, block, padding):
