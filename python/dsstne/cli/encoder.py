@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """``dsstne encoder FILE.cdl``: train, evaluate or gradient-check a network as a CDL file says
-(spec/formats.md §4.4; the CDL keys and our choices about them are in :mod:`dsstne.cdl`).
+(docs/tools.md; the CDL keys are in docs/formats.md and, with our choices about them, in
+:mod:`dsstne.cdl`).
 
 * **Train** — ``Network`` is a JSON description; every data set of ``Data`` is loaded and bound
   by name; ``Epochs`` epochs are trained with ``Optimizer``, ``Alpha`` (multiplied by
@@ -200,11 +201,13 @@ def _train(cdl, opts, prog):
 
 # ---- Predict ---------------------------------------------------------------------------------
 def dsstne_topk_metrics(top_units, relevant):
-    """DSSTNE's evaluation of top-k lists (spec/formats.md §4.4), per k = 1..K.
+    """DSSTNE's evaluation of top-k lists (docs/formats.md, "encoder Predict: the top-10
+    metrics"), per k = 1..K.
 
     `top_units` (examples × K) lists each example's predicted units best first (entries outside
-    the matrix width, such as the 2**32 − 1 that marks "no unit", never hit); `relevant` is a
-    scipy.sparse matrix (examples × units) whose stored entries are the relevant units.
+    the matrix width or negative, such as the 2**32 − 1 or −1 that mark "no unit", never hit);
+    `relevant` is a scipy.sparse matrix (examples × units) whose stored entries are the relevant
+    units.
     Returns (precision, recall, ndcg, skipped): arrays of length K averaged over the examples
     with at least one relevant unit, and the number of examples without one."""
     import scipy.sparse as sp

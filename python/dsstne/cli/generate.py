@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``dsstne generateNetCDF``: DSSTNE data text → a NetCDF data set (spec/formats.md §4.1).
+"""``dsstne generateNetCDF``: DSSTNE data text → a NetCDF data set (docs/tools.md; the data text
+and index files: docs/formats.md).
 
 DSSTNE's flags and output: ``-i`` text file or directory, ``-o`` NetCDF file, ``-d`` data set
 name, ``-f`` feature index, ``-s`` sample index, ``-c`` new feature index, ``-m`` merge new

@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``dsstne predict``: top-k recommendations from a trained model (spec/formats.md §4.3).
+"""``dsstne predict``: top-k recommendations from a trained model (docs/tools.md).
 
 DSSTNE's flags: ``-d`` data set base name, ``-n`` model file, ``-r`` input text (file or
 directory), ``-i`` input feature index, ``-o`` output feature index (labels of the output units),
 ``-f`` filter file or directory, ``-s`` recommendations file, ``-b`` batch (1024), ``-k``
 recommendations per sample (100), ``-p`` score format (``4.3f``), ``-l`` layer. Output: one line
 per sample of ``-r``, in order of first appearance, ``sample<TAB>item,score:item,score:…:``
-(spec/formats.md §4.5.4), scores descending (ties: ascending unit).
+(docs/formats.md, "Recommendation files"), scores descending (ties: ascending unit).
 
 Where it differs from DSSTNE (its traps):
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``dsstne train``: train a network on NetCDF data sets and save the model (spec/formats.md §4.2).
+"""``dsstne train``: train a network on NetCDF data sets and save the model (docs/tools.md).
 
 DSSTNE's flags: ``-c`` JSON config, ``-i`` input data sets (.nc), ``-o`` output (target) data
 sets (.nc), ``-n`` model file to write, ``-b`` batch (1024), ``-e`` epochs (40), ``-alpha``
