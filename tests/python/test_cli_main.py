@@ -35,7 +35,7 @@ def test_python_m_dsstne_errors_are_one_line_with_status_1(tmp_path):
     done = python_m("dsstne", "train", "-c", "model.nc", "-i", "x.nc", "-o", "x.nc",
                     "-n", "m.nc", cwd=tmp_path)
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr == ("dsstne train: error: -c model.nc: a NetCDF file, not a JSON network "
+    assert done.stderr == ("dsstne train: error: -c model.nc: a NetCDF file, not the JSON network "
                            "description\n")
 
 

@@ -160,7 +160,7 @@ def _check_flags(opts):
                              ("--netcdf", opts.netcdf, "NetCDF data set file"),
                              ("-n", opts.n, "model file")):
         if path is not None:
-            check_input(flag, path, what, directory=flag == "-r")
+            check_input(flag, path, what, directory=flag == "-r", text=flag in ("-r", "-i"))
     if opts.c is not None:
         check_text("-c", opts.c, "JSON network description")
     if opts.json is not None:

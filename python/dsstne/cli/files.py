@@ -52,26 +52,31 @@ def blaming(flag, path):
         raise flag_error(flag, path, e) from e
 
 
-def check_input(flag, path, what, *, directory=False):
-    """Refuses a missing `path` and, unless `directory`, a directory."""
+def check_input(flag, path, what, *, directory=False, text=False):
+    """Refuses a missing `path`, a directory unless `directory`, and with `text` a NetCDF file
+    (a data set or model given where a text file belongs)."""
     if not os.path.exists(path):
         raise flag_error(flag, path, f"no such {what}")
-    if os.path.isdir(path) and not directory:
-        raise flag_error(flag, path, f"is a directory, not a {what}")
+    if os.path.isdir(path):
+        if not directory:
+            raise flag_error(flag, path, f"is a directory; expected the {what}")
+        return
+    if text:
+        with blaming(flag, path):
+            with open(path, "rb") as f:
+                head = f.read(4)
+        for magic, kind in _MAGIC.items():
+            if head.startswith(magic):
+                raise flag_error(flag, path, f"{kind}, not the {what}")
 
 
 def check_text(flag, path, what):
     """Refuses a file that is not UTF-8 text (say, a NetCDF file given as the JSON) before a
     parser reports its bytes in a message nobody can read."""
-    check_input(flag, path, what)
+    check_input(flag, path, what, text=True)
     with blaming(flag, path):
-        with open(path, "rb") as f:
-            head = f.read(4)
-        if not head:
-            raise flag_error(flag, path, f"the file is empty (expected a {what})")
-        for magic, kind in _MAGIC.items():
-            if head.startswith(magic):
-                raise flag_error(flag, path, f"{kind}, not a {what}")
+        if os.path.getsize(path) == 0:
+            raise flag_error(flag, path, f"the file is empty; expected the {what}")
         decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
@@ -81,7 +86,7 @@ def check_text(flag, path, what):
                 except UnicodeDecodeError as e:
                     at = offset - pending + e.start
                     raise flag_error(flag, path, f"not UTF-8 text (byte 0x{e.object[e.start]:02x}"
-                                                 f" at offset {at}), so not a {what}") from None
+                                                 f" at offset {at}); expected the {what}") from None
                 offset += len(block)
 
 

@@ -93,7 +93,7 @@ def run(opts, prog="dsstne generateNetCDF"):
         raise ValueError(f"-o {opts.o}: is a directory")
     if os.path.exists(opts.o) and not opts.force:
         raise ValueError(f"-o {opts.o} exists; pass --force to replace it")
-    check_input("-i", opts.i, "input file or directory", directory=True)
+    check_input("-i", opts.i, "input file or directory", directory=True, text=True)
     for flag, path in (("-f", opts.f), ("-s", opts.s)):
         if os.path.isdir(path):
             raise ValueError(f"{flag} {path}: is a directory, not an index file")
@@ -106,7 +106,7 @@ def run(opts, prog="dsstne generateNetCDF"):
                              "index; pass --force to replace it, -m to add to it, or neither "
                              "-c nor -m to use it as it is")
     else:
-        check_input("-f", opts.f, "feature index (pass -c to create one)")
+        check_input("-f", opts.f, "feature index (pass -c to create one)", text=True)
         with blaming("-f", opts.f):
             features = tf.read_index(opts.f)
         if not features and mode == "fixed":
@@ -114,6 +114,7 @@ def run(opts, prog="dsstne generateNetCDF"):
                              "input's features to it or -c to create a new one")
     samples = None
     if os.path.exists(opts.s):
+        check_input("-s", opts.s, "sample index", text=True)
         with blaming("-s", opts.s):
             samples = tf.read_index(opts.s)
 

@@ -102,7 +102,7 @@ def _check_files(opts):
             ("-o", opts.o, "output feature index", False),
             ("-f", opts.f, "filter file or directory", True)):
         if path is not None:
-            check_input(flag, path, what, directory=directory)
+            check_input(flag, path, what, directory=directory, text=flag != "-n")
     if os.path.isdir(opts.s):
         raise ValueError(f"-s {opts.s}: is a directory")
     if os.path.exists(opts.s) and not opts.force:
