@@ -38,6 +38,11 @@ class Once(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+def given(opts, dest):
+    """Whether the flag of `dest` was on the command line (set by :class:`Once`)."""
+    return getattr(opts, f"_given_{dest}", False)
+
+
 def at_least(minimum):
     """An argparse `type` that reads an integer >= `minimum`."""
     def parse(text):

@@ -26,8 +26,6 @@ replaced only with ``--force``; errors are one line, exit status 1.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import sys
 import time
@@ -39,6 +37,8 @@ from . import train as _train
 from .common import (FIXED_SEED, add_device_flag, read_data_text, run_tool, tool_parser,
                      warner)
 from .common import Once as _Once
+from .common import given
+from .evaluate_files import save_split, write_json
 from .files import blaming, building, check_index, check_input, check_text, flag_error
 
 _DEFAULT_NAMES = ("gl_input", "gl_output")   # data set names of --save-split without -c
@@ -128,10 +128,6 @@ def main(argv=None, prog="dsstne evaluate") -> int:
     return run_tool(_parser(prog), argv, prog, run, interrupted)
 
 
-def _given(opts, dest):
-    return getattr(opts, f"_given_{dest}", False)
-
-
 def _check_flags(opts):
     if (opts.r is None) == (opts.netcdf is None):
         raise ValueError("give the data as exactly one of -r (data text) and --netcdf (NetCDF)")
@@ -146,7 +142,7 @@ def _check_flags(opts):
     for dest, flag in (("e", "-e"), ("alpha", "-alpha"), ("lambda_", "-lambda"),
                        ("lambda1", "-lambda1"), ("mu", "-mu"), ("mu1", "-mu1"),
                        ("optimizer", "--optimizer")):
-        if _given(opts, dest) and opts.c is None:
+        if given(opts, dest) and opts.c is None:
             raise ValueError(f"{flag} applies to training (-c) only")
     if opts.l is not None and opts.c is None and opts.n is None:
         raise ValueError("-l applies to a network (-c or -n) only")
@@ -235,74 +231,6 @@ def _read_netcdf(opts):
     matrix = matrix[:, :n_items]
     return _Data(matrix, [str(r) for r in range(matrix.shape[0])],
                  np.array([str(i) for i in range(n_items)], dtype=object), data_set=ds)
-
-
-def _write_text(path, labels, matrix, items, overwrite):
-    from .._files import replacing
-    with replacing(path, overwrite=overwrite) as tmp:
-        with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as fh:
-            for label, (a, b) in zip(labels, zip(matrix.indptr[:-1], matrix.indptr[1:])):
-                fh.write(f"{label}\t" + ":".join(items[matrix.indices[a:b]]) + "\n")
-
-
-def _save_split(opts, split, data, names):
-    from .. import DataSet
-    from ..netcdf import write_netcdf
-
-    out = opts.save_split
-    os.makedirs(out, exist_ok=True)
-    in_name, out_names = names
-    train_in = os.path.join(out, "train_input.nc")
-    write_netcdf(train_in, DataSet(in_name, split.train, boolean=True), overwrite=True)
-    outputs = [n for n in out_names if n != in_name]
-    train_out = train_in
-    if outputs:
-        train_out = os.path.join(out, "train_output.nc")
-        write_netcdf(train_out, [DataSet(n, split.train, boolean=True) for n in outputs],
-                     overwrite=True)
-    samples = np.array(data.samples, dtype=object)
-    _write_text(os.path.join(out, "heldout_input.txt"), samples[split.eval_users],
-                split.eval_input, data.items, True)
-    _write_text(os.path.join(out, "heldout_target.txt"), samples[split.eval_users],
-                split.eval_target, data.items, True)
-    tf.write_index(os.path.join(out, "features"), {label: i for i, label in enumerate(data.items)})
-    info = {"protocol": split.protocol, "seed": split.seed, "params": split.params,
-            "items": split.n_items, "train_users": samples[split.train_users].tolist(),
-            "eval_users": samples[split.eval_users].tolist()}
-    _write_json(os.path.join(out, "split.json"), info, True)
-    print(f"{out}: training set {train_in}" + (f", {train_out}" if outputs else "")
-          + "; held-out users in heldout_input.txt / heldout_target.txt; items in features")
-    if opts.c is not None:
-        print(f"train the same model with: dsstne train -c {opts.c} -i {train_in} -o {train_out}"
-              f" -n MODEL.nc -b {opts.b} -e {opts.e} --seed {split.seed}"
-              + "".join(f" {flag} {getattr(opts, dest)}" for flag, dest in _given_training(opts)))
-
-
-def _given_training(opts):
-    return [(flag, dest) for flag, dest in (("-alpha", "alpha"), ("-lambda", "lambda_"),
-                                            ("-lambda1", "lambda1"), ("-mu", "mu"),
-                                            ("-mu1", "mu1"), ("--optimizer", "optimizer"))
-            if _given(opts, dest)]
-
-
-def _finite(value):
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return _finite(value.item())
-    return value
-
-
-def _write_json(path, obj, overwrite):
-    from .._files import replacing
-    with replacing(path, overwrite=overwrite) as tmp:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(_finite(obj), fh, indent=1, ensure_ascii=False)
-            fh.write("\n")
 
 
 def _layers(net, layer):
@@ -396,7 +324,7 @@ def run(opts, prog="dsstne evaluate"):
     def on_split(split):
         print(split.describe(), flush=True)
         if opts.save_split is not None:
-            _save_split(opts, split, data, names)
+            save_split(opts, split, data, names)
 
     heldout = opts.heldout if opts.heldout is not None else 0.2
     results = compare(data.matrix, protocol=opts.protocol, seeds=opts.seeds, ks=opts.k,
@@ -409,6 +337,6 @@ def run(opts, prog="dsstne evaluate"):
         results["model"] = {"config": opts.c, "model": opts.n, "layer": opts.l,
                             "epochs": opts.e if opts.c else None, "batch": opts.b,
                             "device": opts.device}
-        _write_json(opts.json, results, opts.force)
+        write_json(opts.json, results, opts.force)
         print(f"{opts.json}: results written")
     return 0
