@@ -5,11 +5,11 @@
 # Usage: examples/movielens_walkthrough.sh RATINGS.txt [CONFIG.json] [WORKDIR]
 #   RATINGS.txt  DSSTNE's text format, one user per line: user<TAB>movie,time:movie,time:...
 #                (in the development checkout: ../shared/dsstne-reference/data/movielens_input_1024.txt)
-#   CONFIG.json  the network (default: examples/movielens_autoencoder.json)
+#   CONFIG.json  the network (default: DSSTNE's movielens_autoencoder.json, installed with the
+#                package: python3 -m dsstne.examples movielens_autoencoder.json prints it)
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ratings="$(realpath "${1:?usage: $0 RATINGS.txt [CONFIG.json] [WORKDIR]}")"
-config="$(realpath "${2:-$here/movielens_autoencoder.json}")"
+config="$(realpath "${2:-$(python3 -m dsstne.examples --path movielens_autoencoder.json)}")"
 work="${3:-$(mktemp -d)}"
 mkdir -p "$work" && cd "$work"
 

@@ -6,16 +6,16 @@ anywhere with no download. Run it with `scripts/quickstart.sh`, or `python examp
 once dsstne is installed.
 """
 
-import pathlib
 import time
 
 import dsstne
-from dsstne import synthetic
+from dsstne import examples, synthetic
 
 USERS, ITEMS, GROUPS = 3000, 2000, 8
 
-# DSSTNE's JSON language: a sparse input, one hidden layer, a sigmoid output over every item.
-CONFIG = pathlib.Path(__file__).with_name("autoencoder.json")
+# DSSTNE's JSON language: a sparse input, one hidden layer, a sigmoid output over every item
+# (installed with the package: python -m dsstne.examples autoencoder.json prints it).
+CONFIG = examples.path("autoencoder.json")
 
 
 def main():

@@ -10,7 +10,6 @@ Usage: python3 examples/recommend/sweep.py RATINGS.txt [--device cuda] [--seeds 
 import argparse
 import copy
 import json
-import pathlib
 import sys
 import time
 
@@ -18,10 +17,9 @@ import numpy as np
 
 import dsstne
 from dsstne import evaluate as ev
-from dsstne import textformats
+from dsstne import examples, textformats
 
-HERE = pathlib.Path(__file__).resolve().parent
-BASE = json.loads((HERE / "dae_sigmoid.json").read_text())
+BASE = json.loads(examples.path("dae_sigmoid.json").read_text())
 ADAM = dict(optimizer="adam", alpha=1e-3, lambda_=0.0, mu=0.9, mu1=0.999)
 
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """DSSTNE's CDL ("command description language") files: what ``dsstne encoder`` should do
-(spec/formats.md §5).
+(docs/formats.md, "CDL files").
 
 A CDL file is a JSON object; every key is case-insensitive::
 

@@ -128,7 +128,8 @@ def analytic_gradients(net, position=0):
         label = f"{w.input} -> {w.output}"
         rows = net.layer(w.output).batch_rows
         if not w.shared:
-            # The engine stores −(1/(sharing·rows))·∂E/∂W (spec/math.md); undo the scaling.
+            # The engine stores −(1/(sharing·rows))·∂E/∂W (docs/design.md, "Gradients as the
+            # engine stores them"); undo the scaling.
             groups.append((label, w, "weights",
                            -w.gradient.astype(np.float64) * w.sharing_count * rows))
         groups.append((label, w, "bias",

@@ -70,3 +70,16 @@ def interactions(users: int, items: int, per_user: float = 20.0, *, groups: int 
 def group_of(user: int, groups: int = 8) -> int:
     """The taste group of a user made by :func:`interactions`."""
     return user % groups
+
+
+def write_data_text(path, matrix, *, sample="u{}", feature="i{}") -> None:
+    """Writes the stored entries of `matrix` (users × items, any scipy.sparse) as DSSTNE data
+    text, one line per row, ``u0<TAB>i3:i17:...`` (labels from the `sample` and `feature`
+    formats of the row and column numbers; values are left out), the input of
+    ``dsstne generateNetCDF`` and ``dsstne predict``."""
+    csr = sp.csr_matrix(matrix)
+    csr.sort_indices()
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for row in range(csr.shape[0]):
+            items = csr.indices[csr.indptr[row]:csr.indptr[row + 1]]
+            f.write(sample.format(row) + "\t" + ":".join(feature.format(i) for i in items) + "\n")

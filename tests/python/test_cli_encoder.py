@@ -336,7 +336,7 @@ def test_missing_cdl_file(tmp_path, capsys):
     ({"Network": "ae.json", "Command": "Predict", "Data": "data.nc", "Seed": 1},
      "unknown key 'Seed'"),
     ({"Network": "nope.json", "Command": "Validate", "Data": ["data.nc", "gone.nc"]},
-     "no such file: {job}/nope.json (Network), {job}/gone.nc (Data)"),
+     "no such file: Network {job}/nope.json, Data {job}/gone.nc"),
 ])
 def test_bad_cdl_is_one_line(job, capsys, fields, message):
     cdl = write_cdl(job, **fields)
@@ -358,7 +358,7 @@ def test_same_data_set_in_two_files(job, capsys):
     dsstne.write_netcdf(job / "again.nc", [dsstne.DataSet("items", items(rng), boolean=True)])
     cdl = write_cdl(job, Network="ae.json", Command="Validate", Data=["data.nc", "again.nc"])
     assert encoder(cdl) == 1
-    assert (f"Data: data set 'items' is in both {job / 'data.nc'} and {job / 'again.nc'}"
+    assert (f"{cdl}: Data {job / 'again.nc'}: data set 'items' is also in {job / 'data.nc'}"
             in capsys.readouterr().err)
 
 
@@ -368,16 +368,16 @@ def test_results_may_not_overwrite_an_input(job, capsys):
 
 
 @pytest.mark.parametrize("name,missing", [
-    ("cifar10_train.cdl", ["config.json (Network)", "cifar10_training.nc (Data)"]),
-    ("cifar10_predict.cdl", ["network.nc (Network)", "cifar10_test.nc (Data)"]),
+    ("cifar10_train.cdl", [("Network", "config.json"), ("Data", "cifar10_training.nc")]),
+    ("cifar10_predict.cdl", [("Network", "network.nc"), ("Data", "cifar10_test.nc")]),
 ])
 def test_reference_cdls_parse_and_name_their_missing_files(reference_dir, capsys, name, missing):
     folder = reference_dir / "configs"
     assert encoder(folder / name) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"dsstne encoder: error: {folder / name}: no such file: ")
-    for entry in missing:
-        assert f"{folder / entry}" in err
+    for key, entry in missing:
+        assert f"{key} {folder / entry}" in err
 
 
 def test_device_cuda_runs_or_says_why_not(job, capsys):

@@ -162,7 +162,7 @@ def test_outputs_are_not_replaced_without_force(work, capsys):
 @pytest.mark.parametrize("args, message", [
     ((), "exactly one of -r"),
     (("-r", "data.txt", "--netcdf", "x.nc"), "exactly one of -r"),
-    (("-r", "nope.txt"), "nope.txt: no such data text"),
+    (("-r", "nope.txt"), "-r nope.txt: no such data text"),
     (("-r", "data.txt", "-c", "ae.json", "-n", "m.nc"), "at most one model"),
     (("-r", "data.txt", "-n", "m.nc"), "needs -i"),
     (("-r", "data.txt", "-e", "3"), "-e applies to training"),
@@ -171,7 +171,7 @@ def test_outputs_are_not_replaced_without_force(work, capsys):
     (("-r", "data.txt", "--seeds", "1,2", "--save-split", "s"), "one seed"),
     (("-r", "data.txt", "--dataset", "x"), "--dataset applies"),
     (("-r", "data.txt", "-l", "Hidden"), "-l applies to a network"),
-    (("-r", "data.txt", "-c", "nope.json"), "nope.json: no such network description"),
+    (("-r", "data.txt", "-c", "nope.json"), "-c nope.json: no such JSON network description"),
     (("-r", "data.txt", "--heldout", "60"), "between 1 and 59"),
 ])
 def test_errors(work, capsys, args, message):

@@ -263,11 +263,15 @@ def test_predict_k_beyond_128(trained):
 
 
 def test_predict_hidden_layer(trained, capsys):
-    assert predict("-k", 5, "-l", "Hidden") == 0
-    assert "beyond the 8 units of layer 'Hidden'" in capsys.readouterr().err
+    # -o labels the units of the layer -l names: the item index does not fit 8 hidden units
+    assert predict("-k", 5, "-l", "Hidden") == 1
+    err = capsys.readouterr().err
+    assert "-o fout: the index labels" in err and "hidden layer 'Hidden' of -n m.nc has 8" in err
+    tf.write_index(trained / "hidden", {f"h{u}": u for u in range(8)})
+    assert run("predict", "-n", "m.nc", "-r", "data.txt", "-i", "fin", "-o", "hidden",
+               "-s", "recs.txt", "-k", 5, "-l", "Hidden") == 0
     samples, hidden = raw_scores(trained, layer="Hidden")
-    fout = tf.read_index(trained / "fout")
-    label = {v: k for k, v in fout.items() if v < 8}
+    label = {u: f"h{u}" for u in range(8)}
     for row, (sample, entries) in enumerate(parse(trained / "recs.txt")):
         assert [i for i, _ in entries] == [label[u] for u in np.argsort(-hidden[row],
                                                                         kind="stable")[:5]]

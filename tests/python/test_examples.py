@@ -7,6 +7,8 @@ import pathlib
 import subprocess
 import sys
 
+import dsstne.examples
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -15,7 +17,7 @@ def test_movielens_walkthrough(reference_dir, tmp_path):
     env = dict(os.environ, PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}"
                                 f"{os.environ.get('PATH', '')}")
     run = subprocess.run(["bash", str(REPO / "examples" / "movielens_walkthrough.sh"),
-                          str(ratings), str(REPO / "examples" / "movielens_autoencoder.json"),
+                          str(ratings), str(dsstne.examples.path("movielens_autoencoder.json")),
                           str(tmp_path)], env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     seen = {}

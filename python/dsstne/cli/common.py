@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Flag parsing and error reporting shared by the dsstne tools: DSSTNE's single-dash flags, a
-flag given twice is an error, and every failure is one line on stderr with exit status 1."""
+flag given twice is an error, and every failure is one line on stderr with exit status 1 (the
+files a flag names are checked and blamed by :mod:`dsstne.cli.files`)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ class Once(argparse.Action):
             raise UsageError(f"{option_string} given twice")
         setattr(namespace, f"_given_{self.dest}", True)
         setattr(namespace, self.dest, values)
+
+
+def given(opts, dest):
+    """Whether the flag of `dest` was on the command line (set by :class:`Once`)."""
+    return getattr(opts, f"_given_{dest}", False)
 
 
 def at_least(minimum):
@@ -99,36 +105,64 @@ def read_data_text(path, warn, *, index_path=None, index_role="feature index", f
 
 
 def message(e):
+    """The text of exception `e` on one line (an OSError as ``file: reason``)."""
     if isinstance(e, OSError) and e.filename is not None and e.strerror:
-        return f"{os.fspath(e.filename)}: {e.strerror}"
-    return str(e)
+        text = f"{os.fspath(e.filename)}: {e.strerror}"
+    else:
+        text = str(e)
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+# Exceptions whose message is the whole story; any other type is named after its message, so a
+# one-line report of a bug still says what broke.
+_EXPECTED = (ValueError, OSError, TypeError, NotImplementedError, MemoryError, RuntimeError)
+
+
+def describe(e):
+    """One line for exception `e`: its message, followed by its type when that is unexpected."""
+    text = message(e)
+    if isinstance(e, _EXPECTED):
+        return text
+    return f"{text} ({type(e).__name__})" if text else type(e).__name__
 
 
 def same_file(a, b):
     return os.path.realpath(a) == os.path.realpath(b)
 
 
-def run_tool(parser, argv, prog, run, errors, interrupted=None) -> int:
-    """Parses `argv` and calls `run(opts, prog)`. Usage errors print the usage line and the error;
-    the exception types in `errors` print one line; all exit 1. `interrupted(opts)`, when given,
-    reports Ctrl-C and exits 130."""
+def _say(line):
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def run_tool(parser, argv, prog, run, interrupted=None) -> int:
+    """Parses `argv` and calls `run(opts, prog)`. Usage errors print the usage line and the
+    error; any exception of the run prints one line ``<prog>: error: <what>``; both exit 1.
+    Ctrl-C exits 130 after `interrupted(opts, prog)` (default: ``<prog>: interrupted``).
+    DSSTNE_TRACEBACK=1 lets exceptions through, for debugging the tools themselves."""
     try:
         opts = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     except UsageError as e:
         sys.stderr.write(parser.format_usage())
-        sys.stderr.write(f"{prog}: error: {e}\n")
+        _say(f"{prog}: error: {e}")
         return 1
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
-    if getattr(opts, "device", "") is None:
-        opts.device = default_device()
     try:
+        if getattr(opts, "device", "") is None:
+            opts.device = default_device()
         return run(opts, prog)
-    except tuple(errors) + (NotImplementedError,) as e:  # e.g. --device cuda on a CPU build
-        sys.stderr.write(f"{prog}: error: {message(e)}\n")
-        return 1
     except KeyboardInterrupt:
         if interrupted is None:
-            raise
-        interrupted(opts, prog)
+            _say(f"{prog}: interrupted")
+        else:
+            interrupted(opts, prog)
         return 130
+    except Exception as e:  # every failure is one line, not a traceback
+        if os.environ.get("DSSTNE_TRACEBACK") == "1":
+            raise
+        what = describe(e)
+        if isinstance(e, MemoryError):
+            what = f"out of memory: {what}" if what else "out of memory"
+        _say(f"{prog}: error: {what}")
+        return 1

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """``dsstne encoder FILE.cdl``: train, evaluate or gradient-check a network as a CDL file says
-(spec/formats.md §4.4; the CDL keys and our choices about them are in :mod:`dsstne.cdl`).
+(docs/tools.md; the CDL keys are in docs/formats.md and, with our choices about them, in
+:mod:`dsstne.cdl`).
 
 * **Train** — ``Network`` is a JSON description; every data set of ``Data`` is loaded and bound
   by name; ``Epochs`` epochs are trained with ``Optimizer``, ``Alpha`` (multiplied by
@@ -40,6 +41,7 @@ import numpy as np
 
 from .common import add_device_flag, run_tool, tool_parser
 from .common import same_file as _same
+from .files import blaming, building, check_input, check_text, check_widths, origins
 
 TOP_K = 10  # DSSTNE's evaluation depth
 
@@ -55,22 +57,19 @@ def _parser(prog):
 
 
 def main(argv=None, prog="dsstne encoder") -> int:
-    from ..errors import DsstneError
-
     def interrupted(opts, prog):
         sys.stderr.write(f"{prog}: interrupted; the files already written are complete\n")
 
-    errors = (ValueError, OSError, TypeError, DsstneError)
-    return run_tool(_parser(prog), argv, prog, run, errors, interrupted)
+    return run_tool(_parser(prog), argv, prog, run, interrupted)
 
 
 def run(opts, prog="dsstne encoder"):
     """Runs the CDL file `opts.cdl`; returns the exit status, raises ValueError/OSError."""
     from ..cdl import load_cdl
 
-    if not os.path.exists(opts.cdl):
-        raise ValueError(f"{opts.cdl}: no such CDL file")
-    cdl = load_cdl(opts.cdl)
+    check_text("", opts.cdl, "CDL file")
+    with blaming("", opts.cdl):
+        cdl = load_cdl(opts.cdl)
     for warning in cdl.warnings:
         sys.stderr.write(f"{prog}: warning: {warning}\n")
     _check_inputs(cdl)
@@ -79,15 +78,23 @@ def run(opts, prog="dsstne encoder"):
 
 
 # ---- files -----------------------------------------------------------------------------------
+def _key(cdl, key):
+    """The 'flag' of a file the CDL names: the CDL file and the key."""
+    return f"{cdl.source}: {key}"
+
+
 def _check_inputs(cdl):
     what = "model file" if cdl.command == "predict" else "network description"
-    missing = [f"{path} ({key})" for key, path in
-               [("Network", cdl.network)] + [("Data", d) for d in cdl.data]
-               if not os.path.isfile(path)]
+    files = [("Network", cdl.network)] + [("Data", d) for d in cdl.data]
+    missing = [f"{key} {path}" for key, path in files if not os.path.exists(path)]
     if missing:
         raise ValueError(f"{cdl.source}: no such file: {', '.join(missing)} (the {what} and "
                          "data set files; relative paths are read from the CDL file's "
                          "directory)")
+    for key, path in files:
+        check_input(_key(cdl, key), path, what if key == "Network" else "data set file")
+    if cdl.command != "predict":
+        check_text(_key(cdl, "Network"), cdl.network, "JSON network description")
 
 
 def _check_output(cdl, key, path, force):
@@ -109,19 +116,17 @@ def checkpoint_path(cdl, epoch):
 
 
 def _load_data(cdl):
+    """{data set name: (key, path, DataSet)} of every Data file (a file given twice is read
+    once)."""
     from ..netcdf import read_netcdf
-    data, origin, seen = [], {}, []
+    loaded, seen, key = [], [], _key(cdl, "Data")
     for path in cdl.data:
         if any(_same(path, p) for p in seen):
             continue
         seen.append(path)
-        for ds in read_netcdf(path):
-            if ds.name in origin:
-                raise ValueError(f"{cdl.source}: Data: data set '{ds.name}' is in both "
-                                 f"{origin[ds.name]} and {path}")
-            origin[ds.name] = path
-            data.append(ds)
-    return data
+        with blaming(key, path):
+            loaded.append((key, path, read_netcdf(path)))
+    return origins(loaded)
 
 
 def _network_config(cdl):
@@ -140,15 +145,13 @@ def _network_config(cdl):
     return config
 
 
-def _build(cdl, opts, data):
+def _build(cdl, opts, found):
     from .. import Network
-    config = _network_config(cdl)
-    try:
+    config, key = _network_config(cdl), _key(cdl, "Network")
+    data = [ds for _, _, ds in found.values()]
+    with building(key, cdl.network, found):
         net = Network(config, data, batch=cdl.batch, device=opts.device, seed=cdl.seed)
-    except ValueError as e:
-        if isinstance(config, dict) and cdl.network not in str(e):
-            raise ValueError(f"{cdl.network}: {e}") from e
-        raise
+    check_widths(net, key, cdl.network, found)
     if net.examples == 0:
         raise ValueError(f"{cdl.source}: Data: the input data sets have no examples")
     return net
@@ -198,11 +201,13 @@ def _train(cdl, opts, prog):
 
 # ---- Predict ---------------------------------------------------------------------------------
 def dsstne_topk_metrics(top_units, relevant):
-    """DSSTNE's evaluation of top-k lists (spec/formats.md §4.4), per k = 1..K.
+    """DSSTNE's evaluation of top-k lists (docs/formats.md, "encoder Predict: the top-10
+    metrics"), per k = 1..K.
 
     `top_units` (examples × K) lists each example's predicted units best first (entries outside
-    the matrix width, such as the 2**32 − 1 that marks "no unit", never hit); `relevant` is a
-    scipy.sparse matrix (examples × units) whose stored entries are the relevant units.
+    the matrix width or negative, such as the 2**32 − 1 or −1 that mark "no unit", never hit);
+    `relevant` is a scipy.sparse matrix (examples × units) whose stored entries are the relevant
+    units.
     Returns (precision, recall, ndcg, skipped): arrays of length K averaged over the examples
     with at least one relevant unit, and the number of examples without one."""
     import scipy.sparse as sp
@@ -243,10 +248,10 @@ def _relevant(ds):
     return rel[ds.index.astype(np.int64)] if ds.index is not None else rel
 
 
-def _data_for(cdl, net, data):
+def _data_for(cdl, net, found):
     """(the data sets the network's input layers and single output layer name, the output
     one); refuses a missing one and dense targets."""
-    by_name = {d.name: d for d in data}
+    by_name = {name: ds for name, (_, _, ds) in found.items()}
     held = ", ".join(sorted(by_name)) or "none"
     outputs = net.output_layers
     if len(outputs) != 1:
@@ -269,14 +274,17 @@ def _data_for(cdl, net, data):
 def _predict(cdl, opts, prog):
     from ..model import load_network
 
-    data = _load_data(cdl)
-    net = load_network(cdl.network, batch=cdl.batch, device=opts.device, seed=cdl.seed)
-    used, target = _data_for(cdl, net, data)
-    unused = [d.name for d in data if all(d is not u for u in used)]
+    found, key = _load_data(cdl), _key(cdl, "Network")
+    with blaming(key, cdl.network):
+        net = load_network(cdl.network, batch=cdl.batch, device=opts.device, seed=cdl.seed)
+    used, target = _data_for(cdl, net, found)
+    unused = [name for name, (_, _, d) in found.items() if all(d is not u for u in used)]
     if unused:
         sys.stderr.write(f"{prog}: warning: data sets not used by any layer: "
                          f"{', '.join(unused)}\n")
-    net.attach(used)
+    with building(key, cdl.network, found):
+        net.attach(used)
+    check_widths(net, key, cdl.network, found)
     if net.examples == 0:
         raise ValueError(f"{cdl.source}: Data: the input data sets have no examples")
     _, units = net.predict_topk(TOP_K)

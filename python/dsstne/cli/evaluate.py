@@ -26,8 +26,6 @@ replaced only with ``--force``; errors are one line, exit status 1.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import sys
 import time
@@ -39,6 +37,9 @@ from . import train as _train
 from .common import (FIXED_SEED, add_device_flag, read_data_text, run_tool, tool_parser,
                      warner)
 from .common import Once as _Once
+from .common import given
+from .evaluate_files import save_split, write_json
+from .files import blaming, building, check_index, check_input, check_text, flag_error
 
 _DEFAULT_NAMES = ("gl_input", "gl_output")   # data set names of --save-split without -c
 
@@ -121,17 +122,10 @@ def _parser(prog):
 
 
 def main(argv=None, prog="dsstne evaluate") -> int:
-    from ..errors import DsstneError
-
     def interrupted(opts, prog):
         sys.stderr.write(f"{prog}: interrupted\n")
 
-    return run_tool(_parser(prog), argv, prog, run,
-                    (ValueError, OSError, TypeError, MemoryError, DsstneError), interrupted)
-
-
-def _given(opts, dest):
-    return getattr(opts, f"_given_{dest}", False)
+    return run_tool(_parser(prog), argv, prog, run, interrupted)
 
 
 def _check_flags(opts):
@@ -148,7 +142,7 @@ def _check_flags(opts):
     for dest, flag in (("e", "-e"), ("alpha", "-alpha"), ("lambda_", "-lambda"),
                        ("lambda1", "-lambda1"), ("mu", "-mu"), ("mu1", "-mu1"),
                        ("optimizer", "--optimizer")):
-        if _given(opts, dest) and opts.c is None:
+        if given(opts, dest) and opts.c is None:
             raise ValueError(f"{flag} applies to training (-c) only")
     if opts.l is not None and opts.c is None and opts.n is None:
         raise ValueError("-l applies to a network (-c or -n) only")
@@ -160,38 +154,50 @@ def _check_flags(opts):
         raise ValueError("--save-split writes one split; give one seed")
     for flag, path, what in (("-r", opts.r, "data text"), ("-i", opts.i, "feature index"),
                              ("--netcdf", opts.netcdf, "NetCDF data set file"),
-                             ("-c", opts.c, "network description"), ("-n", opts.n, "model file")):
-        if path is not None and not os.path.exists(path):
-            raise ValueError(f"{path}: no such {what} ({flag})")
+                             ("-n", opts.n, "model file")):
+        if path is not None:
+            check_input(flag, path, what, directory=flag == "-r", text=flag in ("-r", "-i"))
+    if opts.c is not None:
+        check_text("-c", opts.c, "JSON network description")
     if opts.json is not None:
         if os.path.isdir(opts.json):
-            raise ValueError(f"{opts.json}: --json names a directory")
+            raise ValueError(f"--json {opts.json}: is a directory")
         if os.path.exists(opts.json) and not opts.force:
-            raise ValueError(f"{opts.json} exists; pass --force to replace it")
+            raise ValueError(f"--json {opts.json} exists; pass --force to replace it")
     if opts.save_split is not None and os.path.exists(opts.save_split):
         if not os.path.isdir(opts.save_split):
-            raise ValueError(f"{opts.save_split}: --save-split names a file, not a directory")
+            raise ValueError(f"--save-split {opts.save_split}: is a file, not a directory")
         if not opts.force:
-            raise ValueError(f"{opts.save_split} exists; pass --force to write into it")
+            raise ValueError(f"--save-split {opts.save_split} exists; pass --force to write "
+                             "into it")
 
 
 class _Data:
     """The interaction matrix with its user (sample) and item (feature) labels."""
 
-    def __init__(self, matrix, samples, items):
+    def __init__(self, matrix, samples, items, *, index=None, data_set=None):
         self.matrix, self.samples, self.items = matrix, samples, items
+        self.index, self.data_set = index, data_set  # -r's -i index, or the --netcdf data set
 
 
-def _read_text(opts, warn):
-    index = tf.read_index(opts.i) if opts.i is not None else None
-    if index is not None and not index:
-        raise ValueError(f"{opts.i}: the feature index is empty (-i)")
-    data = read_data_text(opts.r, warn, index_path=opts.i, features=index,
-                          mode="fixed" if index else "new")
+def _read_index(opts):
+    if opts.i is None:
+        return None
+    with blaming("-i", opts.i):
+        index = tf.read_index(opts.i)
+    if not index:
+        raise ValueError(f"-i {opts.i}: the feature index is empty")
+    return index
+
+
+def _read_text(opts, warn, index):
+    with blaming("-r", opts.r):
+        data = read_data_text(opts.r, warn, index_path=opts.i, features=index,
+                              mode="fixed" if index else "new")
     items = np.array([str(i) for i in range(data.matrix.shape[1])], dtype=object)
     for label, unit in data.features.items():
         items[unit] = label
-    return _Data(data.matrix.tocsr(), list(data.samples), items)
+    return _Data(data.matrix.tocsr(), list(data.samples), items, index=index)
 
 
 def _read_netcdf(opts):
@@ -199,16 +205,17 @@ def _read_netcdf(opts):
 
     from ..netcdf import read_netcdf
 
-    sets = read_netcdf(opts.netcdf)
+    with blaming("--netcdf", opts.netcdf):
+        sets = read_netcdf(opts.netcdf)
     names = [s.name for s in sets]
     if opts.dataset is not None:
         if opts.dataset not in names:
-            raise ValueError(f"{opts.netcdf}: no data set '{opts.dataset}' (it holds "
+            raise ValueError(f"--netcdf {opts.netcdf}: no data set '{opts.dataset}' (it holds "
                              f"{', '.join(names)})")
         ds = sets[names.index(opts.dataset)]
     elif len(sets) != 1:
-        raise ValueError(f"{opts.netcdf} holds {len(sets)} data sets ({', '.join(names)}); "
-                         "choose one with --dataset")
+        raise ValueError(f"--netcdf {opts.netcdf} holds {len(sets)} data sets "
+                         f"({', '.join(names)}); choose one with --dataset")
     else:
         ds = sets[0]
     if ds.sparse:
@@ -223,97 +230,59 @@ def _read_netcdf(opts):
     n_items = int(matrix.indices.max()) + 1 if matrix.nnz else 0
     matrix = matrix[:, :n_items]
     return _Data(matrix, [str(r) for r in range(matrix.shape[0])],
-                 np.array([str(i) for i in range(n_items)], dtype=object))
+                 np.array([str(i) for i in range(n_items)], dtype=object), data_set=ds)
 
 
-def _write_text(path, labels, matrix, items, overwrite):
-    from .._files import replacing
-    with replacing(path, overwrite=overwrite) as tmp:
-        with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as fh:
-            for label, (a, b) in zip(labels, zip(matrix.indptr[:-1], matrix.indptr[1:])):
-                fh.write(f"{label}\t" + ":".join(items[matrix.indices[a:b]]) + "\n")
+def _layers(net, layer):
+    """The input layer and the layer recommended from."""
+    return [net.layer(net.input_layers[0]), net.layer(layer)]
 
 
-def _save_split(opts, split, data, names):
-    from .. import DataSet
-    from ..netcdf import write_netcdf
-
-    out = opts.save_split
-    os.makedirs(out, exist_ok=True)
-    in_name, out_names = names
-    train_in = os.path.join(out, "train_input.nc")
-    write_netcdf(train_in, DataSet(in_name, split.train, boolean=True), overwrite=True)
-    outputs = [n for n in out_names if n != in_name]
-    train_out = train_in
-    if outputs:
-        train_out = os.path.join(out, "train_output.nc")
-        write_netcdf(train_out, [DataSet(n, split.train, boolean=True) for n in outputs],
-                     overwrite=True)
-    samples = np.array(data.samples, dtype=object)
-    _write_text(os.path.join(out, "heldout_input.txt"), samples[split.eval_users],
-                split.eval_input, data.items, True)
-    _write_text(os.path.join(out, "heldout_target.txt"), samples[split.eval_users],
-                split.eval_target, data.items, True)
-    tf.write_index(os.path.join(out, "features"), {label: i for i, label in enumerate(data.items)})
-    info = {"protocol": split.protocol, "seed": split.seed, "params": split.params,
-            "items": split.n_items, "train_users": samples[split.train_users].tolist(),
-            "eval_users": samples[split.eval_users].tolist()}
-    _write_json(os.path.join(out, "split.json"), info, True)
-    print(f"{out}: training set {train_in}" + (f", {train_out}" if outputs else "")
-          + "; held-out users in heldout_input.txt / heldout_target.txt; items in features")
-    if opts.c is not None:
-        print(f"train the same model with: dsstne train -c {opts.c} -i {train_in} -o {train_out}"
-              f" -n MODEL.nc -b {opts.b} -e {opts.e} --seed {split.seed}"
-              + "".join(f" {flag} {getattr(opts, dest)}" for flag, dest in _given_training(opts)))
-
-
-def _given_training(opts):
-    return [(flag, dest) for flag, dest in (("-alpha", "alpha"), ("-lambda", "lambda_"),
-                                            ("-lambda1", "lambda1"), ("-mu", "mu"),
-                                            ("-mu1", "mu1"), ("--optimizer", "optimizer"))
-            if _given(opts, dest)]
-
-
-def _finite(value):
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return _finite(value.item())
-    return value
-
-
-def _write_json(path, obj, overwrite):
-    from .._files import replacing
-    with replacing(path, overwrite=overwrite) as tmp:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(_finite(obj), fh, indent=1, ensure_ascii=False)
-            fh.write("\n")
-
-
-def _network_model(opts, prog):
-    """The `model` argument of compare for -c (a trainer) or -n (a loaded network)."""
-    from ..evaluate import NetworkRecommender, network_model
+def _trained(opts, index):
+    """-n as a recommender; -i must label its input and recommended layers (up to DSSTNE's
+    padding)."""
+    from ..evaluate import NetworkRecommender
     from ..model import load_network
 
-    if opts.n is not None:
-        sys.stderr.write(f"{prog}: warning: {opts.n} is evaluated as it is; its numbers mean "
-                         "something only if it never trained on the held-out users (use "
-                         "--save-split and dsstne train)\n")
+    with blaming("-n", opts.n):
         net = load_network(opts.n, batch=opts.b, device=opts.device)
-        return NetworkRecommender(net, opts.l, name=os.path.basename(opts.n))
+        recommender = NetworkRecommender(net, opts.l, name=os.path.basename(opts.n))
+    for layer in _layers(net, recommender.layer):
+        if index is not None:
+            check_index("-i", opts.i, index, layer, "-n", opts.n)
+    return recommender
+
+
+def _check_width(opts, recommender, ds):
+    """The --netcdf data set must be as wide as -n's input and recommended layers."""
+    for layer in _layers(recommender.net, recommender.layer):
+        if ds.units != layer.size:
+            raise flag_error("--netcdf", opts.netcdf,
+                             f"data set '{ds.name}' has {ds.units} units but "
+                             f"{layer.kind.lower()} layer '{layer.name}' of -n {opts.n} has "
+                             f"{layer.size}")
+
+
+def _trainer(opts):
+    """The `model` argument of compare for -c: trains the network on each split."""
+    from ..evaluate import network_model
+
     params = _train.training_params(opts)
     optimizer = params["optimizer"]
     last = {}
     trainer = network_model(opts.c, epochs=opts.e, batch=opts.b, device=opts.device,
                             layer=opts.l, callback=last.update, **params)
+    source = f"-r {opts.r}" if opts.r is not None else f"--netcdf {opts.netcdf}"
 
     def train(split):
         start = time.perf_counter()
-        recommender = trainer(split)
+        with building("-c", opts.c, {}):
+            recommender = trainer(split)
+        for layer in _layers(recommender.net, recommender.layer):
+            if layer.size != split.n_items:
+                raise flag_error("-c", opts.c, f"{layer.kind.lower()} layer '{layer.name}' has "
+                                               f"{layer.size} units but the data ({source}) "
+                                               f"have {split.n_items} items")
         error = f", error {last['error']:.6g}" if last else ""
         print(f"seed {split.seed}: trained {opts.e} epochs ({optimizer}) on "
               f"{split.train.shape[0]} users in {time.perf_counter() - start:.1f} s{error}",
@@ -329,25 +298,33 @@ def run(opts, prog="dsstne evaluate"):
     warn = warner(prog)
 
     _check_flags(opts)
-    data = _read_text(opts, warn) if opts.r is not None else _read_netcdf(opts)
-    source = opts.r if opts.r is not None else opts.netcdf
+    index = _read_index(opts)
+    trained = _trained(opts, index) if opts.n is not None else None
+    data = _read_text(opts, warn, index) if opts.r is not None else _read_netcdf(opts)
+    if trained is not None and data.data_set is not None:
+        _check_width(opts, trained, data.data_set)
+    if trained is not None:
+        warn(f"{opts.n} is evaluated as it is; its numbers mean something only if it never "
+             "trained on the held-out users (use --save-split and dsstne train)")
+    flag, source = ("-r", opts.r) if opts.r is not None else ("--netcdf", opts.netcdf)
     if data.matrix.nnz == 0:
-        raise ValueError(f"{source}: no interactions")
+        raise ValueError(f"{flag} {source}: no interactions")
     names = (_DEFAULT_NAMES[0], [_DEFAULT_NAMES[1]])
     if opts.c is not None:
-        inputs, outputs = config_data_sets(opts.c)
+        with blaming("-c", opts.c):
+            inputs, outputs = config_data_sets(opts.c)
         if len(inputs) != 1 or not outputs:
-            raise ValueError(f"{opts.c}: the network has {len(inputs)} input and "
+            raise ValueError(f"-c {opts.c}: the network has {len(inputs)} input and "
                              f"{len(outputs)} output data sets; evaluate trains autoencoders "
                              "with one input and at least one output")
         names = (inputs[0], outputs)
-    model = _network_model(opts, prog) if opts.c is not None or opts.n is not None else None
+    model = trained if opts.n is not None else _trainer(opts) if opts.c is not None else None
     model_name = os.path.basename(opts.c or opts.n or "model")
 
     def on_split(split):
         print(split.describe(), flush=True)
         if opts.save_split is not None:
-            _save_split(opts, split, data, names)
+            save_split(opts, split, data, names)
 
     heldout = opts.heldout if opts.heldout is not None else 0.2
     results = compare(data.matrix, protocol=opts.protocol, seeds=opts.seeds, ks=opts.k,
@@ -360,6 +337,6 @@ def run(opts, prog="dsstne evaluate"):
         results["model"] = {"config": opts.c, "model": opts.n, "layer": opts.l,
                             "epochs": opts.e if opts.c else None, "batch": opts.b,
                             "device": opts.device}
-        _write_json(opts.json, results, opts.force)
+        write_json(opts.json, results, opts.force)
         print(f"{opts.json}: results written")
     return 0

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``dsstne generateNetCDF``: DSSTNE data text → a NetCDF data set (spec/formats.md §4.1).
+"""``dsstne generateNetCDF``: DSSTNE data text → a NetCDF data set (docs/tools.md; the data text
+and index files: docs/formats.md).
 
 DSSTNE's flags and output: ``-i`` text file or directory, ``-o`` NetCDF file, ``-d`` data set
 name, ``-f`` feature index, ``-s`` sample index, ``-c`` new feature index, ``-m`` merge new
@@ -30,6 +31,7 @@ from .. import textformats as tf
 from .common import Once as _Once
 from .common import read_data_text, run_tool, tool_parser, warner
 from .common import same_file as _same
+from .files import blaming, check_input
 
 _UINT32_MAX = 2**32 - 1
 
@@ -62,7 +64,7 @@ def _parser(prog):
 
 
 def main(argv=None, prog="dsstne generateNetCDF") -> int:
-    return run_tool(_parser(prog), argv, prog, run, (ValueError, OSError))
+    return run_tool(_parser(prog), argv, prog, run)
 
 
 def run(opts, prog="dsstne generateNetCDF"):
@@ -88,33 +90,43 @@ def run(opts, prog="dsstne generateNetCDF"):
                 raise ValueError(f"{flag} {path} lies in the input directory {opts.i}, whose "
                                  "files are all read as data")
     if os.path.isdir(opts.o):
-        raise ValueError(f"{opts.o}: -o names a directory")
+        raise ValueError(f"-o {opts.o}: is a directory")
     if os.path.exists(opts.o) and not opts.force:
-        raise ValueError(f"{opts.o} exists; pass --force to replace it")
-    if not os.path.exists(opts.i):
-        raise ValueError(f"{opts.i}: no such input file or directory (-i)")
+        raise ValueError(f"-o {opts.o} exists; pass --force to replace it")
+    check_input("-i", opts.i, "input file or directory", directory=True, text=True)
+    for flag, path in (("-f", opts.f), ("-s", opts.s)):
+        if os.path.isdir(path):
+            raise ValueError(f"{flag} {path}: is a directory, not an index file")
 
     mode = "new" if opts.c else "merge" if opts.m else "fixed"
     features = None
     if mode == "new":
         if os.path.isfile(opts.f) and os.path.getsize(opts.f) > 0 and not opts.force:
-            raise ValueError(f"{opts.f} exists and -c would replace it with a new feature index; "
-                             "pass --force to replace it, -m to add to it, or neither -c nor -m "
-                             "to use it as it is")
-    elif not os.path.exists(opts.f):
-        raise ValueError(f"{opts.f}: no such feature index (-f); pass -c to create one")
+            raise ValueError(f"-f {opts.f} exists and -c would replace it with a new feature "
+                             "index; pass --force to replace it, -m to add to it, or neither "
+                             "-c nor -m to use it as it is")
     else:
-        features = tf.read_index(opts.f)
-    samples = tf.read_index(opts.s) if os.path.exists(opts.s) else None
+        check_input("-f", opts.f, "feature index (pass -c to create one)", text=True)
+        with blaming("-f", opts.f):
+            features = tf.read_index(opts.f)
+        if not features and mode == "fixed":
+            raise ValueError(f"-f {opts.f}: the feature index is empty; pass -m to add the "
+                             "input's features to it or -c to create a new one")
+    samples = None
+    if os.path.exists(opts.s):
+        check_input("-s", opts.s, "sample index", text=True)
+        with blaming("-s", opts.s):
+            samples = tf.read_index(opts.s)
 
-    data = read_data_text(opts.i, warn, index_path=opts.f, features=features, mode=mode,
-                          samples=samples, hint=" (-m adds them to the index)")
+    with blaming("-i", opts.i):
+        data = read_data_text(opts.i, warn, index_path=opts.f, features=features, mode=mode,
+                              samples=samples, hint=" (-m adds them to the index)")
     rows = data.matrix.shape[0]
     if data.matrix.nnz == 0:
-        raise ValueError(f"{opts.i}: no data points to write")
+        raise ValueError(f"-i {opts.i}: no data points to write")
     width = tf.round_up(tf.index_width(data.features), 128)
     if width > _UINT32_MAX:
-        raise ValueError(f"{opts.f}: the feature index spans {width} units, more than a data "
+        raise ValueError(f"-f {opts.f}: the feature index spans {width} units, more than a data "
                          "set can hold")
     analog = opts.t == "analog"
     if analog and data.missing_values:
@@ -128,11 +140,13 @@ def run(opts, prog="dsstne generateNetCDF"):
     m = data.matrix
     values = m.data if analog else np.ones(m.nnz, dtype=np.float32)
     csr = type(m)((values, m.indices, m.indptr), shape=(rows, width))
-    write_netcdf(opts.o, DataSet(opts.d, csr, boolean=not analog), overwrite=opts.force)
-    if data.features_added:
-        tf.write_index(opts.f, data.features)
-    if data.samples_added:
-        tf.write_index(opts.s, data.sample_index)
+    with blaming("-o", opts.o):
+        write_netcdf(opts.o, DataSet(opts.d, csr, boolean=not analog), overwrite=opts.force)
+    for flag, path, index, added in (("-f", opts.f, data.features, data.features_added),
+                                     ("-s", opts.s, data.sample_index, data.samples_added)):
+        if added:
+            with blaming(flag, path):
+                tf.write_index(path, index)
 
     kind = "analog (Float)" if analog else "indicator (Boolean)"
     print(f"{opts.o}: data set '{opts.d}', {rows} examples, width {width}, {m.nnz} points, "

@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``dsstne predict``: top-k recommendations from a trained model (spec/formats.md §4.3).
+"""``dsstne predict``: top-k recommendations from a trained model (docs/tools.md).
 
 DSSTNE's flags: ``-d`` data set base name, ``-n`` model file, ``-r`` input text (file or
 directory), ``-i`` input feature index, ``-o`` output feature index (labels of the output units),
 ``-f`` filter file or directory, ``-s`` recommendations file, ``-b`` batch (1024), ``-k``
 recommendations per sample (100), ``-p`` score format (``4.3f``), ``-l`` layer. Output: one line
 per sample of ``-r``, in order of first appearance, ``sample<TAB>item,score:item,score:…:``
-(spec/formats.md §4.5.4), scores descending (ties: ascending unit).
+(docs/formats.md, "Recommendation files"), scores descending (ties: ascending unit).
 
 Where it differs from DSSTNE (its traps):
 
@@ -19,6 +19,11 @@ Where it differs from DSSTNE (its traps):
   (DSSTNE: it had to be ``<d>_input``); ``-d`` is optional and a mismatch is only a warning;
 * nothing is written into the working directory (DSSTNE wrote ``<d>_input_predict.nc`` and
   ``<d>_input_predict.samplesIndex``); everything stays in memory;
+* ``-i`` and ``-o`` must label the units of the input layer and of the layer recommended from:
+  an index that spans more units, or leaves 128 or more unlabelled (more than DSSTNE's padding to
+  a multiple of 128), is refused naming the flag, the layer and both sizes (DSSTNE wrote the
+  wrong labels, e.g. user ids as items when ``-o`` was the sample index); an ``-o`` whose labels
+  are exactly the samples of ``-r`` is warned about;
 * units without a label in ``-o`` (padding units beyond the index) are never recommended and
   do not take a place among the k (DSSTNE dropped them from the first k, leaving lines short);
 * ``-f`` is optional; an existing ``-s`` is replaced only with ``--force`` (DSSTNE truncated it),
@@ -39,8 +44,8 @@ from .common import (FIXED_SEED, add_device_flag, read_data_text, run_tool, tool
 from .common import Once as _Once
 from .common import positive as _positive
 from .common import same_file as _same
+from .files import blaming, check_index, check_input
 
-_NO_UNIT = 2**32 - 1
 _CHUNK_VALUES = 1 << 24  # scores held at once with --filter-multiply
 
 
@@ -87,21 +92,21 @@ def _parser(prog):
 
 
 def main(argv=None, prog="dsstne predict") -> int:
-    from ..errors import DsstneError
-    return run_tool(_parser(prog), argv, prog, run, (ValueError, OSError, TypeError, DsstneError))
+    return run_tool(_parser(prog), argv, prog, run)
 
 
 def _check_files(opts):
-    for flag, path, what in (("-n", opts.n, "model file"), ("-r", opts.r, "input text"),
-                             ("-i", opts.i, "input feature index"),
-                             ("-o", opts.o, "output feature index"),
-                             ("-f", opts.f, "filter file or directory")):
-        if path is not None and not os.path.exists(path):
-            raise ValueError(f"{path}: no such {what} ({flag})")
+    for flag, path, what, directory in (
+            ("-n", opts.n, "model file", False), ("-r", opts.r, "input text", True),
+            ("-i", opts.i, "input feature index", False),
+            ("-o", opts.o, "output feature index", False),
+            ("-f", opts.f, "filter file or directory", True)):
+        if path is not None:
+            check_input(flag, path, what, directory=directory, text=flag != "-n")
     if os.path.isdir(opts.s):
-        raise ValueError(f"{opts.s}: -s names a directory")
+        raise ValueError(f"-s {opts.s}: is a directory")
     if os.path.exists(opts.s) and not opts.force:
-        raise ValueError(f"{opts.s} exists; pass --force to replace it")
+        raise ValueError(f"-s {opts.s} exists; pass --force to replace it")
     for flag, path in (("-n", opts.n), ("-r", opts.r), ("-i", opts.i), ("-o", opts.o),
                        ("-f", opts.f)):
         if path is not None and _same(path, opts.s):
@@ -124,49 +129,48 @@ def run(opts, prog="dsstne predict"):
     warn = warner(prog)
 
     _check_files(opts)
-    in_index, out_index = tf.read_index(opts.i), tf.read_index(opts.o)
-    if not in_index:
-        raise ValueError(f"{opts.i}: the input feature index is empty (-i)")
-    data = read_data_text(opts.r, warn, index_path=opts.i, index_role="input feature index",
-                          features=in_index, mode="fixed")
-    rows = data.matrix.shape[0]
-
-    net = load_network(opts.n, batch=opts.b, device=opts.device, seed=opts.seed)
+    with blaming("-i", opts.i):
+        in_index = tf.read_index(opts.i)
+    with blaming("-o", opts.o):
+        out_index = tf.read_index(opts.o)
+    with blaming("-n", opts.n):
+        net = load_network(opts.n, batch=opts.b, device=opts.device, seed=opts.seed)
     inputs = net.input_layers
     if len(inputs) != 1:
-        raise ValueError(f"{opts.n}: network '{net.name}' has {len(inputs)} input layers; "
+        raise ValueError(f"-n {opts.n}: network '{net.name}' has {len(inputs)} input layers; "
                          "predict needs exactly one")
     in_layer = net.layer(inputs[0])
     name = f"{opts.d}_input" if opts.d else in_layer.data_set
     if opts.d and name != in_layer.data_set:
         warn(f"the input layer '{in_layer.name}' reads data set '{in_layer.data_set}', not "
              f"'{name}'; the input of {opts.r} is bound to it anyway")
-    width = in_layer.size
-    if tf.index_width(in_index) > width:
-        raise ValueError(f"{opts.i}: the input feature index spans {tf.index_width(in_index)} "
-                         f"units but input layer '{in_layer.name}' of {opts.n} has {width}")
-    if opts.l is not None and opts.l not in [l.name for l in net.layers]:
-        raise ValueError(f"-l {opts.l}: {opts.n} has no such layer (layers: "
-                         f"{', '.join(l.name for l in net.layers)})")
+    names = [x.name for x in net.layers]
+    if opts.l is not None and opts.l not in names:
+        raise ValueError(f"-l {opts.l}: -n {opts.n} has no such layer (layers: "
+                         f"{', '.join(names)})")
     layer = net._output_layer(opts.l)
-    units = net.layer(layer).size
+    check_index("-i", opts.i, in_index, in_layer, "-n", opts.n)
+    check_index("-o", opts.o, out_index, net.layer(layer), "-n", opts.n)
+    width, units = in_layer.size, net.layer(layer).size
 
     labels = np.full(units, None, dtype=object)
-    beyond = 0
     for label, unit in out_index.items():
-        if unit < units:
-            labels[unit] = label
-        else:
-            beyond += 1
-    if beyond:
-        warn(f"{beyond} entries of {opts.o} have an index beyond the {units} units of layer "
-             f"'{layer}'; they are never recommended")
+        labels[unit] = label
     unlabelled = np.flatnonzero(labels == None)  # noqa: E711 (elementwise)
-    if unlabelled.size == units:
-        raise ValueError(f"{opts.o}: no entry labels a unit of layer '{layer}' ({units} units)")
 
+    with blaming("-r", opts.r):
+        data = read_data_text(opts.r, warn, index_path=opts.i, index_role="input feature index",
+                              features=in_index, mode="fixed")
+    rows = data.matrix.shape[0]
     row_of = {label: row for row, label in enumerate(data.samples)}
-    filters = tf.read_filters(opts.f, row_of, out_index) if opts.f is not None else {}
+    # Sizes cannot tell a small sample index from the item index; its labels can.
+    if set(out_index) == set(row_of) and set(out_index) != set(in_index):
+        warn(f"the labels of -o {opts.o} are the samples of -r {opts.r}, not items: is -o the "
+             "sample index? Recommendations are written with these labels")
+    filters = {}
+    if opts.f is not None:
+        with blaming("-f", opts.f):
+            filters = tf.read_filters(opts.f, row_of, out_index)
     f_rows, f_units, f_values = [], [], []
     for row, entries in filters.items():
         for unit, value in entries:
@@ -206,9 +210,11 @@ def run(opts, prog="dsstne predict"):
             else:
                 top_scores, top_units = net.predict_topk(k, ds, layer=layer,
                                                          exclude=exclude[start:stop])
+            # An empty slot is a negative index (int32 -1) or 2**32 - 1 (uint32): no unit.
+            top_units = np.asarray(top_units).astype(np.int64)
             for r in range(stop - start):
-                keep = (top_units[r] != _NO_UNIT) & np.isfinite(top_scores[r])
-                picked = top_units[r][keep].astype(np.int64)
+                keep = (top_units[r] >= 0) & (top_units[r] < units) & np.isfinite(top_scores[r])
+                picked = top_units[r][keep]
                 yield data.samples[start + r], labels[picked], top_scores[r][keep]
 
     from .._files import replacing

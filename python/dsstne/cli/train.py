@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``dsstne train``: train a network on NetCDF data sets and save the model (spec/formats.md §4.2).
+"""``dsstne train``: train a network on NetCDF data sets and save the model (docs/tools.md).
 
 DSSTNE's flags: ``-c`` JSON config, ``-i`` input data sets (.nc), ``-o`` output (target) data
 sets (.nc), ``-n`` model file to write, ``-b`` batch (1024), ``-e`` epochs (40), ``-alpha``
@@ -20,8 +20,10 @@ Where it differs from DSSTNE (its traps):
   DSSTNE always wrote ``<-n><epoch>.nc`` (e.g. ``gl.nc10.nc``) every 10 epochs;
 * no ``initial_network.nc`` is written into the working directory (DSSTNE did, always);
   ``--save-initial FILE`` saves the untrained network there;
-* a flag given twice, an unknown flag or a bad number is a one-line error, exit status 1
-  (DSSTNE: the first one won, unknown flags were ignored, bad numbers aborted).
+* a data set narrower or wider than the input or output layer it feeds is refused, naming its
+  flag, file, the layer and both sizes;
+* a flag given twice, an unknown flag, a bad number or a bad file is a one-line error, exit
+  status 1 (DSSTNE: the first one won, unknown flags were ignored, bad numbers aborted).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .common import FIXED_SEED, add_device_flag, at_least, run_tool, tool_parser
 from .common import Once as _Once
 from .common import positive as _positive
 from .common import same_file as _same
+from .files import blaming, building, check_input, check_text, check_widths, origins
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "nesterov", "rmsprop", "adadelta", "adam")
 
@@ -112,13 +115,10 @@ def _parser(prog):
 
 
 def main(argv=None, prog="dsstne train") -> int:
-    from ..errors import DsstneError
-
     def interrupted(opts, prog):
         sys.stderr.write(f"{prog}: interrupted; {opts.n} was not written\n")
 
-    return run_tool(_parser(prog), argv, prog, run, (ValueError, OSError, TypeError, DsstneError),
-                    interrupted)
+    return run_tool(_parser(prog), argv, prog, run, interrupted)
 
 
 def checkpoint_path(model, epoch):
@@ -128,20 +128,18 @@ def checkpoint_path(model, epoch):
 
 
 def _load_data(paths):
+    """{data set name: (flag, path, DataSet)} of the NetCDF files of `paths` ((flag, path)
+    pairs; a file given twice is read once)."""
     from ..netcdf import read_netcdf
-    data, seen = [], []
+    loaded, seen = [], []
     for flag, path in paths:
-        if not os.path.isfile(path):
-            raise ValueError(f"{path}: no such data set file ({flag})")
+        check_input(flag, path, "data set file")
         if any(_same(path, p) for p in seen):
             continue
         seen.append(path)
-        data += read_netcdf(path)
-    names = [d.name for d in data]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise ValueError(f"data set '{twice[0]}' is in both -i and -o (or twice in one file)")
-    return data
+        with blaming(flag, path):
+            loaded.append((flag, path, read_netcdf(path)))
+    return origins(loaded)
 
 
 def _progress(stats, first, last, tty):
@@ -162,30 +160,36 @@ def run(opts, prog="dsstne train"):
 
     if opts.c is None and opts.resume is None:
         raise ValueError("-c (network description) is required unless --continue MODEL is given")
-    if opts.c is not None and not os.path.isfile(opts.c):
-        raise ValueError(f"{opts.c}: no such network description (-c)")
-    if opts.resume is not None and not os.path.isfile(opts.resume):
-        raise ValueError(f"{opts.resume}: no such model file (--continue)")
+    if opts.c is not None:
+        check_text("-c", opts.c, "JSON network description")
+    if opts.resume is not None:
+        check_input("--continue", opts.resume, "model file")
     if os.path.isdir(opts.n):
-        raise ValueError(f"{opts.n}: -n names a directory")
+        raise ValueError(f"-n {opts.n}: is a directory")
     if os.path.exists(opts.n) and not opts.force:
-        raise ValueError(f"{opts.n} exists; pass --force to replace it")
+        raise ValueError(f"-n {opts.n} exists; pass --force to replace it")
     for flag, path in (("-i", opts.i), ("-o", opts.o), ("-c", opts.c)):
         if path is not None and _same(path, opts.n):
             raise ValueError(f"{flag} and -n name the same file {path}")
     if opts.save_initial is not None and os.path.exists(opts.save_initial) and not opts.force:
-        raise ValueError(f"{opts.save_initial} exists; pass --force to replace it")
+        raise ValueError(f"--save-initial {opts.save_initial} exists; pass --force to replace it")
 
-    data = _load_data((("-i", opts.i), ("-o", opts.o)))
+    found = _load_data((("-i", opts.i), ("-o", opts.o)))
+    data = [ds for _, _, ds in found.values()]
     if opts.resume is not None:
         if opts.c is not None:
             sys.stderr.write(f"{prog}: warning: -c {opts.c} is ignored with --continue (the "
                              f"network is the one saved in {opts.resume})\n")
-        net = load_network(opts.resume, data, batch=opts.b, device=opts.device, seed=opts.seed)
+        flag, path = "--continue", opts.resume
+        with building(flag, path, found):
+            net = load_network(path, data, batch=opts.b, device=opts.device, seed=opts.seed)
     else:
-        net = Network(opts.c, data, batch=opts.b, device=opts.device, seed=opts.seed)
+        flag, path = "-c", opts.c
+        with building(flag, path, found):
+            net = Network(path, data, batch=opts.b, device=opts.device, seed=opts.seed)
+    check_widths(net, flag, path, found)
     if net.examples == 0:
-        raise ValueError(f"{opts.i}: the input data set has no examples")
+        raise ValueError(f"-i {opts.i}: the input data set has no examples")
 
     saved = (net.training_mode or "").lower() if opts.resume is not None else ""
     params = training_params(opts, saved if saved in OPTIMIZERS else None)
