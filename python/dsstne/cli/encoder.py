@@ -41,7 +41,7 @@ import numpy as np
 
 from .common import add_device_flag, run_tool, tool_parser
 from .common import same_file as _same
-from .files import blaming, building, check_input, check_text, check_widths, origins
+from .files import blaming, building, check_input, check_text, origins
 
 TOP_K = 10  # DSSTNE's evaluation depth
 
@@ -151,7 +151,6 @@ def _build(cdl, opts, found):
     data = [ds for _, _, ds in found.values()]
     with building(key, cdl.network, found):
         net = Network(config, data, batch=cdl.batch, device=opts.device, seed=cdl.seed)
-    check_widths(net, key, cdl.network, found)
     if net.examples == 0:
         raise ValueError(f"{cdl.source}: Data: the input data sets have no examples")
     return net
@@ -284,7 +283,6 @@ def _predict(cdl, opts, prog):
                          f"{', '.join(unused)}\n")
     with building(key, cdl.network, found):
         net.attach(used)
-    check_widths(net, key, cdl.network, found)
     if net.examples == 0:
         raise ValueError(f"{cdl.source}: Data: the input data sets have no examples")
     _, units = net.predict_topk(TOP_K)

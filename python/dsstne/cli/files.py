@@ -121,22 +121,6 @@ def building(flag, path, found):
         raise flag_error(flag, path, e) from e
 
 
-def check_widths(net, flag, path, found):
-    """Refuses a data set narrower or wider than the input or output layer it feeds, naming the
-    data set's flag and file, the layer, the network's flag and file and both sizes."""
-    for layer in net.layers:
-        source = found.get(layer.data_set) if layer.kind in ("Input", "Output") else None
-        if source is None:
-            continue
-        data_flag, data_path, ds = source
-        if ds.units != layer.size:
-            side = "narrower" if ds.units < layer.size else "wider"
-            raise flag_error(data_flag, data_path,
-                             f"data set '{ds.name}' has {ds.units} units, {side} than "
-                             f"{layer.kind.lower()} layer '{layer.name}' of {flag} {path} "
-                             f"({layer.size} units)")
-
-
 def check_index(flag, path, index, layer, net_flag, net_path):
     """Refuses a feature index that does not label `layer`'s units. It may leave fewer than 128
     units at the end unlabelled, DSSTNE's padding of widths to a multiple of 128; any other

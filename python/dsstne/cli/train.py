@@ -36,7 +36,7 @@ from .common import FIXED_SEED, add_device_flag, at_least, run_tool, tool_parser
 from .common import Once as _Once
 from .common import positive as _positive
 from .common import same_file as _same
-from .files import blaming, building, check_input, check_text, check_widths, origins
+from .files import blaming, building, check_input, check_text, origins
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "nesterov", "rmsprop", "adadelta", "adam")
 
@@ -187,7 +187,6 @@ def run(opts, prog="dsstne train"):
         flag, path = "-c", opts.c
         with building(flag, path, found):
             net = Network(path, data, batch=opts.b, device=opts.device, seed=opts.seed)
-    check_widths(net, flag, path, found)
     if net.examples == 0:
         raise ValueError(f"-i {opts.i}: the input data set has no examples")
 
