@@ -9,6 +9,8 @@ import errno
 import os
 import tempfile
 
+from . import _cdfcheck, _h5check
+
 
 @contextlib.contextmanager
 def replacing(path, *, overwrite=True):
@@ -44,15 +46,22 @@ def replacing(path, *, overwrite=True):
 
 
 def open_netcdf(nc4, path, what):
-    """`netCDF4.Dataset(path, "r")`; a missing file is FileNotFoundError and anything that is
-    not readable NetCDF a ValueError, both naming the file (`what` says what was expected)."""
+    """`netCDF4.Dataset(path, "r")` after checking the file's metadata against the file
+    (damaged metadata can make the netCDF and HDF5 libraries loop forever or read zeros for
+    missing data), and the raw bytes of its global text attributes (netCDF4 hides NUL bytes
+    and invalid UTF-8 in them). A missing file is FileNotFoundError and anything that is not
+    sound, readable NetCDF a ValueError, both naming the file (`what` says what was expected)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(errno.ENOENT, f"no such {what}", path)
+    texts = _cdfcheck.check(path)
+    if texts is None:
+        texts = _h5check.check(path)
     try:
-        return nc4.Dataset(path, "r")
+        return nc4.Dataset(path, "r"), texts or {}
     except PermissionError:
         raise
-    except OSError as e:
+    except (OSError, RuntimeError, ValueError, TypeError, UnicodeError, IndexError,
+            KeyError, AttributeError, OverflowError) as e:
         raise ValueError(f"{path}: not a readable NetCDF file (wrong format or truncated): {e}"
                          ) from e
