@@ -1,11 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Helpers of the damaged-file tests (test_netcdf_damage.py, test_netcdf_values.py): a tiny
-model file, and running a reader in a child process with a time limit."""
+model file, and running a reader in a worker process with a time limit."""
 
-import os
-import pickle
-import signal
-import time
+import multiprocessing
 
 import numpy as np
 import pytest
@@ -16,39 +13,54 @@ import dsstne
 LIMIT_S = 30
 
 
-def bounded(fn, *args):
-    """Runs fn(*args) in a forked child; returns (exception type name, message) or None, and
-    fails the test if the child hangs or dies."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.close(r)
+def _serve(conn):  # pragma: no cover - runs in the worker process
+    while True:
+        fn, args = conn.recv()
         try:
             fn(*args)
             result = None
         except BaseException as e:  # noqa: BLE001 - everything is reported to the parent
-            result = (type(e).__name__, str(e)[:4000])  # fits the pipe: no blocked child
-        os.write(w, pickle.dumps(result))
-        os._exit(0)
-    os.close(w)
-    deadline = time.monotonic() + LIMIT_S
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.01)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        os.close(r)
-        pytest.fail(f"{fn.__name__}{args} still running after {LIMIT_S} s")
-    data = b""
-    while chunk := os.read(r, 1 << 16):
-        data += chunk
-    os.close(r)
-    if os.WIFSIGNALED(status):
-        pytest.fail(f"{fn.__name__}{args} died of signal {os.WTERMSIG(status)}")
-    return pickle.loads(data)
+            result = (type(e).__name__, str(e))
+        conn.send(result)
+
+
+class _Worker:
+    """A spawned process that runs readers for the tests. Not a fork of the test process:
+    a fork made after the engine's OpenMP threads ran hangs in its first parallel loop."""
+
+    def __init__(self):
+        self.process = None
+
+    def start(self):
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child,), daemon=True)
+        self.process.start()
+
+    def run(self, fn, args):
+        if self.process is None or not self.process.is_alive():
+            self.start()
+        self.conn.send((fn, args))
+        if not self.conn.poll(LIMIT_S):
+            self.process.kill()
+            self.process.join()
+            self.process = None
+            pytest.fail(f"{fn.__name__}{args} still running after {LIMIT_S} s")
+        try:
+            return self.conn.recv()
+        except EOFError:
+            code = self.process.exitcode
+            self.process = None
+            pytest.fail(f"{fn.__name__}{args} killed the worker (exit code {code})")
+
+
+_WORKER = _Worker()
+
+
+def bounded(fn, *args):
+    """Runs fn(*args) in a worker process; returns (exception type name, message) or None,
+    and fails the test if it hangs or dies."""
+    return _WORKER.run(fn, args)
 
 
 def model_file(path, *, train=False):

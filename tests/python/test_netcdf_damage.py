@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Damaged NetCDF files (data sets and models): each kind of damage that made the netCDF/HDF5
 libraries hang or read garbage is refused with a ValueError naming the file. The reads run in a
-forked child with a time limit, so a regression fails the test instead of stalling the run."""
+worker process with a time limit, so a regression fails the test instead of stalling the run."""
 
 import struct
 
