@@ -107,7 +107,10 @@ def _check(h, version):
     dims = []
     for _ in range(list_tag(_DIMENSION, "dimension")):
         d = name("dimension")
-        dims.append((d, h.uint(count_size, f"length of dimension '{d}'")))
+        length = h.uint(count_size, f"length of dimension '{d}'")
+        if length >= 1 << 63:  # no real length; Python's len() cannot even report it
+            h.fail(f"dimension '{d}' has length {length}")
+        dims.append((d, length))
     if sum(1 for _, n in dims if n == 0) > 1:
         h.fail("more than one unlimited dimension")
     texts = {}

@@ -12,7 +12,7 @@ import numpy as np
 
 #: What netCDF4 and numpy raise on a damaged file or value, turned into ValueError here.
 LIBRARY_ERRORS = (IndexError, AttributeError, OverflowError, KeyError, TypeError, RuntimeError,
-                  UnicodeError, ValueError, OSError, MemoryError)
+                  UnicodeError, ValueError, OSError, MemoryError, SystemError)
 
 
 class Reader:

@@ -188,3 +188,12 @@ def test_truncated_classic_file_is_refused_before_netcdf_reads_zeros(tmp_path):
     path = classic_file(tmp_path / "f.nc")
     path.write_bytes(path.read_bytes()[:-16])
     expect_refused(dsstne.read_netcdf, path, "truncated")
+
+
+def test_classic_dimension_of_impossible_length(tmp_path):
+    # A CDF-5 length of 2^64 - 2^56 + 3 made len() of the netCDF4 dimension raise SystemError.
+    path = classic_file(tmp_path / "f.nc")
+    blob = path.read_bytes()
+    at = after_name(blob, b"sparseDataDim0")
+    damage(path, {at: b"\xff" + blob[at + 1:at + 8]})
+    expect_refused(dsstne.read_netcdf, path, "damaged NetCDF header", "sparseDataDim0")
