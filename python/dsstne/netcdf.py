@@ -436,10 +436,10 @@ def write_netcdf(path, data_sets, *, format="NETCDF4", overwrite=False):
 
 
 def _put(nc, name, nc_type, dim, values):
-    var = nc.createVariable(name, nc_type, (dim,), fill_value=False)
-    if nc_type == "S1":
-        values = np.ascontiguousarray(values).view("S1")
-    var[:] = values
+    # One contiguous write without fill values (as fast as the disk).
+    var = nc.createVariable(name, nc_type, (dim,), fill_value=False, contiguous=True)
+    values = np.ascontiguousarray(values).reshape(-1)
+    var[:] = values.view("S1") if nc_type == "S1" else values
 
 
 def _write_one(nc, n, ds):
