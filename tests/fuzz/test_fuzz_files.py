@@ -6,6 +6,7 @@ hang. Deterministic (derandomized); the long campaign is campaign.py."""
 
 import faulthandler
 import os
+import sys
 
 import pytest
 
@@ -16,8 +17,25 @@ from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E
 
 import corpus  # noqa: E402
 
-HANG_S = 60  # a case still running after this long ends the run with every thread's stack
-CASES = int(os.environ.get("DSSTNE_FUZZ_CASES", "150"))
+HANG_S = 20  # a case still running after this long ends the run with every thread's stack
+CASES = int(os.environ.get("DSSTNE_FUZZ_CASES", "300"))
+
+
+_REPORT = [None]  # where a hang's stacks go: the real stderr, past pytest's capture
+
+
+@pytest.fixture(scope="module", autouse=True)
+def hang_report(request):
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    if capman is None:
+        fd = os.dup(2)
+    else:
+        with capman.global_and_fixture_disabled():
+            fd = os.dup(2)
+    _REPORT[0] = os.fdopen(fd, "w")
+    yield
+    _REPORT[0].close()
+    _REPORT[0] = None
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +52,27 @@ def case_path(tmp_path_factory):
     return lambda: str(directory / f"case{next(count)}.bin")
 
 
+# Signatures of the HDF5 structures and the classic header: half of the edits land in the
+# 256 bytes after one of them, where the metadata that can hang a reader lives.
+_HOT = (b"GCOL", b"OHDR", b"OCHK", b"FRHP", b"FHDB", b"FHIB", b"BTHD", b"BTLF", b"HEAP",
+        b"TREE", b"SNOD", b"CDF", b"\x89HDF")
+
+
+def _hot_spots(blob):
+    spots = []
+    for sig in _HOT:
+        at = blob.find(sig)
+        while at >= 0:
+            spots.append(at)
+            at = blob.find(sig, at + 1)
+    return sorted(spots) or [0]
+
+
 def _damage():
-    """A list of edits: (position as a fraction of the file, kind, byte)."""
+    """A list of edits: (position as a fraction of the file or of 256 bytes after a hot spot,
+    hot spot number or None, kind, byte)."""
     edit = st.tuples(st.floats(0, 1, allow_nan=False, exclude_max=True),
+                     st.one_of(st.none(), st.integers(0, 1 << 16)),
                      st.sampled_from(["set", "zero", "flip", "cut", "run"]),
                      st.integers(0, 255))
     return st.lists(edit, min_size=1, max_size=4)
@@ -44,10 +80,14 @@ def _damage():
 
 def _apply(blob, edits):
     b = bytearray(blob)
-    for where, kind, value in edits:
+    spots = _hot_spots(blob)
+    for where, hot, kind, value in edits:
         if not b:
             break
-        at = int(where * len(b))
+        if hot is None:
+            at = int(where * len(b))
+        else:
+            at = min(spots[hot % len(spots)] + int(where * 256), len(b) - 1)
         if kind == "set":
             b[at] = value
         elif kind == "zero":
@@ -62,7 +102,7 @@ def _apply(blob, edits):
 
 
 def _check(target, path):
-    faulthandler.dump_traceback_later(HANG_S, exit=True)
+    faulthandler.dump_traceback_later(HANG_S, exit=True, file=_REPORT[0] or sys.stderr)
     try:
         corpus.run_target(target, path)
     except corpus.Unclean:
@@ -96,3 +136,17 @@ def test_seed_files_load(seeds, case_path, target):
         with open(path, "wb") as fh:
             fh.write(blob)
         corpus.run_target(target, path)
+
+
+@pytest.mark.parametrize("target", ["data", "model"])
+def test_zeroed_fields_near_structures(seeds, case_path, target):
+    # Random edits seldom zero a whole size field of the metadata that can hang HDF5 (a global
+    # heap's object sizes); this sweep zeroes each 8-byte field after every structure's
+    # signature.
+    for name, blob in seeds[target]:
+        for spot in sorted(set(_hot_spots(blob))):
+            for at in range(spot, min(spot + 192, len(blob)), 8):
+                path = case_path()
+                with open(path, "wb") as fh:
+                    fh.write(blob[:at] + bytes(min(8, len(blob) - at)) + blob[at + 8:])
+                _check(target, path)
