@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """DSSTNE's NetCDF network (model) files: save a :class:`dsstne.Network` and load it back
-(spec/formats.md §3).
+(docs/compatibility.md, "NetCDF model files").
 
 :func:`save_network` writes DSSTNE's layout exactly — every global, ``layer<i>_`` and
 ``weight<j>_`` attribute with DSSTNE's names and types (enums NC_UINT, weight geometry NC_UINT64,
@@ -12,7 +12,7 @@ DSSTNE can read the file. It adds what DSSTNE ignores but exact continued traini
 
 :func:`load_network` reads both: files written here (built from ``dsstne_config``, progress and
 optimizer state restored) and DSSTNE's own files (the JSON description is rebuilt from the
-attributes). Where it differs from DSSTNE's loader (spec/formats.md §3.5, §8 item 9):
+attributes). Where it differs from DSSTNE's loader:
 
 * integer attributes of any integer width are accepted (DSSTNE copied enum and geometry bytes
   raw, so only 4-byte enums and 8-byte sizes worked there); a floating-point or text value where
@@ -31,13 +31,15 @@ import os
 import numpy as np
 
 from ._files import open_netcdf, replacing
+from .errors import CudaError
+from ._ncread import Reader, check_finite, naming_the_file
 
 __all__ = ["save_network", "load_network", "NN_VERSION"]
 
-#: The ``version`` attribute DSSTNE writes (spec/formats.md §0.3).
+#: The ``version`` attribute DSSTNE writes.
 NN_VERSION = 0.9
 
-# DSSTNE's enum codes (spec/formats.md §0.2), by the names the JSON language and the engine use.
+# DSSTNE's enum codes, by the names the JSON language and the engine use.
 NETWORK_KINDS = {"FeedForward": 0, "AutoEncoder": 1}
 LAYER_KINDS = {"Input": 0, "Hidden": 1, "Output": 2, "Target": 3}
 LAYER_TYPES = {"FullyConnected": 0, "Convolutional": 1, "Pooling": 2}
@@ -229,22 +231,18 @@ def _write_weight(nc, j, w, net, layers):
 
 
 def _put_var(nc, dim, name, values):
-    values = np.ascontiguousarray(values, dtype=np.float32).ravel()
+    # One contiguous write without fill values: the file side of a save runs at disk speed.
+    values = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
     nc.createDimension(dim, values.size)
-    nc.createVariable(name, "f4", (dim,), fill_value=False)[:] = values
+    nc.createVariable(name, "f4", (dim,), fill_value=False, contiguous=True)[:] = values
 
 
 # ---------------------------------------------------------------------------------------------
 # Reading
 
 
-class _Reader:
+class _Reader(Reader):
     """Typed access to a model file's attributes and variables; errors name the file and field."""
-
-    def __init__(self, nc, path):
-        self.nc = nc
-        self.path = path
-        self.attrs = set(nc.ncattrs())
 
     def has(self, name):
         return name in self.attrs
@@ -254,17 +252,7 @@ class _Reader:
             if required:
                 raise ValueError(f"{self.path}: missing attribute '{name}' ({what})")
             return None
-        return self.nc.getncattr(name)
-
-    def _number(self, name, value, what):
-        if isinstance(value, (str, bytes)):
-            raise ValueError(f"{self.path}: attribute '{name}' is text ({value!r}), expected "
-                             f"{what}")
-        arr = np.asarray(value)
-        if arr.size != 1 or arr.dtype.kind not in "biuf":
-            raise ValueError(f"{self.path}: attribute '{name}' must be one number ({what}), got "
-                             f"{value!r}")
-        return arr.reshape(()).item()
+        return self.attribute(name, self.path)
 
     def uint(self, name, *, required=True, default=None, what="an integer"):
         value = self._get(name, required, what)
@@ -273,7 +261,7 @@ class _Reader:
         if np.asarray(value).dtype.kind == "f":
             raise ValueError(f"{self.path}: attribute '{name}' is a floating-point number "
                              f"({value!r}), expected {what} stored as an integer type")
-        value = self._number(name, value, what)
+        value = self.number(name, value, what, self.path)
         if value < 0:
             raise ValueError(f"{self.path}: attribute '{name}' must be a whole number >= 0 "
                              f"({what}), got {value}")
@@ -283,7 +271,7 @@ class _Reader:
         value = self._get(name, required, "a number")
         if value is None:
             return default
-        return float(self._number(name, value, "a number"))
+        return float(self.number(name, value, "a number", self.path))
 
     def flag(self, name, *, required=True):
         return bool(self.uint(name, required=required, default=0, what="0 or 1"))
@@ -301,29 +289,19 @@ class _Reader:
         value = self._get(name, required, "text")
         if value is None:
             return default
-        if isinstance(value, bytes):
-            value = value.decode("utf-8", "replace")
-        if not isinstance(value, str):
-            raise ValueError(f"{self.path}: attribute '{name}' must be text, got {value!r}")
-        return value.rstrip("\x00")
+        return self.text_of(name, value, self.path)
 
     def var(self, name, *, required=True):
-        v = self.nc.variables.get(name)
+        v = self.variable(name, self.path, required=required)
         if v is None:
-            if required:
-                raise ValueError(f"{self.path}: missing variable '{name}'")
             return None
-        if v.ndim != 1:
-            raise ValueError(f"{self.path}: variable '{name}' must be 1-D, it has shape "
-                             f"{v.shape}")
-        try:
-            arr = np.asarray(v[:])
-        except (OSError, RuntimeError, IndexError, ValueError) as e:
-            raise ValueError(f"{self.path}: cannot read variable '{name}': {e}") from e
+        arr = self.values(v, name, self.path)
         if arr.dtype.kind not in "iuf":
             raise ValueError(f"{self.path}: variable '{name}' has type {arr.dtype}, expected "
                              "numbers")
-        return arr.astype(np.float32, copy=False)
+        arr = arr.astype(np.float32, copy=False)
+        check_finite(arr, f"{self.path}: variable '{name}'")
+        return arr
 
 
 def load_network(path, data=(), *, batch=512, context=None, device=None, seed=12134):
@@ -349,35 +327,44 @@ def load_network(path, data=(), *, batch=512, context=None, device=None, seed=12
 
     nc4 = _netcdf4()
     path = os.fspath(path)
-    nc = open_netcdf(nc4, path, "NetCDF model file")
-    with nc:
+    nc, texts = open_netcdf(nc4, path, "NetCDF model file")
+    with naming_the_file(path), nc:
         nc.set_auto_maskandscale(False)
-        f = _Reader(nc, path)
+        f = _Reader(nc, path, texts)
+        f.check_numbers()
         if not f.has("layers") and not f.has("dsstne_config"):
             raise ValueError(f"{path}: missing attribute 'layers' (not a DSSTNE model file?)")
         if f.has("dsstne_config"):
             config = f.text("dsstne_config")
-            layer_names = [lc.get("Name") for lc in _json(f, config).get("Layers", [])]
+            layers = _json(f, config).get("Layers", [])
         else:
             config = _rebuild_config(f)
-            layer_names = [lc["Name"] for lc in config["Layers"]]
+            layers = config["Layers"]
+        layer_names = [lc.get("Name") for lc in layers if isinstance(lc, dict)]
         weights = [_read_weight(f, j, layer_names) for j in range(f.uint("weights"))]
         progress = (f.uint("dsstne_epochs"), f.uint("dsstne_steps"),
                     f.text("dsstne_training_mode")) if f.has("dsstne_epochs") else None
+    _check_sizes(path, layers, weights)
     try:
         net = Network(config, data, batch=batch, context=context, device=device, seed=seed)
-    except (ValueError, TypeError, RuntimeError) as e:
-        raise type(e)(f"{path}: {e}") from e
+    except CudaError:
+        raise  # the device's failure, not the file's
+    except (ValueError, TypeError, RuntimeError, OverflowError, KeyError) as e:
+        raise ValueError(f"{path}: {e}") from e
     _check_structure(path, net, weights)
     for j, (w, saved) in enumerate(zip(net.weights, weights)):
         n_in, n_out = net.layer(w.input).size, net.layer(w.output).size
         if saved["weights"] is not None:
             _check_length(path, f"weight{j}_weights", saved["weights"], n_in * n_out,
                           f"'{w.input}' -> '{w.output}' has {n_in}x{n_out} weights")
-            w.weights = saved["weights"].reshape(n_in, n_out)
         _check_length(path, f"weight{j}_bias", saved["bias"], n_out,
                       f"layer '{w.output}' has {n_out} units")
-        w.bias, w.locked, w.norm = saved["bias"], saved["locked"], saved["norm"]
+        try:
+            if saved["weights"] is not None:
+                w.weights = saved["weights"].reshape(n_in, n_out)
+            w.bias, w.locked, w.norm = saved["bias"], saved["locked"], saved["norm"]
+        except (ValueError, TypeError, OverflowError) as e:
+            raise ValueError(f"{path}: weight {j} ('{w.input}' -> '{w.output}'): {e}") from e
     if progress is not None:
         try:
             net.set_progress(*progress)  # first: it allocates the optimizer state
@@ -394,14 +381,49 @@ def load_network(path, data=(), *, batch=512, context=None, device=None, seed=12
     return net
 
 
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text):
+    value = float(text)
+    if not np.isfinite(value):
+        raise ValueError(f"{text} is too large for a floating-point number")
+    return value
+
+
 def _json(f, text):
     try:
-        config = json.loads(text)
-    except ValueError as e:
+        config = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError) as e:
         raise ValueError(f"{f.path}: attribute 'dsstne_config' is not valid JSON: {e}") from e
     if not isinstance(config, dict):
         raise ValueError(f"{f.path}: attribute 'dsstne_config' must be a JSON object")
     return config
+
+
+def _units(layer):
+    """Units of a layer of the description, or None where the data decide them ("auto")."""
+    n = layer.get("N", 1) if isinstance(layer, dict) else None
+    n = n if isinstance(n, list) else [n]
+    if not n or not all(isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in n):
+        return None
+    return int(np.prod(n, dtype=object))
+
+
+def _check_sizes(path, layers, weights):
+    """The weights and biases the file holds must match the layer sizes it describes, checked
+    before the network is built so that a damaged size cannot make it allocate terabytes."""
+    units = {lc.get("Name"): _units(lc) for lc in layers if isinstance(lc, dict)}
+    for j, saved in enumerate(weights):
+        n_in, n_out = units.get(saved["input"]), units.get(saved["output"])
+        if n_out is not None:
+            _check_length(path, f"weight{j}_bias", saved["bias"], n_out,
+                          f"layer '{saved['output']}' has {n_out} units")
+        if n_in is not None and n_out is not None and saved["weights"] is not None:
+            _check_length(path, f"weight{j}_weights", saved["weights"], n_in * n_out,
+                          f"'{saved['input']}' -> '{saved['output']}' has {n_in}x{n_out} "
+                          "weights")
 
 
 def _check_length(path, name, values, expected, why):
@@ -461,7 +483,7 @@ def _read_weight(f, j, layer_names):
 
 
 def _rebuild_config(f):
-    """The JSON description (as a dict) of a file without ``dsstne_config`` (spec §3.1-3.2)."""
+    """The JSON description (as a dict) of a file without ``dsstne_config`` (DSSTNE's own)."""
     f.float("version")  # required by DSSTNE, value ignored
     config = {
         "Version": NN_VERSION,

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """DSSTNE's NetCDF data set files: read them into :class:`dsstne.DataSet` objects and write data
-sets back in the same layout (spec/formats.md §2).
+sets back in the same layout (docs/compatibility.md, "NetCDF data sets").
 
 A file holds ``datasets`` data sets, each described by global attributes, dimensions and variables
 suffixed with its index N (``name0``, ``sparseStart0``, …). :func:`read_netcdf` reads every data set
@@ -8,7 +8,7 @@ of a file; :func:`write_netcdf` writes DSSTNE's layout with DSSTNE's names and t
 NC_UINT scalars, ``dataTypeN`` with a capital T), so files written here load in DSSTNE too, as far
 as DSSTNE supports the data type (it refuses LLInt, ULLInt and RGB16).
 
-Where this port differs from DSSTNE's loader (spec/formats.md §2.1, §2.6, §8):
+Where this port differs from DSSTNE's loader:
 
 * integer attributes of any integer type are accepted, and ``sparseStartN``/``sparseEndN`` of any
   integer type are *converted* (DSSTNE copied the bytes of non-NC_UINT offsets raw, so only
@@ -27,20 +27,20 @@ Where this port differs from DSSTNE's loader (spec/formats.md §2.1, §2.6, §8)
   ``dataTypeN`` is missing.
 
 Stored values are never rescaled here: 8-bit data keep their raw uint8/int8 values (the engine
-applies DSSTNE's ÷256 / ÷128 scaling when it uses them, spec/formats.md §2.6).
+applies DSSTNE's ÷256 / ÷128 scaling when it uses them).
 """
 
 import os
-import struct
 import warnings
 
 import numpy as np
 
 from ._files import open_netcdf, replacing
+from ._ncread import LIBRARY_ERRORS, Reader, check_finite, naming_the_file
 
 __all__ = ["read_netcdf", "write_netcdf", "DATA_TYPES"]
 
-#: DSSTNE's DataType codes (spec/formats.md §0.1), by the names DataSet.data_type reports.
+#: DSSTNE's DataType codes, by the names DataSet.data_type reports.
 DATA_TYPES = {"UInt": 0, "Int": 1, "LLInt": 2, "ULLInt": 3, "Float": 4, "Double": 5, "RGB8": 6,
               "RGB16": 7, "UChar": 8, "Char": 9}
 _TYPE_NAMES = {v: k for k, v in DATA_TYPES.items()}
@@ -117,17 +117,19 @@ def _convert(arr, dtype, what):
     return arr.astype(dtype)
 
 
-class _Reader:
-    """The attributes, dimensions and variables of an open file, with errors naming the file,
-    the data set and the field."""
+class _Reader(Reader):
+    """The attributes, dimensions and variables of an open data set file, with errors naming
+    the file, the data set and the field."""
 
-    def __init__(self, nc, path):
-        self.nc = nc
-        self.path = path
-        self.attrs = set(nc.ncattrs())
+    def __init__(self, nc, path, texts=None):
+        super().__init__(nc, path, texts)
+        self.names = {}  # data set index -> name, once read
 
     def where(self, n):
-        return f"{self.path}: data set {n}" if n is not None else self.path
+        if n is None:
+            return self.path
+        name = self.names.get(n)
+        return f"{self.path}: data set {n}" + (f" ('{name}')" if name else "")
 
     def uint(self, name, n, *, required=True, fallback=None):
         if name not in self.attrs and fallback in self.attrs:
@@ -136,15 +138,8 @@ class _Reader:
             if not required:
                 return None
             raise ValueError(f"{self.where(n)}: missing global attribute '{name}'")
-        value = self.nc.getncattr(name)
-        if isinstance(value, (str, bytes)):
-            raise ValueError(f"{self.where(n)}: attribute '{name}' is text ({value!r}), "
-                             "expected an integer")
-        value = np.asarray(value)
-        if value.size != 1 or value.dtype.kind not in "iuf":
-            raise ValueError(f"{self.where(n)}: attribute '{name}' must be one integer, got "
-                             f"{value!r}")
-        value = value.reshape(()).item()
+        value = self.number(name, self.attribute(name, self.where(n)), "an integer",
+                            self.where(n))
         if value != int(value) or value < 0:
             raise ValueError(f"{self.where(n)}: attribute '{name}' must be a whole number "
                              f">= 0, got {value}")
@@ -153,38 +148,27 @@ class _Reader:
     def text(self, name, n):
         if name not in self.attrs:
             raise ValueError(f"{self.where(n)}: missing global attribute '{name}'")
-        value = self.nc.getncattr(name)
-        if isinstance(value, bytes):
-            value = value.decode("utf-8", "replace")
-        if not isinstance(value, str):
-            raise ValueError(f"{self.where(n)}: attribute '{name}' must be text, got {value!r}")
-        return value.rstrip("\x00")
+        return self.text_of(name, self.attribute(name, self.where(n)), self.where(n))
 
     def dim(self, name, n, *, required=True):
-        d = self.nc.dimensions.get(name)
-        if d is None:
-            if required:
-                raise ValueError(f"{self.where(n)}: missing dimension '{name}'")
-            return None
-        return len(d)
+        try:
+            d = self.nc.dimensions.get(name)
+            size = None if d is None else len(d)
+        except LIBRARY_ERRORS as e:
+            raise ValueError(f"{self.where(n)}: cannot read dimension '{name}': {e}") from e
+        if size is None and required:
+            raise ValueError(f"{self.where(n)}: missing dimension '{name}'")
+        return size
 
     def var(self, name, n, *, length=None, length_of=None):
         """Variable `name` read whole into a numpy array (1-D, `length` elements)."""
-        v = self.nc.variables.get(name)
-        if v is None:
-            raise ValueError(f"{self.where(n)}: missing variable '{name}'")
-        if v.ndim != 1:
-            raise ValueError(f"{self.where(n)}: variable '{name}' must be 1-D, it has shape "
-                             f"{v.shape}")
+        v = self.variable(name, self.where(n))
         if length is not None and v.shape[0] != length:
             raise ValueError(f"{self.where(n)}: variable '{name}' has {v.shape[0]} elements but "
                              f"{length_of} is {length}")
-        try:
-            arr = v[:]
-        except (OSError, RuntimeError, IndexError, ValueError) as e:
-            raise ValueError(f"{self.where(n)}: cannot read variable '{name}' (is the file "
-                             f"truncated?): {e}") from e
-        return np.asarray(arr)
+        arr = self.values(v, name, self.where(n))
+        check_finite(arr, f"{self.where(n)}: variable '{name}'")
+        return arr
 
 
 def read_netcdf(path, *, context=None):
@@ -193,7 +177,7 @@ def read_netcdf(path, *, context=None):
     Parameters
     ----------
     path : str or os.PathLike
-        A netCDF-4 or classic (netCDF-3) file in DSSTNE's layout (spec/formats.md §2).
+        A netCDF-4 or classic (netCDF-3) file in DSSTNE's layout (see the module docstring).
     context : dsstne.Context, optional
         Where the data sets live (default: a CPU context per data set, as DataSet does).
 
@@ -213,14 +197,13 @@ def read_netcdf(path, *, context=None):
     """
     nc4 = _netcdf4()
     path = os.fspath(path)
-    nc = open_netcdf(nc4, path, "NetCDF data set file")
-    with nc:
-        if nc.data_model.startswith("NETCDF3"):
-            _check_classic_size(path)
+    nc, texts = open_netcdf(nc4, path, "NetCDF data set file")
+    with naming_the_file(path), nc:
         nc.set_auto_maskandscale(False)
         nc.set_auto_chartostring(False)
         nc.set_always_mask(False)
-        f = _Reader(nc, path)
+        f = _Reader(nc, path, texts)
+        f.check_numbers()
         if "datasets" not in f.attrs:
             raise ValueError(f"{path}: missing global attribute 'datasets' (not a DSSTNE data "
                              "set file?)")
@@ -231,81 +214,6 @@ def read_netcdf(path, *, context=None):
         return data_sets
 
 
-# Element sizes of the classic formats' types (NC_BYTE = 1 … NC_UINT64 = 11).
-_CLASSIC_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 4, 6: 8, 7: 1, 8: 2, 9: 4, 10: 8, 11: 8}
-
-
-def _classic_extent(path):
-    """Bytes a classic (CDF-1/2/5) file must have to hold the data its header describes, or
-    None when the header is not understood. netCDF reads past the end of a short classic file as
-    zeros, so a truncated file would otherwise load silently."""
-    with open(path, "rb") as fh:
-        def take(k):
-            b = fh.read(k)
-            if len(b) != k:
-                raise ValueError("short header")
-            return b
-
-        magic = take(4)
-        if magic[:3] != b"CDF" or magic[3] not in (1, 2, 5):
-            return None
-        version = magic[3]
-        big = version == 5
-
-        def count():  # NON_NEG: 4 bytes, 8 in CDF-5
-            return struct.unpack(">Q", take(8))[0] if big else struct.unpack(">I", take(4))[0]
-
-        def tag():
-            return struct.unpack(">I", take(4))[0]
-
-        def name():
-            k = count()
-            take((k + 3) // 4 * 4)
-
-        def attributes():
-            tag()
-            for _ in range(count()):
-                name()
-                nc_type = tag()
-                k = count() * _CLASSIC_SIZES[nc_type]
-                take((k + 3) // 4 * 4)
-
-        count()  # numrecs
-        tag()
-        dim_sizes = []
-        for _ in range(count()):
-            name()
-            dim_sizes.append(count())
-        attributes()
-        tag()
-        extent = 0
-        for _ in range(count()):
-            name()
-            dim_ids = [count() for _ in range(count())]
-            attributes()
-            nc_type = tag()
-            count()  # vsize (padded, clipped for huge variables)
-            begin = struct.unpack(">I", take(4))[0] if version == 1 else \
-                struct.unpack(">Q", take(8))[0]
-            shape = [dim_sizes[i] for i in dim_ids]
-            if shape and shape[0] == 0:
-                continue  # record variable (unlimited dimension): not used by DSSTNE's layout
-            extent = max(extent, begin + int(np.prod(shape, dtype=np.int64))
-                         * _CLASSIC_SIZES[nc_type])
-        return extent
-
-
-def _check_classic_size(path):
-    try:
-        extent = _classic_extent(path)
-    except (ValueError, KeyError, IndexError, struct.error, OSError):
-        return  # netCDF opened it; leave the judgement to netCDF
-    size = os.path.getsize(path)
-    if extent is not None and size < extent:
-        raise ValueError(f"{path}: truncated NetCDF file: {size} bytes where its header "
-                         f"describes {extent}")
-
-
 def _read_one(f, n, context):
     from . import DataSet  # deferred: dsstne's __init__ may import this module
 
@@ -313,6 +221,7 @@ def _read_one(f, n, context):
     name = f.text(f"name{n}", n)
     if not name:
         raise ValueError(f"{where}: attribute 'name{n}' is empty")
+    f.names[n] = name
     attributes = f.uint(f"attributes{n}", n)
     if attributes & ~_ALL_BITS:
         raise ValueError(f"{where} ('{name}'): attribute 'attributes{n}' = {attributes} has "
@@ -527,10 +436,10 @@ def write_netcdf(path, data_sets, *, format="NETCDF4", overwrite=False):
 
 
 def _put(nc, name, nc_type, dim, values):
-    var = nc.createVariable(name, nc_type, (dim,), fill_value=False)
-    if nc_type == "S1":
-        values = np.ascontiguousarray(values).view("S1")
-    var[:] = values
+    # One contiguous write without fill values (as fast as the disk).
+    var = nc.createVariable(name, nc_type, (dim,), fill_value=False, contiguous=True)
+    values = np.ascontiguousarray(values).reshape(-1)
+    var[:] = values.view("S1") if nc_type == "S1" else values
 
 
 def _write_one(nc, n, ds):

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""DSSTNE's text files (spec/formats.md §4.5): data lines, index files, filter files and
-recommendation lines.
+"""DSSTNE's text files: data lines, index files, filter files and recommendation lines
+(docs/compatibility.md, "Text formats and dsstne generateNetCDF").
 
 * **Data text** — one sample per line, ``sample<TAB>point:point:…``, each point ``feature`` or
   ``feature,value`` (the input of ``generateNetCDF`` and ``predict -r``). :func:`read_data` turns a
@@ -91,7 +91,7 @@ def _lines_of(path):
 
 
 def read_index(path):
-    """The ``label<TAB>index`` lines of an index file as a dict (spec/formats.md §4.5.2).
+    """The ``label<TAB>index`` lines of an index file as a dict.
 
     Every line must be exactly two TAB-separated fields, a non-empty label and a decimal index
     0 … 2³²−1 (spaces around it are allowed); labels must be distinct. Anything else — a blank
@@ -361,7 +361,7 @@ class TextData:
 
 
 def read_data(path, *, features=None, feature_mode="new", samples=None, default_value=0.0):
-    """Reads DSSTNE data text (spec/formats.md §4.5.1) from a file, a directory (its files in
+    """Reads DSSTNE data text from a file, a directory (its files in
     sorted order) or a list of them.
 
     Parameters
@@ -465,7 +465,7 @@ def read_data(path, *, features=None, feature_mode="new", samples=None, default_
 
 
 def read_filters(path, samples, features, *, missing_value=0.0):
-    """Reads sample filter files (spec/formats.md §4.5.3; a file, a directory or a list).
+    """Reads sample filter files (a file, a directory or a list).
 
     Returns ``{sample index: [(feature index, value), …]}`` for the samples of `samples` (the
     sample index of the data being predicted) that have a filter line. Features are looked up in
@@ -510,7 +510,7 @@ def score_format(spec="4.3f"):
 
 
 def recommendation_line(sample, items, scores, fmt="4.3f"):
-    """One line of ``predict -s`` output (spec/formats.md §4.5.4), newline included:
+    """One line of ``predict -s`` output, newline included:
     ``sample<TAB>item,score:item,score:…:`` — every entry, the last too, is followed by ``:``."""
     f = score_format(fmt)
     return f"{sample}\t" + "".join(f"{item},{f % score}:" for item, score in
