@@ -46,7 +46,8 @@ def _data_dsstne(path):
 
 
 def _network(data):
-    config = {"Kind": "FeedForward", "ErrorFunction": "CrossEntropy",
+    # L2: the data are analog values beyond [0, 1], which the cross-entropies refuse.
+    config = {"Kind": "FeedForward", "ErrorFunction": "L2",
               "Layers": [{"Kind": "Input", "N": "auto", "DataSet": "input", "Sparse": True},
                          {"Kind": "Hidden", "N": 4, "Activation": "Sigmoid"},
                          {"Kind": "Output", "N": "auto", "DataSet": "input"}]}
