@@ -7,7 +7,10 @@ def default_device():
 
 
 cdef class Context:
-    """Where a network runs: device ("cpu", "cuda" or "cuda:N") and random seed.
+    """Context(device=None, seed=12134, tf32=False)
+--
+
+    Where a network runs: device ("cpu", "cuda" or "cuda:N") and random seed.
 
     Parameters
     ----------

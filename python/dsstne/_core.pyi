@@ -6,11 +6,16 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import disjoint_base
 
+ATTRIBUTE_BITS: dict[str, int]
+
+def default_device() -> str: ...
 def cuda_built() -> bool: ...
 def cuda_device_count() -> int: ...
 def memory_usage() -> dict[str, int]: ...
 
+@disjoint_base
 class Context:
     def __init__(self, device: str | None = None, seed: int = 12134, tf32: bool = False) -> None: ...
     @property
@@ -22,12 +27,16 @@ class Context:
     @property
     def is_cuda(self) -> bool: ...
 
+@disjoint_base
 class DataSet:
     context: Context
     def __init__(self, name: str, data: Any, *, boolean: bool | None = None,
                  weights: npt.ArrayLike | None = None, index: npt.ArrayLike | None = None,
                  dims: Sequence[int] | None = None, sparse_ignore_zero: bool = False,
-                 context: Context | None = None) -> None: ...
+                 context: Context | None = None, copy: bool = False) -> None: ...
+    def to(self, context: Context) -> DataSet: ...
+    @property
+    def shares_memory(self) -> bool: ...
     @staticmethod
     def one_hot(name: str, hot: npt.ArrayLike, width: int, *,
                 weights: npt.ArrayLike | None = None, index: npt.ArrayLike | None = None,
@@ -69,8 +78,10 @@ class DataSet:
     def to_scipy(self) -> Any: ...
     def to_numpy(self) -> np.ndarray: ...
 
+@disjoint_base
 class Layer:
     network: Network
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
     @property
     def name(self) -> str: ...
     @property
@@ -100,8 +111,12 @@ class Layer:
     @property
     def deltas(self) -> np.ndarray: ...
 
+@disjoint_base
 class Weight:
     network: Network
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+    @property
+    def shape(self) -> tuple[int, int]: ...
     locked: bool
     norm: float
     weights: np.ndarray
@@ -122,6 +137,7 @@ class Weight:
 
 _Data = DataSet | Sequence[DataSet] | Mapping[str, DataSet]
 
+@disjoint_base
 class Network:
     context: Context
     batch: int

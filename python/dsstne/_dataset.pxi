@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Included by _core.pyx.
 
-# numpy dtype -> DSSTNE DataType (spec/formats.md §0.1).
+# numpy dtype -> DSSTNE DataType code (docs/design.md "Data sets").
 _DTYPES = {
     np.dtype(np.uint32): cpp.DataType.UInt, np.dtype(np.int32): cpp.DataType.Int,
     np.dtype(np.int64): cpp.DataType.LLInt, np.dtype(np.uint64): cpp.DataType.ULLInt,
@@ -36,7 +36,10 @@ def _dims_of(shape, what):
 
 
 cdef class DataSet:
-    """Examples stored for a network: dense or sparse, Boolean or analog, optionally Weighted,
+    """DataSet(name, data, *, boolean=None, weights=None, index=None, dims=None, sparse_ignore_zero=False, context=None, copy=False)
+--
+
+    Examples stored for a network: dense or sparse, Boolean or analog, optionally Weighted,
     Indexed and SparseIgnoreZero (DSSTNE's data set; docs/design.md "Data sets").
 
     On the CPU backend the data set uses the arrays it is given in place when their dtype and

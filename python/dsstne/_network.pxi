@@ -38,7 +38,10 @@ class _Busy:
 
 
 cdef class Network:
-    """A neural network built from DSSTNE's JSON language and bound to data sets by name.
+    """Network(config, data=(), *, batch=512, context=None, device=None, seed=12134)
+--
+
+    A neural network built from DSSTNE's JSON language and bound to data sets by name.
 
     Parameters
     ----------

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// @file config.hpp
-/// @brief The JSON network language of DSSTNE (spec/formats.md §1): text in, NetworkDescriptor out.
+/// @brief The JSON network language of DSSTNE: text in, NetworkDescriptor out.
 
 #include <cstddef>
 #include <string>
@@ -16,8 +16,9 @@ constexpr int kMaxJsonDepth = 32;
 constexpr std::size_t kMaxConfigBytes = std::size_t(16) << 20;
 
 /// Parses a JSON network description. Keys and enumerated values are case-insensitive;
-/// defaults, aliases and derived flags follow spec/formats.md §1. `"N": "auto"` is kept as
-/// `n_auto` and resolved against data sets when a Network is built.
+/// defaults, aliases and derived flags are DSSTNE's (docs/compatibility.md lists where we
+/// differ). `"N": "auto"` is kept as `n_auto` and resolved against data sets when a Network is
+/// built.
 /// Convolutional and Pooling layers parse (their geometry is derived); building a Network from
 /// them raises NotSupported until they are implemented.
 /// @throws InvalidArgument for malformed JSON, unknown keys or values (naming the key and the

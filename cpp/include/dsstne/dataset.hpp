@@ -2,7 +2,7 @@
 #pragma once
 /// @file dataset.hpp
 /// @brief DataSet: examples stored on a context's device, dense or sparse, in the layouts of
-/// spec/formats.md §2 (Boolean and analog sparse, Weighted, SparseIgnoreZero, Indexed, the
+/// docs/design.md "Data sets" (Boolean and analog sparse, Weighted, SparseIgnoreZero, Indexed, the
 /// numeric data types, 1-3 dimensions). It owns the batch-dependent loading kernels.
 
 #include <cstdint>

@@ -14,7 +14,7 @@
 
 namespace dsstne {
 
-/// Parameters of ScaledMarginalCrossEntropy / DataScaledMarginalCrossEntropy (spec/math.md §3.7).
+/// Parameters of ScaledMarginalCrossEntropy / DataScaledMarginalCrossEntropy.
 struct SmceParams {
   float one_target = 0.9f;
   float zero_target = 0.1f;
@@ -22,7 +22,7 @@ struct SmceParams {
   float zero_scale = 1.0f;
 };
 
-/// One `SharedWeights` entry of a layer (spec/formats.md §1.8).
+/// One `SharedWeights` entry of a layer.
 struct SharedWeightDescriptor {
   std::string input_layer;          ///< which source of this layer the entry applies to
   std::string source_input_layer;   ///< owner weight's input layer
@@ -30,7 +30,7 @@ struct SharedWeightDescriptor {
   bool transposed = false;
 };
 
-/// One layer as described in the JSON language (spec/formats.md §1.4-1.5).
+/// One layer as described in the JSON language.
 struct LayerDescriptor {
   std::string name;
   LayerKind kind = LayerKind::Hidden;
@@ -68,7 +68,7 @@ struct LayerDescriptor {
   uint64_t stride() const { return uint64_t(n[0]) * n[1] * n[2] * n[3]; }
 };
 
-/// A whole network (spec/formats.md §1.2-1.3). Layer order is file order.
+/// A whole network. Layer order is file order.
 struct NetworkDescriptor {
   std::string name;
   NetworkKind kind = NetworkKind::FeedForward;

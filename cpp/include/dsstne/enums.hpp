@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// @file enums.hpp
-/// @brief DSSTNE's enumerations with their numeric codes (spec/formats.md §0), and name lookup.
+/// @brief DSSTNE's enumerations with the numeric codes its files use, and name lookup.
 ///
 /// The codes are part of the file formats (NetCDF data sets and models) and must not change.
 

@@ -47,7 +47,7 @@ struct LossParams {
   float delta_boost_zero = 1.0f;  ///< scales deltas at the other units of sparse targets
 };
 
-/// Parameters of one optimizer step (spec/math.md §5).
+/// Parameters of one optimizer step.
 struct UpdateParams {
   TrainingMode mode = TrainingMode::SGD;
   float alpha = 0.025f;    ///< learning rate for this step

@@ -10,7 +10,7 @@
 
 namespace dsstne {
 
-/// Stored sparse records of a data set (spec/formats.md §2.5), as kernels read them.
+/// Stored sparse records of a data set, as kernels read them.
 struct SparseStorageView {
   DataType type = DataType::Float;
   const uint64_t* start = nullptr;   ///< per stored record

@@ -25,7 +25,7 @@ namespace dsstne {
 /// the training arithmetic without randomness (gradient checks); Prediction only runs forward.
 enum class Mode { Prediction = 0, Training = 1, Validation = 2 };
 
-/// Parameters of Network::train (spec/math.md §5, §8).
+/// Parameters of Network::train.
 struct TrainParams {
   TrainingMode mode = TrainingMode::SGD;
   float alpha = 0.025f;
