@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU-machine run (see DEVELOPERS.md): build with the CUDA backend for sm_90, run CTest and
-# pytest on the GPU (GPU tests fail instead of skipping), then the benchmarks. Logs go to $OUT.
+# pytest on the GPU (GPU tests fail instead of skipping), then the benchmarks (MovieLens training,
+# predict against predict_topk, saving and loading). Logs go to $OUT.
 # Debian packages the machine lacks (OpenBLAS, nlohmann-json, GoogleTest) travel as .deb files in
 # device/debs and are unpacked into a private prefix.
 # Usage: scripts/gpu_check.sh [build|test|bench|all]...
@@ -63,7 +64,13 @@ fi
 if has bench; then
   build/gpu/tests/cpp/dsstne_tests --gtest_also_run_disabled_tests \
     --gtest_filter='*DISABLED_Timing*' 2>&1 | grep -vE "^\[ *(RUN|OK) " | tee "$OUT/topk_timing.log"
-  PYTHONUNBUFFERED=1 python3 benchmarks/bench_movielens.py --device cuda --torch \
+  # PyTorch beside dsstne only when asked (BENCH_TORCH=1): it adds minutes of compilation.
+  torch_flag=()
+  [[ "${BENCH_TORCH:-0}" == 1 ]] && torch_flag=(--torch)
+  PYTHONUNBUFFERED=1 python3 benchmarks/bench_movielens.py --device cuda "${torch_flag[@]}" \
     --json "$OUT/movielens.json" 2>&1 | tee "$OUT/bench.log"
+  PYTHONUNBUFFERED=1 python3 benchmarks/bench_predict.py --device cuda \
+    --json "$OUT/predict.json" 2>&1 | tee -a "$OUT/bench.log"
+  PYTHONUNBUFFERED=1 python3 benchmarks/bench_save.py --repeat 3 2>&1 | tee -a "$OUT/bench.log"
 fi
 exit $status
