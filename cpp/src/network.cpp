@@ -41,6 +41,7 @@ Network::Network(NetworkDescriptor desc, const std::vector<DataSetPtr>& data, in
     l.dimensions = dims.dimensions;
     l.n_auto = false;
   }
+  validate(desc_);  // again: sizes taken from data must obey the same limits as written ones
   for (std::size_t i = 0; i < desc_.layers.size(); ++i) {
     const LayerDescriptor& l = desc_.layers[i];
     DSSTNE_EXPECTS(!(l.kind == LayerKind::Output && l.p_dropout > 0.0f), "layer '", l.name,

@@ -2,7 +2,7 @@
 """Every tool given a bad file for any of its file flags fails with exit status 1 and exactly one
 stderr line ``dsstne <tool>: error: <flag> <file>: <what>``: never a traceback, never a message
 that cannot be read. The bad files are tiny: binary bytes, a truncated NetCDF file, a text file,
-an empty file, a directory and a missing file."""
+an empty file, a directory, a missing file and an endless device (/dev/zero)."""
 
 import json
 
@@ -14,7 +14,7 @@ pytest.importorskip("netCDF4")
 from cli_helpers import enter, make_job, run  # noqa: E402
 
 USERS, ITEMS = 24, 20
-BAD = ("binary.bin", "trunc.nc", "text.txt", "empty", "folder", "missing.nc")
+BAD = ("binary.bin", "trunc.nc", "text.txt", "empty", "folder", "missing.nc", "/dev/zero")
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +66,9 @@ EVALUATE = ("evaluate", "-r", "data.txt", "-k", 5, "--seeds", 1)
 # (base command, flag, the bad files that are bad for it: some flags accept an empty file or
 # a directory, and generateNetCDF creates a missing -s)
 CASES = [
-    (GENERATE, "-i", ("binary.bin", "trunc.nc", "empty", "folder", "missing.nc")),
+    (GENERATE, "-i", ("binary.bin", "trunc.nc", "empty", "folder", "missing.nc", "/dev/zero")),
     (GENERATE, "-f", BAD),
-    (GENERATE, "-s", ("binary.bin", "trunc.nc", "text.txt", "folder")),
+    (GENERATE, "-s", ("binary.bin", "trunc.nc", "text.txt", "folder", "/dev/zero")),
     (TRAIN, "-c", BAD),
     (TRAIN, "-i", BAD),
     (TRAIN, "-o", BAD),
@@ -76,7 +76,8 @@ CASES = [
     (PREDICT, "-r", BAD),
     (PREDICT, "-i", BAD),
     (PREDICT, "-o", BAD),
-    (PREDICT, "-f", ("binary.bin", "trunc.nc", "text.txt", "folder", "missing.nc")),
+    (PREDICT, "-f", ("binary.bin", "trunc.nc", "text.txt", "folder", "missing.nc",
+                     "/dev/zero")),
     (EVALUATE, "-r", BAD),
     (EVALUATE, "-i", BAD),
     (("evaluate", "-k", 5, "--seeds", 1), "--netcdf", BAD),

@@ -103,16 +103,18 @@ def test_out_of_order_rows_are_not_duplicates():
     csr = sp.csr_matrix((np.ones(3, np.float32), [3, 0, 2], [0, 3]), shape=(1, 4))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        ds = dsstne.DataSet("x", csr)
+        ds = dsstne.DataSet("x", csr, context=CPU)
     assert ds.boolean and ds.nnz == 3 and ds.shares_memory
 
 
-# ---- zero copy -----------------------------------------------------------------------------
+# ---- zero copy (on the CPU backend; a GPU data set copies to the device) ----------------------
+CPU = dsstne.Context("cpu")
+
 
 def test_cpu_data_set_views_the_callers_sparse_arrays():
     m = sp.random(50, 40, density=0.2, format="csr", random_state=3, dtype=np.float32)
     m.indptr = m.indptr.astype(np.int64)
-    ds = dsstne.DataSet("x", m)
+    ds = dsstne.DataSet("x", m, context=CPU)
     assert ds.shares_memory
     arrays = ds.sparse_arrays()
     assert np.shares_memory(arrays["indices"], m.indices)
@@ -128,11 +130,11 @@ def test_cpu_data_set_views_the_callers_sparse_arrays():
 
 def test_cpu_data_set_views_dense_arrays_and_copy_opts_out():
     x = np.random.default_rng(0).random((6, 4)).astype(np.float32)
-    ds = dsstne.DataSet("x", x)
+    ds = dsstne.DataSet("x", x, context=CPU)
     assert ds.shares_memory and not x.flags.writeable
     assert np.shares_memory(ds.to_numpy(), x)
     y = np.random.default_rng(1).random((6, 4)).astype(np.float32)
-    copied = dsstne.DataSet("y", y, copy=True)
+    copied = dsstne.DataSet("y", y, copy=True, context=CPU)
     assert not copied.shares_memory and y.flags.writeable
     y[0, 0] = 7.0  # the copy does not see it
     assert copied.to_numpy()[0, 0] != 7.0
@@ -140,7 +142,7 @@ def test_cpu_data_set_views_dense_arrays_and_copy_opts_out():
 
 def test_arrays_that_do_not_fit_are_copied_once_and_left_writable():
     x = np.random.default_rng(0).random((6, 4))[:, ::2]  # float64, not contiguous
-    ds = dsstne.DataSet("x", x)
+    ds = dsstne.DataSet("x", x, context=CPU)
     assert x.flags.writeable and not np.shares_memory(ds.to_numpy(), x)
     coo = sp.coo_matrix(np.eye(3, dtype=np.float32))  # tocsr() makes new arrays
     dsstne.DataSet("c", coo)

@@ -183,8 +183,8 @@ def test_a_network_too_big_for_memory_fails_at_once():
 
 def test_a_batch_too_big_for_memory_names_the_layer():
     net = dsstne.Network(network(n_in=10, n_out=10), dsstne.DataSet("x", items()))
-    with pytest.raises(MemoryError, match="layer 'Hidden' \\(batch 4000000000000 x 5 units\\)"
-                                          "|needs .* of host memory"):
+    with pytest.raises(MemoryError, match="batch 4000000000000 needs .* of (host|GPU) memory.*"
+                                          "layer '(Hidden|Output)' \\(batch 4000000000000 x"):
         net.batch = 4_000_000_000_000
     assert net.batch == 512
 
@@ -202,3 +202,11 @@ def test_extreme_accepted_values_save_and_load(tmp_path):
     back = dsstne.load_network(tmp_path / "m.nc", dsstne.DataSet("x", items()))
     assert json.loads(back.config) == json.loads(net.config)
     np.testing.assert_array_equal(back.predict(), net.predict())
+
+
+def test_sizes_taken_from_data_obey_the_limits_of_written_ones():
+    wide = sp.csr_matrix((np.ones(1, np.float32), [3_000_000_000], [0, 1]),
+                         shape=(1, 3_000_000_001))
+    ds = dsstne.DataSet("x", wide)
+    with pytest.raises(ValueError, match="has 3000000001 units .* at most 2147483647"):
+        dsstne.Network(network(n_out=4), ds)

@@ -78,13 +78,14 @@ def test_weights_units_and_state_come_out_as_writable_copies(net):
 
 
 def test_data_set_views_are_read_only_on_the_cpu():
-    ds = dsstne.DataSet("x", items())
+    cpu = dsstne.Context("cpu")
+    ds = dsstne.DataSet("x", items(), context=cpu)
     arrays = ds.sparse_arrays()
     for name in ("start", "end", "indices"):
         assert not arrays[name].flags.writeable
         with pytest.raises(ValueError):
             arrays[name][0] = 1
-    weights = dsstne.DataSet("w", items(), weights=np.ones(300, np.float32)).weights
+    weights = dsstne.DataSet("w", items(), weights=np.ones(300, np.float32), context=cpu).weights
     assert not weights.flags.writeable
 
 

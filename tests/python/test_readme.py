@@ -45,6 +45,11 @@ def test_the_readme_has_the_blocks_it_should():
 
 def test_readme_blocks_run_twice_in_a_fresh_directory(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DSSTNE_DEVICE")}
+    # An install that lives on PYTHONPATH (the GPU machine's) stays; the checkout's sources go.
+    kept = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+            if p and pathlib.Path(p).resolve() != REPO / "python"]
+    if kept:
+        env["PYTHONPATH"] = os.pathsep.join(kept)
     env["PATH"] = f"{pathlib.Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["DSSTNE_DEVICE"] = os.environ.get("DSSTNE_DEVICE", "cpu")
     for attempt in (1, 2):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import stat
 
 from ..errors import CudaError
 from .common import describe
@@ -61,6 +62,11 @@ def check_input(flag, path, what, *, directory=False, text=False):
         if not directory:
             raise flag_error(flag, path, f"is a directory; expected the {what}")
         return
+    # A device or a pipe may never end (/dev/zero) and cannot be read twice (the checks here
+    # read before the parsers do).
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise flag_error(flag, path, f"is not a regular file (a device or a pipe); expected the "
+                                     f"{what}")
     if text:
         with blaming(flag, path):
             with open(path, "rb") as f:
