@@ -14,5 +14,5 @@ from .netcdf import read_netcdf, write_netcdf  # noqa: F401
 
 __version__ = "0.1.0"
 __all__ = ["Context", "DataSet", "Layer", "Network", "Weight", "DsstneError", "CudaError",
-           "NumericalError", "DataWarning", "cuda_built", "cuda_device_count", "memory_usage", "read_netcdf",
-           "write_netcdf", "load_network", "save_network"]
+           "NumericalError", "DataWarning", "cuda_built", "cuda_device_count", "memory_usage",
+           "read_netcdf", "write_netcdf", "load_network", "save_network"]
