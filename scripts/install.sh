@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what dsstne needs on a Debian/Ubuntu machine: system packages through apt (only the
 # missing ones), then a virtual environment in .venv with dsstne and its Python dependencies.
-# Usage: scripts/install.sh [--test]   (--test adds GoogleTest and pytest)
+# Usage: scripts/install.sh [--test]   (--test adds GoogleTest, Open MPI, pytest and the rest of
+# the test extra)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 packages=(g++ cmake pkg-config libopenblas-dev nlohmann-json3-dev python3-dev python3-venv)
-if [[ "${1:-}" == "--test" ]]; then packages+=(libgtest-dev); fi
+# Tests add GoogleTest and Open MPI (the model-parallel tests run under mpirun).
+if [[ "${1:-}" == "--test" ]]; then packages+=(libgtest-dev libopenmpi-dev openmpi-bin); fi
 
 missing=()
 for p in "${packages[@]}"; do

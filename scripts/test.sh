@@ -7,6 +7,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/install.sh" --test
 cd "$root"
 jobs="$(nproc 2>/dev/null || echo 2)"
+# The multi-process tests run under mpirun; CI runs as root, which Open MPI refuses unless told.
+if [[ $(id -u) -eq 0 ]]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 
 echo "==> building the C++ tests"
 cmake -S . -B build/ctest -DCMAKE_BUILD_TYPE=Release -DDSSTNE_BUILD_PYTHON=OFF -DDSSTNE_BUILD_TESTS=ON >/dev/null
@@ -23,7 +25,13 @@ cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSSTNE_ENABLE_C
   "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined" >/dev/null
 cmake --build build/sanitize -j "$jobs"
 (cd build/sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --output-on-failure --no-tests=error -j "$jobs")
+  ctest --output-on-failure --no-tests=error -j "$jobs" -E '^mpi_')
+# Open MPI itself leaks at exit (its plugins' allocations): the MPI tests run with every
+# sanitizer check but the leak report.
+if [[ -n "$(cd build/sanitize && ctest -N -R '^mpi_' | grep 'Test *#')" ]]; then
+  (cd build/sanitize && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --output-on-failure -j "$jobs" -R '^mpi_')
+fi
 
 # pytest exits 5 when it collected no test: that is a failure of the suite, not a pass.
 run_pytest() {

@@ -45,6 +45,13 @@ Context Context::from_string(const std::string& device, uint64_t seed) {
 
 void Context::set_tf32(bool on) { tf32_ = on; }
 
+Context Context::with_communicator(std::shared_ptr<Communicator> comm) const {
+  DSSTNE_EXPECTS(comm != nullptr, "with_communicator: no communicator given");
+  Context copy = *this;
+  copy.comm_ = std::move(comm);
+  return copy;
+}
+
 std::string Context::describe() const {
   return detail::concat(is_cuda() ? "cuda:" : "cpu", is_cuda() ? std::to_string(device_ordinal_) : "",
                         " seed=", seed_, " ranks=", comm_->size(), " (", comm_->name(), ")",

@@ -72,7 +72,7 @@ void dense_batch_fill(const DenseStorageView&, const uint32_t*, int64_t, int64_t
 void gather_weights(const float*, const uint32_t*, int64_t, float*) {
   unavailable("gather_weights");
 }
-void init_weights(WeightInit, float, const RandomStream&, int64_t, int64_t, int64_t, int64_t,
+void init_weights(WeightInit, float, const RandomStream&, int64_t, int64_t, const MatrixBlock&,
                   float*) {
   unavailable("init_weights");
 }

@@ -6,7 +6,11 @@
 namespace dsstne {
 
 Layer::Layer(const LayerDescriptor& desc, int id, const Context& ctx)
-    : desc_(desc), id_(id), ctx_(ctx), slice_(ctx.comm().slice(int64_t(desc.stride()))) {
+    : desc_(desc),
+      id_(id),
+      ctx_(ctx),
+      slice_(desc.kind == LayerKind::Input ? Slice{0, int64_t(desc.stride())}
+                                           : ctx.comm().slice(int64_t(desc.stride()))) {
   DSSTNE_EXPECTS(desc_.stride() > 0, "layer '", desc_.name, "' has no units");
   const std::string& n = desc_.name;
   // Every buffer starts empty but bound to the context's device; sizes follow the batch.
@@ -23,6 +27,11 @@ Layer::Layer(const LayerDescriptor& desc, int id, const Context& ctx)
   }
   target_dense_ = DeviceBuffer<float>(ctx, 0, n + ".targets");
   example_weights_ = DeviceBuffer<float>(ctx, 0, n + ".example_weights");
+  gathered_ = DeviceBuffer<float>(ctx, 0, n + ".gathered_units");
+  partial_ = DeviceBuffer<float>(ctx, 0, n + ".partial_products");
+  reduced_ = DeviceBuffer<float>(ctx, 0, n + ".reduced");
+  grad_partial_ = DeviceBuffer<float>(ctx, 0, n + ".gradient_partial");
+  delta_gathered_ = DeviceBuffer<float>(ctx, 0, n + ".gathered_deltas");
 }
 
 ActivationParams Layer::activation_params() const {
@@ -67,6 +76,17 @@ void Layer::allocate(int64_t batch) {
   } else if (desc_.p_dropout > 0.0f) {
     saved_.resize(n);
     mask_.resize(n);
+  }
+  const std::size_t whole = std::size_t(batch) * std::size_t(stride());
+  if (needs_gather_) {
+    gathered_.resize(whole);
+    grad_partial_.resize(whole);
+    reduced_.resize(n);
+  }
+  if (has_row_inputs_) {
+    partial_.resize(whole);
+    delta_gathered_.resize(whole);
+    reduced_.resize(n);
   }
 }
 

@@ -83,7 +83,10 @@ void Network::build_weights() {
   for (auto& layer : layers_) {
     if (layer->kind() == LayerKind::Input) continue;
     for (Layer* source : layer->sources_) {
-      weights_.push_back(std::make_unique<Weight>(*source, *layer, int(weights_.size()), ctx_));
+      const WeightSplit split = choose_split(source->stride(), layer->stride(), !source->sharded(),
+                                             ctx_.comm().size());
+      weights_.push_back(
+          std::make_unique<Weight>(*source, *layer, int(weights_.size()), ctx_, split));
       layer->incoming_.push_back(weights_.back().get());
     }
   }
@@ -114,21 +117,48 @@ void Network::build_weights() {
                        "->", owner->output().name(), " is ", owner->n_in(), " x ",
                        owner->n_out(), ", needs ", sharer.n_in(), " x ", sharer.n_out());
       }
-      DSSTNE_EXPECTS(ctx_.comm().size() == 1 || !s.transposed,
-                     "transposed shared weights need a single rank for now");
+      DSSTNE_EXPECTS_T(NotSupported, ctx_.comm().size() == 1 || !s.transposed,
+                       "not supported yet: transposed shared weights across ranks (layer '",
+                       layer->name(), "'); run it on one rank");
       sharer.share(*owner, s.transposed);
+      DSSTNE_EXPECTS_T(NotSupported, sharer.split() == WeightSplit::Columns || sharer.input().sharded(),
+                       "not supported yet: layer '", layer->name(), "' shares ",
+                       owner->input().name(), "->", owner->output().name(),
+                       ", which the ranks split by input rows, from input layer '",
+                       sharer.input().name(), "'");
     }
+  }
+  check_supported_across_ranks();
+  for (auto& w : weights_) {
+    if (w->split() == WeightSplit::Columns && w->input().sharded()) w->input().needs_gather_ = true;
+    if (w->split() == WeightSplit::Rows) w->output().has_row_inputs_ = true;
   }
   for (auto& w : weights_) {
     const LayerDescriptor& out = w->output().descriptor();
     if (!w->shared()) {
       const RandomStream rs{ctx_.seed(), make_stream(RandomPurpose::kInit, w->id(), 0)};
       DSSTNE_DISPATCH(ctx_, init_weights, out.weight_init, out.weight_init_scale, rs, w->n_in(),
-                      w->n_out(), w->output().slice().begin, w->output().local_units(),
-                      w->w_.data());
+                      w->n_out(), w->block(), w->w_.data());
     }
     DSSTNE_DISPATCH(ctx_, fill, w->b_.data(), int64_t(w->b_.size()), out.bias_init);
   }
+}
+
+void Network::check_supported_across_ranks() const {
+  if (ctx_.comm().size() == 1) return;
+  // What still normalises each rank's slice on its own would train a different network.
+  for (const auto& l : layers_) {
+    if (!l->sharded()) continue;
+    const LayerDescriptor& d = l->descriptor();
+    DSSTNE_EXPECTS_T(NotSupported, d.activation != Activation::SoftMax,
+                     "not supported yet: a SoftMax layer ('", l->name(), "') across ranks");
+    DSSTNE_EXPECTS_T(NotSupported, d.delta_norm == 0.0f, "not supported yet: DeltaNorm of layer '",
+                     l->name(), "' across ranks");
+  }
+  for (const auto& w : weights_)
+    DSSTNE_EXPECTS_T(NotSupported, w->norm() == 0.0f || w->split() == WeightSplit::Columns,
+                     "not supported yet: WeightNorm of ", w->input().name(), "->",
+                     w->output().name(), ", which the ranks split by input rows");
 }
 
 void Network::compute_order() {

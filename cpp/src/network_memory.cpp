@@ -22,13 +22,17 @@ bool shares_weights_of(const LayerDescriptor& layer, const std::string& source) 
 std::vector<MemoryItem> Network::weight_plan() const {
   std::vector<MemoryItem> items;
   for (const auto& layer : layers_) {
-    const double out = double(layer->local_units());
     for (const Layer* source : layer->sources_) {
-      const double in = double(source->stride());
+      const bool columns = choose_split(source->stride(), layer->stride(), !source->sharded(),
+                                        ctx_.comm().size()) == WeightSplit::Columns;
+      const int64_t rows = columns ? source->stride() : ctx_.comm().slice(source->stride()).size();
+      const int64_t cols = columns ? layer->local_units() : layer->stride();
       const bool shared = shares_weights_of(layer->descriptor(), source->name());
-      const double floats = (shared ? 0.0 : 2.0 * in * out) + out;  // matrix, gradient, bias
+      // matrix and gradient, and the bias
+      const double floats = (shared ? 0.0 : 2.0 * double(rows) * double(cols)) +
+                            double(layer->local_units());
       items.push_back({detail::concat("weights ", source->name(), "->", layer->name(), " (",
-                                      source->stride(), " x ", layer->local_units(),
+                                      rows, " x ", cols,
                                       shared ? " shared, bias only)" : " floats, and gradient)"),
                        floats * sizeof(float)});
     }
@@ -46,6 +50,10 @@ std::vector<MemoryItem> Network::batch_plan(int64_t batch) const {
     double per_unit = input ? 0.0 : 12.0;
     if (layer->descriptor().p_dropout > 0.0f) per_unit += 5.0;
     if (input && layer->data_ && !layer->data_->sparse()) per_unit += 4.0;
+    // The exchanges between ranks: two buffers of every rank's units, one of this rank's.
+    const int exchanges = int(layer->needs_gather_) + int(layer->has_row_inputs_);
+    const double whole = double(layer->stride()) / double(layer->local_units());
+    per_unit += exchanges * 4.0 * (2.0 * whole + 1.0);
     if (per_unit == 0) continue;
     items.push_back({detail::concat("layer '", layer->name(), "' (batch ", batch, " x ",
                                     layer->local_units(), " units)"),

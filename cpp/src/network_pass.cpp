@@ -28,6 +28,7 @@ void Network::forward_batch(int64_t position, Mode mode) {
     l->rows_ = rows;
     l->dropout_applied_ = false;
     l->densified_ = false;
+    l->gathered_valid_ = false;
   }
   const uint32_t* examples = batch_examples(position, mode);
   load_inputs(examples, rows, mode);
@@ -101,22 +102,33 @@ void Network::forward_layer(Layer& layer, Mode mode) {
     DSSTNE_DISPATCH(ctx_, broadcast_rows, w->b_.data(), rows, cols, !first, z);
     first = false;
   }
+  bool row_products = false;
   for (Weight* w : layer.incoming_) {
     Layer& s = w->input();
     const float* matrix = w->matrix().data();
+    if (w->split() == WeightSplit::Rows) {  // partial sums, reduce-scattered below
+      row_product(*w, layer, !row_products);
+      row_products = true;
+      continue;
+    }
     if (s.is_sparse_input() && !w->transposed()) {
       DSSTNE_DISPATCH(ctx_, sparse_product, s.sparse_batch_.view(), matrix, cols, z);
       continue;
     }
     densify(s);
+    if (s.sharded()) {
+      gathered_product(*w, layer);
+      continue;
+    }
     // Transposed sharing reads the owner's (n_out × n_in) matrix as its transpose.
     DSSTNE_DISPATCH(ctx_, gemm, false, w->transposed(), rows, cols, s.stride(), 1.0f,
                     s.units_.data(), s.stride(), matrix, w->transposed() ? s.stride() : cols,
                     1.0f, z, cols);
   }
+  if (row_products) add_row_products(layer);
   for (Layer* s : layer.skips_) {
     densify(*s);
-    DSSTNE_DISPATCH(ctx_, add, s->units_.data(), rows * cols, z);
+    add_skip(*s, layer);
   }
   const ActivationParams act = layer.activation_params();
   DSSTNE_DISPATCH(ctx_, activation_forward, act, z, rows, cols);
@@ -164,7 +176,11 @@ void Network::backward_batch() {
   DSSTNE_EXPECTS(mode_ != Mode::Prediction, "backward_batch needs a forward pass in training or "
                  "validation mode");
   if (ctx_.is_cuda()) cuda::set_tf32(ctx_.tf32());
-  for (auto& l : layers_) l->grad_written_ = false;
+  for (auto& l : layers_) {
+    l->grad_written_ = false;
+    l->grad_partial_written_ = false;
+    l->deltas_gathered_ = false;
+  }
   for (auto& w : weights_) w->grad_contributions_ = 0;
   for (auto it = forward_order_.rbegin(); it != forward_order_.rend(); ++it) {
     Layer& l = **it;
@@ -181,6 +197,7 @@ void Network::backward_batch() {
 void Network::output_delta(Layer& layer) {
   DSSTNE_EXPECTS(layer.data_ != nullptr, "output layer '", layer.name(), "' has no data");
   const int64_t rows = layer.rows_, cols = layer.local_units();
+  collect_gradient(layer);
   if (layer.grad_written_) {
     // An output that also feeds other layers: their gradient joins the loss delta.
     hidden_delta(layer);
@@ -197,6 +214,7 @@ void Network::output_delta(Layer& layer) {
 
 void Network::hidden_delta(Layer& layer) {
   const int64_t rows = layer.rows_, cols = layer.local_units();
+  collect_gradient(layer);
   if (!layer.grad_written_) {  // nothing consumes this layer: no gradient reaches it
     DSSTNE_DISPATCH(ctx_, fill, layer.delta_.data(), rows * cols, 0.0f);
     return;
@@ -231,7 +249,11 @@ void Network::propagate(Layer& layer) {
     if (!w->locked()) {
       const float beta = owner.grad_contributions_ == 0 ? 0.0f : 1.0f;
       const float scale = -1.0f / (float(owner.sharing_count()) * float(rows));
-      if (s.is_sparse_input() && !w->transposed()) {
+      if (w->split() == WeightSplit::Rows) {
+        row_gradient(*w, layer, scale, beta);
+      } else if (s.sharded()) {
+        gathered_gradient(*w, layer, scale, beta);
+      } else if (s.is_sparse_input() && !w->transposed()) {
         DSSTNE_DISPATCH(ctx_, sparse_transposed_product, s.sparse_batch_.view(), delta, n_in, cols,
                         scale, beta, owner.grad_.data());
       } else if (!w->transposed()) {
@@ -246,6 +268,14 @@ void Network::propagate(Layer& layer) {
       owner.grad_contributions_ += 1;
     }
     if (s.kind() == LayerKind::Input) continue;
+    if (w->split() == WeightSplit::Rows) {
+      row_delta(*w, layer);
+      continue;
+    }
+    if (s.sharded()) {
+      gathered_delta(*w, layer);
+      continue;
+    }
     const float beta = s.grad_written_ ? 1.0f : 0.0f;
     DSSTNE_DISPATCH(ctx_, gemm, false, !w->transposed(), rows, n_in, cols, 1.0f, delta, cols,
                     w->matrix().data(), w->transposed() ? n_in : cols, beta, s.grad_.data(), n_in);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The training loop (epochs, shuffling, the alpha schedule, validation) and whole-data-set
-// prediction and top-K.
+// The training loop (epochs, shuffling, the alpha schedule, validation) and the error over the
+// bound data.
 #include <chrono>
 #include <cmath>
 
@@ -76,18 +76,27 @@ void Network::check_train_params(const TrainParams& p) const {
 }
 
 void Network::check_weights_finite() const {
-  for (const auto& w : weights_) {
+  // Every rank checks its blocks, and all learn of a bad one: a rank that stopped alone would
+  // leave the others waiting in the next exchange. Entry 2i counts bad weights of weight i,
+  // entry 2i+1 bad biases.
+  std::vector<double> bad(2 * weights_.size(), 0.0);
+  for (std::size_t i = 0; i < weights_.size(); ++i) {
+    const Weight& w = *weights_[i];
     // ½Σw² is finite exactly when every element is (float squares cannot overflow a double).
     const auto finite = [&](const DeviceBuffer<float>& b) {
       return std::isfinite(DSSTNE_DISPATCH(ctx_, regularization_error, b.data(),
                                            int64_t(b.size()), 1.0f, 0.0f));
     };
-    const char* bad = !w->shared() && !finite(w->w_) ? "weights" : !finite(w->b_) ? "biases"
-                                                                                    : nullptr;
-    if (bad != nullptr)
-      DSSTNE_FAIL(NumericalError, "training diverged in epoch ", epoch_, ": the ", bad, " of ",
-                  w->input().name(), "->", w->output().name(),
-                  " hold NaN or infinite values (try a smaller alpha)");
+    bad[2 * i] = !w.shared() && !finite(w.w_) ? 1.0 : 0.0;
+    bad[2 * i + 1] = finite(w.b_) ? 0.0 : 1.0;
+  }
+  ctx_.comm().allreduce_sum(bad.data(), int64_t(bad.size()));
+  for (std::size_t i = 0; i < weights_.size(); ++i) {
+    if (bad[2 * i] == 0.0 && bad[2 * i + 1] == 0.0) continue;
+    const Weight& w = *weights_[i];
+    DSSTNE_FAIL(NumericalError, "training diverged in epoch ", epoch_, ": the ",
+                bad[2 * i] > 0.0 ? "weights" : "biases", " of ", w.input().name(), "->",
+                w.output().name(), " hold NaN or infinite values (try a smaller alpha)");
   }
 }
 
@@ -199,85 +208,6 @@ double Network::error() {
     total += batch_error();
   }
   return total / double(examples_);
-}
-
-std::vector<float> Network::predict(const std::string& name) {
-  require_data(false);
-  const Layer& l = layer(name);
-  const double values = double(examples_) * double(l.local_units());
-  check_fits(Device::CPU, {{detail::concat("the predictions of layer '", name, "' (", examples_,
-                                           " x ", l.local_units(), " floats)"),
-                            values * sizeof(float)}},
-             "predict");
-  std::vector<float> out(std::size_t(examples_) * std::size_t(l.local_units()));
-  predict(name, out.data(), int64_t(out.size()));
-  return out;
-}
-
-void Network::predict(const std::string& name, float* out, int64_t capacity) {
-  require_data(false);
-  Layer& l = layer(name);
-  const int64_t cols = l.local_units();
-  DSSTNE_EXPECTS(capacity >= examples_ * cols, "predict: room for ", capacity,
-                 " values, layer '", name, "' needs ", examples_, " x ", cols);
-  for (int64_t pos = 0; pos < examples_; pos += batch_) {
-    forward_batch(pos, Mode::Prediction);
-    densify(l);
-    l.units_.download_to(out + pos * cols, std::size_t(l.rows_ * cols));
-  }
-}
-
-void Network::predict_topk(const std::string& name, int64_t k, const DataSet* exclude,
-                           std::vector<float>& scores, std::vector<uint32_t>& indices) {
-  require_data(false);
-  DSSTNE_EXPECTS(k >= 1, "top-k needs k >= 1, got ", k);
-  const double entries = double(examples_) * double(k);
-  check_fits(Device::CPU, {{detail::concat("top-", k, " scores and indices of ", examples_,
-                                           " examples"),
-                            entries * double(sizeof(float) + sizeof(uint32_t))}},
-             "predict_topk");
-  scores.assign(std::size_t(entries), 0.0f);
-  indices.assign(std::size_t(entries), 0u);
-  predict_topk(name, k, exclude, scores.data(), indices.data(), int64_t(entries));
-}
-
-void Network::predict_topk(const std::string& name, int64_t k, const DataSet* exclude,
-                           float* scores, uint32_t* indices, int64_t capacity) {
-  require_data(false);
-  Layer& l = layer(name);
-  DSSTNE_EXPECTS(k >= 1, "top-k needs k >= 1, got ", k);
-  DSSTNE_EXPECTS(capacity / k >= examples_, "predict_topk: room for ", capacity, " entries, ",
-                 examples_, " examples x k=", k, " are needed");
-  if (exclude != nullptr) {
-    DSSTNE_EXPECTS(exclude->sparse(), "top-k exclusions must be sparse, data set '",
-                   exclude->name(), "' is dense");
-    DSSTNE_EXPECTS(exclude->examples() == examples_, "top-k exclusions '", exclude->name(),
-                   "' have ", exclude->examples(), " examples, the data has ", examples_);
-    DSSTNE_EXPECTS(exclude->device() == ctx_.device(), "top-k exclusions '", exclude->name(),
-                   "' live on another device than network '", desc_.name, "'");
-  }
-  check_fits(ctx_.device(), {{"the top-k buffers of one batch",
-                              double(batch_) * double(k) * 8.0}},
-             "predict_topk");
-  DeviceBuffer<float> batch_scores(ctx_, std::size_t(batch_ * k), "topk.scores");
-  DeviceBuffer<uint32_t> batch_indices(ctx_, std::size_t(batch_ * k), "topk.indices");
-  SparseBatch excluded{DeviceBuffer<int64_t>(ctx_, 0, "topk.exclude_offsets"),
-                       DeviceBuffer<uint32_t>(ctx_, 0, "topk.exclude_indices"),
-                       DeviceBuffer<float>(ctx_, 0, "topk.exclude_values"), 0};
-  for (int64_t pos = 0; pos < examples_; pos += batch_) {
-    forward_batch(pos, Mode::Prediction);
-    densify(l);
-    const int64_t rows = l.rows_;
-    CsrView view;
-    if (exclude != nullptr) {
-      exclude->load_sparse_batch(identity_.data() + pos, rows, false, DenoiseParams{}, excluded);
-      view = excluded.view();
-    }
-    DSSTNE_DISPATCH(ctx_, topk, l.units_.data(), rows, l.local_units(), l.slice().begin, k,
-                    exclude ? &view : nullptr, batch_scores.data(), batch_indices.data());
-    batch_scores.download_to(scores + pos * k, std::size_t(rows * k));
-    batch_indices.download_to(indices + pos * k, std::size_t(rows * k));
-  }
 }
 
 }  // namespace dsstne

@@ -7,11 +7,24 @@
 
 namespace dsstne {
 
-Weight::Weight(Layer& input, Layer& output, int id, const Context& ctx)
-    : ctx_(ctx), input_(&input), output_(&output), id_(id), norm_(output.descriptor().weight_norm) {
+WeightSplit choose_split(int64_t n_in, int64_t n_out, bool input_replicated, int ranks) {
+  if (ranks == 1 || input_replicated) return WeightSplit::Columns;
+  return 3 * n_out > 2 * n_in ? WeightSplit::Columns : WeightSplit::Rows;
+}
+
+Weight::Weight(Layer& input, Layer& output, int id, const Context& ctx, WeightSplit split)
+    : ctx_(ctx), input_(&input), output_(&output), id_(id), split_(split),
+      norm_(output.descriptor().weight_norm) {
   const std::string n = input.name() + "->" + output.name();
   const std::size_t local_out = std::size_t(output.local_units());
-  w_ = DeviceBuffer<float>(ctx, std::size_t(input.stride()) * local_out, n + ".weights");
+  if (split == WeightSplit::Columns) {
+    block_ = MatrixBlock{0, input.stride(), output.slice().begin, output.local_units()};
+  } else {
+    const Slice rows = ctx.comm().slice(input.stride());
+    block_ = MatrixBlock{rows.begin, rows.size(), 0, output.stride()};
+  }
+  w_ = DeviceBuffer<float>(ctx, std::size_t(block_.rows) * std::size_t(block_.cols),
+                           n + ".weights");
   grad_ = DeviceBuffer<float>(ctx, w_.size(), n + ".gradient");
   b_ = DeviceBuffer<float>(ctx, local_out, n + ".bias");
   w_v_ = DeviceBuffer<float>(ctx, 0, n + ".velocity");
@@ -23,6 +36,7 @@ Weight::Weight(Layer& input, Layer& output, int id, const Context& ctx)
 void Weight::share(Weight& owner, bool transposed) {
   owner_ = &owner;
   transposed_ = transposed;
+  split_ = owner.split_;  // the owner's block is what this connection multiplies by
   owner.sharing_count_ += 1;
   w_ = DeviceBuffer<float>();
   grad_ = DeviceBuffer<float>();
@@ -42,7 +56,7 @@ int64_t first_non_finite(const float* values, std::size_t n) {
 void Weight::set_matrix(const float* values, std::size_t n) {
   Weight& o = owner();
   DSSTNE_EXPECTS(n == o.w_.size(), "weights ", input_->name(), "->", output_->name(),
-                 ": expected ", o.n_in(), " x ", o.output_->local_units(), " = ", o.w_.size(),
+                 ": expected ", o.block_.rows, " x ", o.block_.cols, " = ", o.w_.size(),
                  " values, got ", n);
   const int64_t bad = first_non_finite(values, n);
   DSSTNE_EXPECTS(bad < 0, "weights ", input_->name(), "->", output_->name(),

@@ -27,13 +27,14 @@ using init::checked_init_law;
 // w: n_in × cols (local columns). Threads walk a row's columns (coalesced), blocks in y walk
 // rows; element (i, c) draws counter i·n_out + col_begin + c, as on the CPU. u − ½ is exact and
 // __fmul_rn keeps the single rounding of the CPU's factor·draw.
-__global__ void init_weights_kernel(InitLaw law, RandomStream rs, int64_t n_in, int64_t n_out,
-                                    int64_t col_begin, int64_t cols, float* w) {
+__global__ void init_weights_kernel(InitLaw law, RandomStream rs, int64_t n_out, MatrixBlock b,
+                                    float* w) {
+  const int64_t cols = b.cols;
   const int64_t c0 = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t c_stride = int64_t(gridDim.x) * blockDim.x;
-  for (int64_t i = blockIdx.y; i < n_in; i += gridDim.y) {
+  for (int64_t i = blockIdx.y; i < b.rows; i += gridDim.y) {
     float* row = w + i * cols;
-    const uint64_t base = static_cast<uint64_t>(i * n_out + col_begin);
+    const uint64_t base = static_cast<uint64_t>((b.row_begin + i) * n_out + b.col_begin);
     for (int64_t c = c0; c < cols; c += c_stride) {
       const uint64_t counter = base + static_cast<uint64_t>(c);
       float value;
@@ -62,9 +63,10 @@ __global__ void shuffle_keys_kernel(RandomStream rs, int64_t n, uint32_t* keys, 
 }  // namespace
 
 void init_weights(WeightInit scheme, float scale, const RandomStream& rs, int64_t n_in,
-                  int64_t n_out, int64_t col_begin, int64_t cols, float* w) {
-  const InitLaw law = checked_init_law(scheme, scale, n_in, n_out, col_begin, cols);
-  if (cols == 0) return;
+                  int64_t n_out, const MatrixBlock& block, float* w) {
+  const InitLaw law = checked_init_law(scheme, scale, n_in, n_out, block);
+  const int64_t cols = block.cols;
+  if (cols == 0 || block.rows == 0) return;
   DSSTNE_EXPECTS(w != nullptr, "init_weights: weight pointer is null");
 
   // Blocks as wide as a row (whole warps, at most kThreads) so narrow slices do not idle most
@@ -73,8 +75,8 @@ void init_weights(WeightInit scheme, float scale, const RandomStream& rs, int64_
   const unsigned int threads =
       cols >= kThreads ? kThreads : static_cast<unsigned int>((cols + 31) / 32 * 32);
   const unsigned int bx = std::min(blocks_for(cols, threads), 1u << 16);
-  const unsigned int by = static_cast<unsigned int>(std::min<int64_t>(n_in, kMaxBlocksY));
-  init_weights_kernel<<<dim3(bx, by), threads>>>(law, rs, n_in, n_out, col_begin, cols, w);
+  const unsigned int by = static_cast<unsigned int>(std::min<int64_t>(block.rows, kMaxBlocksY));
+  init_weights_kernel<<<dim3(bx, by), threads>>>(law, rs, n_out, block, w);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 

@@ -6,11 +6,35 @@ def default_device():
     return os.environ.get("DSSTNE_DEVICE", "cpu") or "cpu"
 
 
+def _comm_timeout():
+    """Seconds a rank waits for the others: $DSSTNE_COMM_TIMEOUT, else 300."""
+    text = os.environ.get("DSSTNE_COMM_TIMEOUT", "300")
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValueError(f"DSSTNE_COMM_TIMEOUT must be a number of seconds, got {text!r}") \
+            from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"DSSTNE_COMM_TIMEOUT must be > 0 seconds, got {text!r}")
+    return seconds
+
+
+def _local_rank(comm):
+    """This process's rank among those of `comm` on the same host."""
+    from mpi4py import MPI
+    local = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        return local.Get_rank()
+    finally:
+        local.Free()
+
+
 cdef class Context:
-    """Context(device=None, seed=12134, tf32=False)
+    """Context(device=None, seed=12134, tf32=False, comm=None)
 --
 
-    Where a network runs: device ("cpu", "cuda" or "cuda:N") and random seed.
+    Where a network runs: device ("cpu", "cuda" or "cuda:N"), random seed, and the ranks that
+    share its networks (model parallelism).
 
     Parameters
     ----------
@@ -21,16 +45,60 @@ cdef class Context:
     tf32 : bool
         GPU only: dense products of networks on this context use TF32 tensor cores (faster,
         10-bit mantissa) instead of exact float32.
+    comm : mpi4py.MPI.Comm, optional
+        Several processes (``mpirun -np N``) share each network of this context: every layer's
+        units and every weight matrix are split across the ranks of `comm`, and the results equal
+        one rank's. Each rank makes the same calls in the same order. With ``"cuda"`` each rank
+        takes the GPU of its rank on the host. A rank waits at most $DSSTNE_COMM_TIMEOUT seconds
+        (default 300) for the others before raising dsstne.CommunicationError.
     """
     cdef cpp.Context c_ctx
 
-    def __init__(self, device=None, seed=12134, tf32=False):
+    def __init__(self, device=None, seed=12134, tf32=False, comm=None):
         if device is None:
             device = default_device()
         cdef uint64_t c_seed = _whole(seed, "seed", 0, 2**64 - 1)
+        cdef shared_ptr[cpp.Communicator] c_comm
+        if comm is not None:
+            try:
+                from mpi4py import MPI
+            except ImportError:
+                raise ImportError("Context(comm=...) takes an mpi4py communicator; install "
+                                  "mpi4py") from None
+            if not isinstance(comm, MPI.Comm):
+                raise TypeError(f"comm must be an mpi4py communicator (MPI.COMM_WORLD), got "
+                                f"{type(comm).__name__}")
+            if str(device).lower() in ("cuda", "gpu") and comm.Get_size() > 1:
+                count = cuda_device_count()
+                if count:
+                    device = f"cuda:{_local_rank(comm) % count}"
+            c_comm = cpp.mpi_communicator(<uintptr_t>MPI._handleof(comm), _comm_timeout())
         self.c_ctx = cpp.Context.from_string(_bytes(device), c_seed)
+        if comm is not None:
+            self.c_ctx = self.c_ctx.with_communicator(c_comm)
         if tf32:
             self.c_ctx.set_tf32(True)
+
+    @property
+    def rank(self):
+        """This process's rank among those sharing the networks (0 with one)."""
+        return self.c_ctx.comm().rank()
+
+    @property
+    def ranks(self):
+        """How many processes share the networks of this context."""
+        return self.c_ctx.comm().size()
+
+    def allgather_text(self, text):
+        """Every rank's `text`, in rank order, on every rank (collective: all ranks call it).
+        What one rank learns alone (a file it failed to write) reaches the others this way."""
+        cdef bytes data = str(text).encode("utf-8")
+        cdef const char* p = data
+        cdef int64_t n = len(data)
+        cdef vector[vector[unsigned char]] parts
+        with nogil:
+            parts = self.c_ctx.comm().allgather_bytes(p, n)
+        return [bytes(part).decode("utf-8", "replace") for part in parts]
 
     @property
     def seed(self):

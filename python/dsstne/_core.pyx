@@ -22,9 +22,9 @@ from libcpp.vector cimport vector
 
 from _lib cimport cpp
 
-from .errors import CudaError, DsstneError, NumericalError
+from .errors import CommunicationError, CudaError, DsstneError, NumericalError
 
-cpp.register_errors(DsstneError, CudaError, NumericalError)
+cpp.register_errors(DsstneError, CudaError, NumericalError, CommunicationError)
 
 
 def _log_to_python(level, message):
@@ -87,6 +87,11 @@ def _real(value, what):
     except (TypeError, ValueError):
         raise TypeError(f"{what} must be a number, not {type(value).__name__} {value!r}") \
             from None
+
+
+def mpi_built():
+    """Whether this libdsstne contains the MPI communicator (Context(comm=...))."""
+    return cpp.mpi_built()
 
 
 def cuda_built():

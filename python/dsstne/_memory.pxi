@@ -73,16 +73,6 @@ cdef object _stored_array(object owner, const void* ptr, size_t count, object dt
     return out
 
 
-cdef object _float_buffer(object owner, const cpp.DeviceBuffer[float]& buf):
-    """A writable numpy copy of a float buffer, made straight from device memory."""
-    out = np.empty(buf.size(), np.float32)
-    cdef float* dst = <float*><uintptr_t>out.ctypes.data
-    cdef size_t n = buf.size()
-    with nogil:
-        buf.download_to(dst, n)
-    return out
-
-
 def _check_host_memory(what, nbytes):
     """MemoryError naming `what` when `nbytes` more bytes of host memory are not available."""
     cdef vector[cpp.MemoryItem] items

@@ -78,26 +78,27 @@ cdef class Layer:
         """Examples in the current batch."""
         return self._layer().batch_rows()
 
+    cdef object _values(self, bint deltas):
+        cdef cpp.Layer* layer = self._layer()
+        cdef cpp.Network* net = self.network._net()
+        with self.network._busy:
+            out = np.empty((layer.batch_rows(), layer.stride()), np.float32)
+            net.gather_layer(layer[0], deltas, <float*><uintptr_t>out.ctypes.data)
+        return out
+
     @property
     def units(self):
-        """Activations of the current batch, (rows, size)."""
-        cdef cpp.Layer* layer = self._layer()
-        if layer.is_sparse_input():
+        """Activations of the current batch, (rows, size) (every rank's units: with several
+        ranks all must read them)."""
+        if self._layer().is_sparse_input():
             raise ValueError(f"layer '{self.name}' reads sparse data; its units are not "
                              "materialised")
-        with self.network._busy:
-            out = np.empty((layer.batch_rows(), layer.local_units()), np.float32)
-            layer.download_units(<float*><uintptr_t>out.ctypes.data)
-        return out
+        return self._values(False)
 
     @property
     def deltas(self):
         """∂E/∂z of the current batch after backward_batch, (rows, size)."""
-        cdef cpp.Layer* layer = self._layer()
-        with self.network._busy:
-            out = np.empty((layer.batch_rows(), layer.local_units()), np.float32)
-            layer.download_deltas(<float*><uintptr_t>out.ctypes.data)
-        return out
+        return self._values(True)
 
     def __repr__(self):
         if self.c_layer == NULL:
@@ -179,50 +180,64 @@ cdef class Weight:
 
     @property
     def shape(self):
-        """(rows, columns) of the matrix as stored."""
+        """(rows, columns) of the whole matrix (n_in, n_out; the owner's for a shared weight)."""
         cdef cpp.Weight* w = self._weight()
         return (w.matrix_rows(), w.matrix_cols())
 
     @property
-    def weights(self):
-        """A copy of the matrix as stored: (n_in, n_out) input-major; for a shared weight its
-        owner's."""
+    def split(self):
+        """How the ranks divide the matrix: "columns" (each holds its output units' columns) or
+        "rows" (its input units' rows); "columns" on one rank."""
+        return "rows" if self._weight().split() == cpp.WeightSplit.Rows else "columns"
+
+    @property
+    def local_block(self):
+        """(row_begin, rows, col_begin, cols): the block of the whole matrix this rank holds."""
+        cdef cpp.MatrixBlock b = self._weight().block()
+        return (b.row_begin, b.rows, b.col_begin, b.cols)
+
+    cdef object _gather(self, int which):
         cdef cpp.Weight* w = self._weight()
+        cdef cpp.Network* net = self.network._net()
         with self.network._busy:
-            return _float_buffer(self, w.matrix()).reshape(w.matrix_rows(), w.matrix_cols())
+            out = np.empty(net.parameter_size(w[0], which), np.float32)
+            net.gather_parameter(w[0], which, <float*><uintptr_t>out.ctypes.data)
+        return out
+
+    cdef _set(self, int which, values):
+        cdef cpp.Weight* w = self._weight()
+        cdef cpp.Network* net = self.network._net()
+        arr = np.ascontiguousarray(values, dtype=np.float32).ravel()
+        with self.network._busy:
+            net.set_parameter(w[0], which, <const float*><uintptr_t>arr.ctypes.data, arr.size)
+
+    @property
+    def weights(self):
+        """A copy of the whole matrix: (n_in, n_out) input-major; for a shared weight its
+        owner's. With several ranks it is gathered from their blocks (all ranks must read it)."""
+        return self._gather(cpp.kMatrix).reshape(self.shape)
 
     @weights.setter
     def weights(self, values):
-        cdef cpp.Weight* w = self._weight()
-        arr = np.ascontiguousarray(values, dtype=np.float32)
-        shape = (w.matrix_rows(), w.matrix_cols())
-        if arr.shape != shape:
-            raise ValueError(f"weights {self.input}->{self.output}: expected shape {shape}, "
+        arr = np.asarray(values)
+        if arr.shape != self.shape:
+            raise ValueError(f"weights {self.input}->{self.output}: expected shape {self.shape}, "
                              f"got {arr.shape}")
-        with self.network._busy:
-            w.set_matrix(<const float*><uintptr_t>arr.ctypes.data, arr.size)
+        self._set(cpp.kMatrix, arr)
 
     @property
     def bias(self):
-        cdef cpp.Weight* w = self._weight()
-        with self.network._busy:
-            return _float_buffer(self, w.bias())
+        return self._gather(cpp.kBias)
 
     @bias.setter
     def bias(self, values):
-        cdef cpp.Weight* w = self._weight()
-        arr = np.ascontiguousarray(values, dtype=np.float32).ravel()
-        with self.network._busy:
-            w.set_bias(<const float*><uintptr_t>arr.ctypes.data, arr.size)
+        self._set(cpp.kBias, values)
 
     @property
     def optimizer_state(self):
         """The optimizer's state of this connection: dict of flat float32 arrays (velocity or
         first moment, the second accumulator, and the same for the bias; empty when unused)."""
-        cdef cpp.Weight* w = self._weight()
-        with self.network._busy:
-            return {name: _float_buffer(self, w.state_buffer(i))
-                    for i, name in enumerate(_STATE_NAMES)}
+        return {name: self._gather(i) for i, name in enumerate(_STATE_NAMES)}
 
     @optimizer_state.setter
     def optimizer_state(self, state):
@@ -234,11 +249,12 @@ cdef class Weight:
             raise ValueError(f"weights {self.input}->{self.output}: unknown optimizer state "
                              f"{sorted(unknown)} (known: {', '.join(_STATE_NAMES)})")
         arrays = {}
+        cdef cpp.Network* net = self.network._net()
         for i, name in enumerate(_STATE_NAMES):
             if name not in state:
                 continue
             arr = np.ascontiguousarray(state[name], dtype=np.float32).ravel()
-            held = w.state_buffer(i).size()
+            held = net.parameter_size(w[0], i)
             if arr.size != held:
                 raise ValueError(f"weights {self.input}->{self.output}: optimizer state '{name}' "
                                  f"holds {held} values, got {arr.size}")
@@ -246,16 +262,13 @@ cdef class Weight:
                 raise ValueError(f"weights {self.input}->{self.output}: optimizer state '{name}' "
                                  "holds NaN or infinite values")
             arrays[i] = arr
-        with self.network._busy:
-            for i, arr in arrays.items():
-                w.set_state(i, <const float*><uintptr_t>arr.ctypes.data, arr.size)
+        for i, arr in arrays.items():
+            self._set(i, arr)
 
     @property
     def gradient(self):
         """Stored gradient of the matrix after backward_batch: −(1/(sharing·rows))·∂E/∂W."""
-        cdef cpp.Weight* w = self._weight()
-        with self.network._busy:
-            return _float_buffer(self, w.gradient()).reshape(w.matrix_rows(), w.matrix_cols())
+        return self._gather(cpp.kGradient).reshape(self.shape)
 
     def __repr__(self):
         if self.c_weight == NULL:

@@ -11,6 +11,10 @@ class CudaError(DsstneError):
     """A CUDA runtime or library call failed."""
 
 
+class CommunicationError(DsstneError):
+    """Another rank failed, exited or did not answer in time."""
+
+
 class NumericalError(DsstneError, ArithmeticError):
     """A computation produced NaN or infinity (e.g. training diverged)."""
 

@@ -99,18 +99,43 @@ def save_network(net, path, *, overwrite=False):
     """
     nc4 = _netcdf4()
     config = json.loads(net.config)
-    with replacing(path, overwrite=overwrite) as tmp:
-        nc = nc4.Dataset(tmp, "w", format="NETCDF4", clobber=True)
+    # Every rank takes part in gathering the parameters; rank 0 alone writes the file, and
+    # every rank learns whether it could.
+    parameters = [_parameters(w) for w in net.weights]
+    context = net.context
+    failure = None
+    if context.rank == 0:
         try:
-            nc.set_auto_maskandscale(False)
-            _write_network(nc, net, config)
-            layers = {c["Name"]: c for c in config["Layers"]}
-            for i, (layer, c) in enumerate(zip(net.layers, config["Layers"])):
-                _write_layer(nc, i, layer, c, config)
-            for j, w in enumerate(net.weights):
-                _write_weight(nc, j, w, net, layers)
-        finally:
-            nc.close()
+            with replacing(path, overwrite=overwrite) as tmp:
+                nc = nc4.Dataset(tmp, "w", format="NETCDF4", clobber=True)
+                try:
+                    nc.set_auto_maskandscale(False)
+                    _write_network(nc, net, config)
+                    layers = {c["Name"]: c for c in config["Layers"]}
+                    for i, (layer, c) in enumerate(zip(net.layers, config["Layers"])):
+                        _write_layer(nc, i, layer, c, config)
+                    for j, (w, p) in enumerate(zip(net.weights, parameters)):
+                        _write_weight(nc, j, w, p, net, layers)
+                finally:
+                    nc.close()
+        except Exception as e:
+            if context.ranks == 1:
+                raise
+            failure = e
+    if context.ranks > 1:
+        message = context.allgather_text("" if failure is None else f"{type(failure).__name__}: "
+                                         f"{failure}")[0]
+        if failure is not None:
+            raise failure
+        if message:
+            raise OSError(f"{os.fspath(path)}: rank 0 could not save the network: {message}")
+
+
+def _parameters(w):
+    """What is saved of connection `w`: the whole matrix (unless shared), bias and optimizer
+    state, gathered from every rank."""
+    return {"weights": None if w.shared else w.weights.ravel(), "bias": w.bias,
+            "state": w.optimizer_state}
 
 
 def _write_network(nc, net, c):
@@ -202,7 +227,7 @@ def _write_layer(nc, i, layer, c, net_config):
         put(f"skip{k}", _text(s))
 
 
-def _write_weight(nc, j, w, net, layers):
+def _write_weight(nc, j, w, p, net, layers):
     def put(suffix, value):
         nc.setncattr(f"weight{j}_{suffix}", value)
 
@@ -223,9 +248,9 @@ def _write_weight(nc, j, w, net, layers):
         put("sourceInputLayer", _text(entry["SourceInputLayer"]))
         put("sourceOutputLayer", _text(entry["SourceOutputLayer"]))
     else:
-        _put_var(nc, f"weight{j}_weightDim", f"weight{j}_weights", w.weights.ravel())
-    _put_var(nc, f"weight{j}_biasDim", f"weight{j}_bias", w.bias)
-    for name, values in w.optimizer_state.items():
+        _put_var(nc, f"weight{j}_weightDim", f"weight{j}_weights", p["weights"])
+    _put_var(nc, f"weight{j}_biasDim", f"weight{j}_bias", p["bias"])
+    for name, values in p["state"].items():
         if values.size:
             _put_var(nc, f"weight{j}_dsstne_{name}Dim", f"weight{j}_dsstne_{name}", values)
 

@@ -52,7 +52,8 @@ bool is_normal(WeightInit s) { return s == WeightInit::Gaussian || s == WeightIn
 std::vector<float> cuda_init(const Context& ctx, WeightInit scheme, float scale,
                              const RandomStream& rs, const InitCase& c) {
   DeviceBuffer<float> w(ctx, static_cast<std::size_t>(c.n_in * c.cols), "w");
-  cuda::init_weights(scheme, scale, rs, c.n_in, c.n_out, c.col_begin, c.cols, w.data());
+  cuda::init_weights(scheme, scale, rs, c.n_in, c.n_out, MatrixBlock{0, c.n_in, c.col_begin, c.cols},
+                     w.data());
   return w.download();
 }
 
@@ -66,7 +67,8 @@ TEST(CudaParityInitWeights, EverySchemeMatchesTheCpu) {
                                std::to_string(c.n_out) + " cols [" + std::to_string(c.col_begin) +
                                "+" + std::to_string(c.cols) + ") seed " + std::to_string(seed);
       std::vector<float> ref(static_cast<std::size_t>(c.n_in * c.cols));
-      cpu::init_weights(scheme, 0.75f, rs, c.n_in, c.n_out, c.col_begin, c.cols, ref.data());
+      cpu::init_weights(scheme, 0.75f, rs, c.n_in, c.n_out,
+                        MatrixBlock{0, c.n_in, c.col_begin, c.cols}, ref.data());
       const std::vector<float> got = cuda_init(ctx, scheme, 0.75f, rs, c);
       if (is_normal(scheme)) {
         expect_close(ref, got, 1e-6, 0.0, what);
@@ -95,17 +97,41 @@ TEST(CudaParityInitWeights, ColumnSliceMatchesTheWholeMatrix) {
   }
 }
 
+TEST(CudaParityInitWeights, RowBlockMatchesTheCpu) {
+  DSSTNE_CUDA_CONTEXT_OR_SKIP(ctx);
+  const RandomStream rs{7, make_stream(RandomPurpose::kInit, 1, 0)};
+  const MatrixBlock block{33, 101, 7, 2000};
+  for (WeightInit scheme : kSchemes) {
+    std::vector<float> ref(std::size_t(block.rows * block.cols));
+    cpu::init_weights(scheme, 1.0f, rs, 300, 5000, block, ref.data());
+    DeviceBuffer<float> w(ctx, ref.size(), "w");
+    cuda::init_weights(scheme, 1.0f, rs, 300, 5000, block, w.data());
+    if (is_normal(scheme)) {
+      expect_close(ref, w.download(), 1e-6, 0.0, "rows of scheme " + to_string(scheme));
+    } else {
+      expect_bitwise(ref, w.download(), "rows of scheme " + to_string(scheme));
+    }
+  }
+}
+
 TEST(CudaParityInitWeights, ValidatesLikeTheCpu) {
   DSSTNE_CUDA_CONTEXT_OR_SKIP(ctx);
   const RandomStream rs{1, 2};
   DeviceBuffer<float> w(ctx, 200 * 300, "w");
-  EXPECT_THROW(cuda::init_weights(static_cast<WeightInit>(42), 1.0f, rs, 200, 300, 0, 300, w.data()),
+  EXPECT_THROW(cuda::init_weights(static_cast<WeightInit>(42), 1.0f, rs, 200, 300,
+                                  MatrixBlock{0, 200, 0, 300}, w.data()),
                InvalidArgument);
-  EXPECT_THROW(cuda::init_weights(WeightInit::Xavier, 1.0f, rs, 200, 300, 200, 101, w.data()),
+  EXPECT_THROW(cuda::init_weights(WeightInit::Xavier, 1.0f, rs, 200, 300,
+                                  MatrixBlock{0, 200, 200, 101}, w.data()),
                InvalidArgument);
-  EXPECT_THROW(cuda::init_weights(WeightInit::Xavier, 1.0f, rs, 0, 300, 0, 300, w.data()),
+  EXPECT_THROW(cuda::init_weights(WeightInit::Xavier, 1.0f, rs, 0, 300, MatrixBlock{0, 0, 0, 300},
+                                  w.data()),
                InvalidArgument);
-  EXPECT_NO_THROW(cuda::init_weights(WeightInit::Xavier, 1.0f, rs, 200, 300, 10, 0, nullptr));
+  EXPECT_THROW(cuda::init_weights(WeightInit::Xavier, 1.0f, rs, 200, 300,
+                                  MatrixBlock{150, 51, 0, 300}, w.data()),
+               InvalidArgument);
+  EXPECT_NO_THROW(cuda::init_weights(WeightInit::Xavier, 1.0f, rs, 200, 300,
+                                     MatrixBlock{0, 200, 10, 0}, nullptr));
 }
 
 // ---- shuffle_permutation -----------------------------------------------------------------------

@@ -25,7 +25,7 @@ RandomStream init_stream(uint64_t seed = 12134) {
 
 std::vector<float> init_full(WeightInit scheme, float scale, const RandomStream& rs) {
   std::vector<float> w(kIn * kOut);
-  cpu::init_weights(scheme, scale, rs, kIn, kOut, 0, kOut, w.data());
+  cpu::init_weights(scheme, scale, rs, kIn, kOut, MatrixBlock{0, kIn, 0, kOut}, w.data());
   return w;
 }
 
@@ -102,7 +102,7 @@ TEST(InitWeights, ColumnSliceMatchesTheWholeMatrix) {
     const std::vector<float> full = init_full(scheme, 1.0f, rs);
     const int64_t begin = 100, cols = 200;
     std::vector<float> part(kIn * cols);
-    cpu::init_weights(scheme, 1.0f, rs, kIn, kOut, begin, cols, part.data());
+    cpu::init_weights(scheme, 1.0f, rs, kIn, kOut, MatrixBlock{0, kIn, begin, cols}, part.data());
     for (int64_t i = 0; i < kIn; ++i) {
       for (int64_t c = 0; c < cols; ++c) {
         ASSERT_EQ(part[i * cols + c], full[i * kOut + begin + c]) << i << "," << c;
@@ -111,14 +111,31 @@ TEST(InitWeights, ColumnSliceMatchesTheWholeMatrix) {
   }
 }
 
+TEST(InitWeights, RowBlockMatchesTheWholeMatrix) {
+  const RandomStream rs = init_stream();
+  for (WeightInit scheme : {WeightInit::Xavier, WeightInit::Gaussian}) {
+    const std::vector<float> full = init_full(scheme, 1.0f, rs);
+    const MatrixBlock block{17, 40, 100, 200};
+    std::vector<float> part(std::size_t(block.rows * block.cols));
+    cpu::init_weights(scheme, 1.0f, rs, kIn, kOut, block, part.data());
+    for (int64_t i = 0; i < block.rows; ++i)
+      for (int64_t c = 0; c < block.cols; ++c)
+        ASSERT_EQ(part[std::size_t(i * block.cols + c)],
+                  full[std::size_t((block.row_begin + i) * kOut + block.col_begin + c)]);
+  }
+}
+
 TEST(InitWeights, RejectsBadArguments) {
   std::vector<float> w(kIn * kOut);
-  EXPECT_THROW(cpu::init_weights(static_cast<WeightInit>(42), 1.0f, init_stream(), kIn, kOut, 0,
-                                 kOut, w.data()),
+  EXPECT_THROW(cpu::init_weights(static_cast<WeightInit>(42), 1.0f, init_stream(), kIn, kOut,
+                                 MatrixBlock{0, kIn, 0, kOut}, w.data()),
                InvalidArgument);
-  EXPECT_THROW(
-      cpu::init_weights(WeightInit::Xavier, 1.0f, init_stream(), kIn, kOut, 200, 101, w.data()),
-      InvalidArgument);
+  EXPECT_THROW(cpu::init_weights(WeightInit::Xavier, 1.0f, init_stream(), kIn, kOut,
+                                 MatrixBlock{0, kIn, 200, 101}, w.data()),
+               InvalidArgument);
+  EXPECT_THROW(cpu::init_weights(WeightInit::Xavier, 1.0f, init_stream(), kIn, kOut,
+                                 MatrixBlock{kIn - 1, 2, 0, kOut}, w.data()),
+               InvalidArgument);
 }
 
 TEST(Shuffle, IsAReproduciblePermutationPerStream) {

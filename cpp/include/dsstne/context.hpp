@@ -29,6 +29,8 @@ class Context {
   uint64_t seed() const { return seed_; }
   void set_seed(uint64_t seed) { seed_ = seed; }
   Communicator& comm() const { return *comm_; }
+  /// The same device and settings, communicating through `comm` (one rank of several).
+  Context with_communicator(std::shared_ptr<Communicator> comm) const;
   /// TF32 tensor-core math for dense products on the GPU (opt-in; float32 by default). Networks
   /// apply their context's choice before each pass. No effect on the CPU.
   void set_tf32(bool on);

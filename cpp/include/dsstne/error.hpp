@@ -45,6 +45,10 @@ struct NotSupported : std::runtime_error {
 struct NumericalError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+/// Another rank failed, left or did not answer in time (maps to dsstne.CommunicationError).
+struct CommunicationError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 /// Training was interrupted between batches (Ctrl-C from Python).
 struct Interrupted : std::runtime_error {
   using std::runtime_error::runtime_error;

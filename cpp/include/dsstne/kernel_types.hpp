@@ -47,6 +47,14 @@ struct LossParams {
   float delta_boost_zero = 1.0f;  ///< scales deltas at the other units of sparse targets
 };
 
+/// A block of a matrix: rows [row_begin, row_begin + rows) × columns [col_begin, col_begin + cols).
+struct MatrixBlock {
+  int64_t row_begin = 0;
+  int64_t rows = 0;
+  int64_t col_begin = 0;
+  int64_t cols = 0;
+};
+
 /// Parameters of one optimizer step.
 struct UpdateParams {
   TrainingMode mode = TrainingMode::SGD;

@@ -3,7 +3,8 @@
 /// @file layer.hpp
 /// @brief Layer: a set of units with its activation, dropout and the buffers of the current
 /// batch (units, deltas, the gradient arriving from consumers, the dropout mask). Sized by its
-/// rank's slice of the units.
+/// rank's slice of the units; Input layers are whole on every rank (each rank loads the whole
+/// batch, so the connections they feed need no exchange).
 
 #include <cstdint>
 #include <string>
@@ -36,6 +37,8 @@ class Layer {
   /// The units this rank owns.
   Slice slice() const { return slice_; }
   int64_t local_units() const { return slice_.size(); }
+  /// Whether the units are divided among several ranks (false for Input layers and one rank).
+  bool sharded() const { return slice_.size() != stride(); }
   ActivationParams activation_params() const;
 
   const std::vector<Layer*>& sources() const { return sources_; }
@@ -92,6 +95,17 @@ class Layer {
   SparseBatch target_sparse_;        ///< sparse targets of an output layer
   DeviceBuffer<float> target_dense_; ///< dense targets of an output layer
   DeviceBuffer<float> example_weights_;
+  // Exchanges between ranks (network_exchange.cpp); rank-major blocks of rows × a rank's units.
+  bool needs_gather_ = false;        ///< a consumer multiplies by all of this layer's units
+  bool has_row_inputs_ = false;      ///< an incoming weight is split by input rows
+  DeviceBuffer<float> gathered_;     ///< every rank's units (forward) of this batch
+  DeviceBuffer<float> partial_;      ///< row-split partial products, before reduce-scatter
+  DeviceBuffer<float> reduced_;      ///< this rank's reduce-scatter result (rows × local)
+  DeviceBuffer<float> grad_partial_; ///< gradient for every rank's units from column-split consumers
+  DeviceBuffer<float> delta_gathered_;  ///< every rank's deltas, for row-split incoming weights
+  bool gathered_valid_ = false;      ///< gathered_ holds this batch's units
+  bool deltas_gathered_ = false;     ///< delta_gathered_ holds this batch's deltas
+  bool grad_partial_written_ = false;
 };
 
 }  // namespace dsstne

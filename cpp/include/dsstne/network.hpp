@@ -121,6 +121,19 @@ class Network {
   /// Applies one optimizer step with the gradients of the last backward_batch.
   void update(const TrainParams& params, float alpha);
 
+  // ---- parameters as a whole (network_params.cpp; collective: every rank calls them) ------------
+  /// Which buffer of a connection: its optimizer state 0-3 (Weight::state), or these.
+  static constexpr int kMatrix = -1, kBias = -2, kGradient = -3;
+  /// Elements of the whole buffer (0 for optimizer state the optimizer does not keep).
+  int64_t parameter_size(const Weight& w, int which) const;
+  /// The whole buffer, assembled from every rank's block (the matrix input-major, n_in × n_out).
+  void gather_parameter(const Weight& w, int which, float* out) const;
+  /// Replaces the buffer with the whole `count` values: each rank keeps its block. Checks the
+  /// count and that every value is finite before anything changes.
+  void set_parameter(Weight& w, int which, const float* whole, int64_t count);
+  /// The current batch's units (or deltas) of `l`, every rank's slice: batch_rows × stride.
+  void gather_layer(const Layer& l, bool deltas, float* out) const;
+
   // ---- prediction ----------------------------------------------------------------------------
   /// Mean error per example over the bound data (Prediction mode, no regularisation).
   double error();
@@ -139,6 +152,9 @@ class Network {
 
  private:
   void build_weights();
+  /// NotSupported for what several ranks cannot compute yet (SoftMax, DeltaNorm and row-split
+  /// WeightNorm need cross-rank reductions).
+  void check_supported_across_ranks() const;
   void compute_order();
   void check_binding(const Layer& layer, const DataSet& data) const;
   /// Checks `bindings` as bind() would apply them (each pair, then the example counts of the
@@ -160,6 +176,20 @@ class Network {
   void hidden_delta(Layer& layer);
   void propagate(Layer& layer);
   void densify(Layer& source);
+  const DeviceBuffer<float>& parameter_buffer(const Weight& w, int which) const;
+  // Exchanges between ranks (network_exchange.cpp).
+  void gather_units(Layer& source);
+  void gather_deltas(Layer& layer);
+  void gathered_product(Weight& w, Layer& layer);
+  void row_product(Weight& w, Layer& layer, bool first);
+  void add_row_products(Layer& layer);
+  void add_skip(const Layer& source, Layer& layer);
+  void gathered_gradient(Weight& w, Layer& layer, float scale, float beta);
+  void gathered_delta(Weight& w, Layer& layer);
+  void row_gradient(Weight& w, Layer& layer, float scale, float beta);
+  void row_delta(Weight& w, Layer& layer);
+  /// Adds what column-split consumers computed for this layer's units on every rank.
+  void collect_gradient(Layer& layer);
   LossParams loss_params(const Layer& layer) const;
   TargetView target_view(const Layer& layer) const;
   double regularization_error(const TrainParams& params) const;

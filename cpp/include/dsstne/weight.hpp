@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// @file weight.hpp
-/// @brief Weight: the connection from one layer to another: the matrix (n_in × local n_out,
-/// input-major as in DSSTNE's files), its bias, gradient and optimizer state. A shared weight
-/// reads its owner's matrix (optionally transposed) and keeps its own bias.
+/// @brief Weight: the connection from one layer to another: the matrix (n_in × n_out, input-major
+/// as in DSSTNE's files; each rank holds one block of it), its bias, gradient and optimizer
+/// state. A shared weight reads its owner's matrix (optionally transposed) and keeps its own
+/// bias.
 
 #include <cstdint>
 #include <string>
@@ -14,15 +15,30 @@
 
 namespace dsstne {
 
+/// How the ranks divide a weight matrix (DSSTNE's rule, docs/design.md "Many ranks"): by output
+/// columns (every rank holds all n_in rows of its output units' columns) or by input rows (every
+/// rank holds its input units' rows, all n_out columns). One rank holds the whole matrix.
+enum class WeightSplit { Columns, Rows };
+
+/// DSSTNE's 3:2 rule: columns when the output is larger than about 2/3 of the input (gather
+/// the smaller input), rows otherwise (reduce the smaller output). Inputs that every rank holds
+/// whole (Input layers) are always split by columns: they need no exchange then.
+WeightSplit choose_split(int64_t n_in, int64_t n_out, bool input_replicated, int ranks);
+
 class Weight {
  public:
-  Weight(Layer& input, Layer& output, int id, const Context& ctx);
+  Weight(Layer& input, Layer& output, int id, const Context& ctx, WeightSplit split);
 
   Layer& input() const { return *input_; }
   Layer& output() const { return *output_; }
   int id() const { return id_; }
+  /// Global sizes of the connection (the whole matrix is n_in × n_out).
   int64_t n_in() const { return input_->stride(); }
   int64_t n_out() const { return output_->stride(); }
+  /// How the ranks divide the matrix this connection multiplies by.
+  WeightSplit split() const { return split_; }
+  /// The block of the whole matrix (owner's layout for a shared weight) that this rank holds.
+  MatrixBlock block() const { return owner().block_; }
   /// Weights hold a matrix of their own unless shared.
   bool shared() const { return owner_ != nullptr; }
   bool transposed() const { return transposed_; }
@@ -36,7 +52,8 @@ class Weight {
   float norm() const { return norm_; }
   void set_norm(float norm) { norm_ = norm; }
 
-  /// Matrix rows and columns as stored (owner's layout for a shared weight).
+  /// Rows and columns of the whole matrix (owner's layout for a shared weight); this rank holds
+  /// block() of it.
   int64_t matrix_rows() const { return owner().n_in(); }
   int64_t matrix_cols() const { return owner().n_out(); }
   DeviceBuffer<float>& matrix() { return owner().w_; }
@@ -46,7 +63,8 @@ class Weight {
   /// The stored gradient of the matrix: −(1/(sharing·B'))·∂E/∂W (DSSTNE's convention).
   const DeviceBuffer<float>& gradient() const { return owner().grad_; }
 
-  /// Replaces the matrix (n_in·n_out floats, input-major) or the bias (n_out floats).
+  /// Replaces this rank's block of the matrix (block().rows·block().cols floats, input-major) or
+  /// its bias (the output layer's local units).
   /// @throws InvalidArgument for a wrong count or a NaN/infinite value (nothing changes then).
   void set_matrix(const float* values, std::size_t n);
   void set_bias(const float* values, std::size_t n);
@@ -78,6 +96,8 @@ class Weight {
   int id_;
   Weight* owner_ = nullptr;
   bool transposed_ = false;
+  WeightSplit split_ = WeightSplit::Columns;
+  MatrixBlock block_;
   int sharing_count_ = 1;
   bool locked_ = false;
   float norm_ = 0.0f;

@@ -26,16 +26,17 @@ using init::checked_init_law;
 }  // namespace
 
 void init_weights(WeightInit scheme, float scale, const RandomStream& rs, int64_t n_in,
-                  int64_t n_out, int64_t col_begin, int64_t cols, float* w) {
-  const InitLaw law = checked_init_law(scheme, scale, n_in, n_out, col_begin, cols);
-  if (cols == 0) return;
+                  int64_t n_out, const MatrixBlock& block, float* w) {
+  const InitLaw law = checked_init_law(scheme, scale, n_in, n_out, block);
+  const int64_t cols = block.cols;
+  if (cols == 0 || block.rows == 0) return;
   DSSTNE_EXPECTS(w != nullptr, "init_weights: weight pointer is null");
 
-  // w: n_in × cols (local columns); element (i, c) is global element i·n_out + col_begin + c.
+  // w: rows × cols; element (i, c) is global element (row_begin + i)·n_out + col_begin + c.
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n_in; ++i) {
+  for (int64_t i = 0; i < block.rows; ++i) {
     float* row = w + i * cols;
-    const uint64_t base = static_cast<uint64_t>(i * n_out + col_begin);
+    const uint64_t base = static_cast<uint64_t>((block.row_begin + i) * n_out + block.col_begin);
     for (int64_t c = 0; c < cols; ++c) {
       const uint64_t counter = base + static_cast<uint64_t>(c);
       if (law.constant) {

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # C++ declarations of libdsstne used by the Cython classes (tier 1: externs only).
-from libc.stdint cimport int64_t, uint32_t, uint64_t, uint8_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t, uint8_t, uintptr_t
 from libcpp cimport bool
 from cpython.ref cimport PyObject
 from libcpp.memory cimport shared_ptr, unique_ptr
@@ -11,7 +11,7 @@ from libcpp.vector cimport vector
 
 cdef extern from "exception_handler.hpp" namespace "dsstne::python":
     cdef void translate_exception()
-    cdef void register_errors(object base, object cuda, object numerical)
+    cdef void register_errors(object base, object cuda, object numerical, object communication)
 
 
 cdef extern from "dsstne/enums.hpp" namespace "dsstne" nogil:
@@ -36,6 +36,17 @@ cdef extern from "dsstne/enums.hpp" namespace "dsstne" nogil:
     TrainingMode training_mode_from_string(const string&) except +translate_exception
 
 
+cdef extern from "dsstne/comm.hpp" namespace "dsstne" nogil:
+    cdef cppclass Communicator:
+        int rank()
+        int size()
+        string name()
+        vector[vector[unsigned char]] allgather_bytes(const void*, int64_t) \
+            except +translate_exception
+    bool mpi_built()
+    shared_ptr[Communicator] mpi_communicator(uintptr_t, double) except +translate_exception
+
+
 cdef extern from "dsstne/context.hpp" namespace "dsstne" nogil:
     cdef enum class Device(int):
         CPU, CUDA
@@ -49,6 +60,8 @@ cdef extern from "dsstne/context.hpp" namespace "dsstne" nogil:
         uint64_t seed()
         void set_tf32(bool) except +translate_exception
         bool tf32()
+        Communicator& comm()
+        Context with_communicator(shared_ptr[Communicator]) except +translate_exception
         string describe()
         @staticmethod
         bool cuda_built()
@@ -181,7 +194,14 @@ cdef extern from "dsstne/layer.hpp" namespace "dsstne" nogil:
         bool is_sparse_input()
 
 
+cdef extern from "dsstne/kernel_types.hpp" namespace "dsstne" nogil:
+    cdef cppclass MatrixBlock:
+        int64_t row_begin, rows, col_begin, cols
+
+
 cdef extern from "dsstne/weight.hpp" namespace "dsstne" nogil:
+    cdef enum class WeightSplit(int):
+        Columns, Rows
     cdef cppclass Weight:
         Layer& input()
         Layer& output()
@@ -196,6 +216,8 @@ cdef extern from "dsstne/weight.hpp" namespace "dsstne" nogil:
         void set_norm(float)
         int64_t matrix_rows()
         int64_t matrix_cols()
+        WeightSplit split()
+        MatrixBlock block()
         DeviceBuffer[float]& matrix()
         DeviceBuffer[float]& bias()
         const DeviceBuffer[float]& gradient()
@@ -242,8 +264,19 @@ cdef extern from "dsstne/network.hpp" namespace "dsstne" nogil:
         void backward_batch() except +translate_exception
         double error() except +translate_exception
         void predict(const string&, float*, int64_t) except +translate_exception
+        int64_t parameter_size(const Weight&, int) except +translate_exception
+        void gather_parameter(const Weight&, int, float*) except +translate_exception
+        void set_parameter(Weight&, int, const float*, int64_t) except +translate_exception
+        void gather_layer(const Layer&, bool, float*) except +translate_exception
         void predict_topk(const string&, int64_t, const DataSet*, float*, uint32_t*,
                           int64_t) except +translate_exception
+
+
+cdef extern from "dsstne/network.hpp" nogil:
+    # Network::parameter_size and friends: which buffer (optimizer state 0-3, or these)
+    const int kMatrix "dsstne::Network::kMatrix"
+    const int kBias "dsstne::Network::kBias"
+    const int kGradient "dsstne::Network::kGradient"
 
 
 cdef extern from "callbacks.hpp" namespace "dsstne::python" nogil:

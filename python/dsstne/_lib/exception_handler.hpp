@@ -16,14 +16,18 @@ namespace dsstne::python {
 inline PyObject* g_dsstne_error = nullptr;
 inline PyObject* g_cuda_error = nullptr;
 inline PyObject* g_numerical_error = nullptr;
+inline PyObject* g_communication_error = nullptr;
 
-inline void register_errors(PyObject* base, PyObject* cuda, PyObject* numerical) {
+inline void register_errors(PyObject* base, PyObject* cuda, PyObject* numerical,
+                            PyObject* communication) {
   Py_XINCREF(base);
   Py_XINCREF(cuda);
   Py_XINCREF(numerical);
+  Py_XINCREF(communication);
   g_dsstne_error = base;
   g_cuda_error = cuda;
   g_numerical_error = numerical;
+  g_communication_error = communication;
 }
 
 /// Sets `type` with `message`; bytes that are not UTF-8 (a file's contents quoted in a parse
@@ -45,6 +49,8 @@ inline void translate_exception() {
     set_error(PyExc_NotImplementedError, e.what());
   } catch (const dsstne::CudaError& e) {
     set_error(g_cuda_error ? g_cuda_error : PyExc_RuntimeError, e.what());
+  } catch (const dsstne::CommunicationError& e) {
+    set_error(g_communication_error ? g_communication_error : base, e.what());
   } catch (const dsstne::NumericalError& e) {
     set_error(g_numerical_error ? g_numerical_error : PyExc_ArithmeticError, e.what());
   } catch (const std::out_of_range& e) {

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the ranks of a model-parallel network exchange (docs/design.md "Many ranks"): each
+// connection multiplies by its rank's block of the weights, gathering the inputs it needs (split
+// by output columns) or reduce-scattering partial products (split by input rows). Exchanged
+// buffers hold one block per rank, rank after rank, each rows × that rank's units, so a product
+// with "every rank's units" is one GEMM per block and no data is reordered.
+#include "dsstne/kernels.hpp"
+#include "dsstne/network.hpp"
+
+namespace dsstne {
+namespace {
+
+/// Where rank r's block starts in a rank-major buffer of `rows` × the slices of `units`.
+int64_t block_offset(const Communicator& comm, int64_t units, int64_t rows, int r) {
+  return rows * comm.slice(units, r).begin;
+}
+
+}  // namespace
+
+void Network::gather_units(Layer& s) {
+  if (s.gathered_valid_) return;
+  Communicator& comm = ctx_.comm();
+  comm.allgather(ctx_, s.units_.data(), s.gathered_.data(), comm.slice_counts(s.stride(), s.rows_));
+  s.gathered_valid_ = true;
+}
+
+void Network::gather_deltas(Layer& l) {
+  if (l.deltas_gathered_) return;
+  Communicator& comm = ctx_.comm();
+  comm.allgather(ctx_, l.delta_.data(), l.delta_gathered_.data(),
+                 comm.slice_counts(l.stride(), l.rows_));
+  l.deltas_gathered_ = true;
+}
+
+void Network::gathered_product(Weight& w, Layer& layer) {
+  // z (rows × cols) += Σ_r X_r (rows × s_r) · W[rows of r] (s_r × cols)
+  Layer& s = w.input();
+  gather_units(s);
+  Communicator& comm = ctx_.comm();
+  const int64_t rows = layer.rows_, cols = layer.local_units();
+  const float* matrix = w.matrix().data();
+  for (int r = 0; r < comm.size(); ++r) {
+    const Slice part = comm.slice(s.stride(), r);
+    if (part.size() == 0) continue;
+    DSSTNE_DISPATCH(ctx_, gemm, false, false, rows, cols, part.size(), 1.0f,
+                    s.gathered_.data() + block_offset(comm, s.stride(), rows, r), part.size(),
+                    matrix + part.begin * cols, cols, 1.0f, layer.units_.data(), cols);
+  }
+}
+
+void Network::row_product(Weight& w, Layer& layer, bool first) {
+  // partial block r (rows × s_r) (+)= X_local (rows × local_in) · W[:, units of r]
+  Layer& s = w.input();
+  Communicator& comm = ctx_.comm();
+  const int64_t rows = layer.rows_, n_in = s.local_units(), n_out = layer.stride();
+  for (int r = 0; r < comm.size(); ++r) {
+    const Slice part = comm.slice(n_out, r);
+    if (part.size() == 0) continue;
+    DSSTNE_DISPATCH(ctx_, gemm, false, false, rows, part.size(), n_in, 1.0f, s.units_.data(),
+                    n_in, w.matrix().data() + part.begin, n_out, first ? 0.0f : 1.0f,
+                    layer.partial_.data() + block_offset(comm, n_out, rows, r), part.size());
+  }
+}
+
+void Network::add_row_products(Layer& layer) {
+  Communicator& comm = ctx_.comm();
+  const int64_t rows = layer.rows_, cols = layer.local_units();
+  comm.reduce_scatter(ctx_, layer.partial_.data(), layer.reduced_.data(),
+                      comm.slice_counts(layer.stride(), rows));
+  DSSTNE_DISPATCH(ctx_, add, layer.reduced_.data(), rows * cols, layer.units_.data());
+}
+
+void Network::add_skip(const Layer& s, Layer& layer) {
+  const int64_t rows = layer.rows_, cols = layer.local_units();
+  if (s.local_units() == cols) {
+    DSSTNE_DISPATCH(ctx_, add, s.units_.data(), rows * cols, layer.units_.data());
+    return;
+  }
+  // A whole (Input) layer skipping into a sharded one: this rank's columns of each row.
+  for (int64_t i = 0; i < rows; ++i)
+    DSSTNE_DISPATCH(ctx_, add, s.units_.data() + i * s.stride() + layer.slice().begin, cols,
+                    layer.units_.data() + i * cols);
+}
+
+void Network::gathered_gradient(Weight& w, Layer& layer, float scale, float beta) {
+  // gradient rows of r (s_r × cols) = scale · X_rᵀ · δ + beta · gradient
+  Layer& s = w.input();
+  gather_units(s);
+  Communicator& comm = ctx_.comm();
+  const int64_t rows = layer.rows_, cols = layer.local_units();
+  float* grad = w.owner().grad_.data();
+  for (int r = 0; r < comm.size(); ++r) {
+    const Slice part = comm.slice(s.stride(), r);
+    if (part.size() == 0) continue;
+    DSSTNE_DISPATCH(ctx_, gemm, true, false, part.size(), cols, rows, scale,
+                    s.gathered_.data() + block_offset(comm, s.stride(), rows, r), part.size(),
+                    layer.delta_.data(), cols, beta, grad + part.begin * cols, cols);
+  }
+}
+
+void Network::gathered_delta(Weight& w, Layer& layer) {
+  // every rank's part of ∂E/∂X: block r (rows × s_r) (+)= δ · W[rows of r]ᵀ
+  Layer& s = w.input();
+  Communicator& comm = ctx_.comm();
+  const int64_t rows = layer.rows_, cols = layer.local_units();
+  const float beta = s.grad_partial_written_ ? 1.0f : 0.0f;
+  for (int r = 0; r < comm.size(); ++r) {
+    const Slice part = comm.slice(s.stride(), r);
+    if (part.size() == 0) continue;
+    DSSTNE_DISPATCH(ctx_, gemm, false, true, rows, part.size(), cols, 1.0f, layer.delta_.data(),
+                    cols, w.matrix().data() + part.begin * cols, cols, beta,
+                    s.grad_partial_.data() + block_offset(comm, s.stride(), rows, r), part.size());
+  }
+  s.grad_partial_written_ = true;
+}
+
+void Network::row_gradient(Weight& w, Layer& layer, float scale, float beta) {
+  // gradient columns of r (local_in × s_r) = scale · X_localᵀ · δ_r + beta · gradient
+  Layer& s = w.input();
+  gather_deltas(layer);
+  Communicator& comm = ctx_.comm();
+  const int64_t rows = layer.rows_, n_in = s.local_units(), n_out = layer.stride();
+  for (int r = 0; r < comm.size(); ++r) {
+    const Slice part = comm.slice(n_out, r);
+    if (part.size() == 0) continue;
+    DSSTNE_DISPATCH(ctx_, gemm, true, false, n_in, part.size(), rows, scale, s.units_.data(),
+                    n_in, layer.delta_gathered_.data() + block_offset(comm, n_out, rows, r),
+                    part.size(), beta, w.owner().grad_.data() + part.begin, n_out);
+  }
+}
+
+void Network::row_delta(Weight& w, Layer& layer) {
+  // ∂E/∂X_local (rows × local_in) (+)= Σ_r δ_r · W[:, units of r]ᵀ
+  Layer& s = w.input();
+  gather_deltas(layer);
+  Communicator& comm = ctx_.comm();
+  const int64_t rows = layer.rows_, n_in = s.local_units(), n_out = layer.stride();
+  for (int r = 0; r < comm.size(); ++r) {
+    const Slice part = comm.slice(n_out, r);
+    if (part.size() == 0) continue;
+    DSSTNE_DISPATCH(ctx_, gemm, false, true, rows, n_in, part.size(), 1.0f,
+                    layer.delta_gathered_.data() + block_offset(comm, n_out, rows, r), part.size(),
+                    w.matrix().data() + part.begin, n_out, s.grad_written_ ? 1.0f : 0.0f,
+                    s.grad_.data(), n_in);
+    s.grad_written_ = true;
+  }
+}
+
+void Network::collect_gradient(Layer& layer) {
+  if (!layer.grad_partial_written_) return;
+  Communicator& comm = ctx_.comm();
+  const int64_t rows = layer.rows_, cols = layer.local_units();
+  comm.reduce_scatter(ctx_, layer.grad_partial_.data(), layer.reduced_.data(),
+                      comm.slice_counts(layer.stride(), rows));
+  if (layer.grad_written_) {
+    DSSTNE_DISPATCH(ctx_, add, layer.reduced_.data(), rows * cols, layer.grad_.data());
+  } else {
+    std::swap(layer.reduced_, layer.grad_);
+  }
+  layer.grad_written_ = true;
+  layer.grad_partial_written_ = false;
+}
+
+}  // namespace dsstne
