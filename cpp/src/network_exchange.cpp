@@ -10,9 +10,14 @@
 namespace dsstne {
 namespace {
 
-/// Where rank r's block starts in a rank-major buffer of `rows` × the slices of `units`.
-int64_t block_offset(const Communicator& comm, int64_t units, int64_t rows, int r) {
-  return rows * comm.slice(units, r).begin;
+/// Calls f(offset, part) for every rank's non-empty slice `part` of `units`, where `offset` is
+/// where that rank's block starts in a rank-major buffer of `rows` × the slices.
+template <typename F>
+void for_each_block(const Communicator& comm, int64_t units, int64_t rows, F&& f) {
+  for (int r = 0; r < comm.size(); ++r) {
+    const Slice part = comm.slice(units, r);
+    if (part.size() > 0) f(rows * part.begin, part);
+  }
 }
 
 }  // namespace
@@ -39,13 +44,11 @@ void Network::gathered_product(Weight& w, Layer& layer) {
   Communicator& comm = ctx_.comm();
   const int64_t rows = layer.rows_, cols = layer.local_units();
   const float* matrix = w.matrix().data();
-  for (int r = 0; r < comm.size(); ++r) {
-    const Slice part = comm.slice(s.stride(), r);
-    if (part.size() == 0) continue;
+  for_each_block(comm, s.stride(), rows, [&](int64_t offset, Slice part) {
     DSSTNE_DISPATCH(ctx_, gemm, false, false, rows, cols, part.size(), 1.0f,
-                    s.gathered_.data() + block_offset(comm, s.stride(), rows, r), part.size(),
+                    s.gathered_.data() + offset, part.size(),
                     matrix + part.begin * cols, cols, 1.0f, layer.units_.data(), cols);
-  }
+  });
 }
 
 void Network::row_product(Weight& w, Layer& layer, bool first) {
@@ -53,13 +56,11 @@ void Network::row_product(Weight& w, Layer& layer, bool first) {
   Layer& s = w.input();
   Communicator& comm = ctx_.comm();
   const int64_t rows = layer.rows_, n_in = s.local_units(), n_out = layer.stride();
-  for (int r = 0; r < comm.size(); ++r) {
-    const Slice part = comm.slice(n_out, r);
-    if (part.size() == 0) continue;
+  for_each_block(comm, n_out, rows, [&](int64_t offset, Slice part) {
     DSSTNE_DISPATCH(ctx_, gemm, false, false, rows, part.size(), n_in, 1.0f, s.units_.data(),
                     n_in, w.matrix().data() + part.begin, n_out, first ? 0.0f : 1.0f,
-                    layer.partial_.data() + block_offset(comm, n_out, rows, r), part.size());
-  }
+                    layer.partial_.data() + offset, part.size());
+  });
 }
 
 void Network::add_row_products(Layer& layer) {
@@ -89,13 +90,11 @@ void Network::gathered_gradient(Weight& w, Layer& layer, float scale, float beta
   Communicator& comm = ctx_.comm();
   const int64_t rows = layer.rows_, cols = layer.local_units();
   float* grad = w.owner().grad_.data();
-  for (int r = 0; r < comm.size(); ++r) {
-    const Slice part = comm.slice(s.stride(), r);
-    if (part.size() == 0) continue;
+  for_each_block(comm, s.stride(), rows, [&](int64_t offset, Slice part) {
     DSSTNE_DISPATCH(ctx_, gemm, true, false, part.size(), cols, rows, scale,
-                    s.gathered_.data() + block_offset(comm, s.stride(), rows, r), part.size(),
+                    s.gathered_.data() + offset, part.size(),
                     layer.delta_.data(), cols, beta, grad + part.begin * cols, cols);
-  }
+  });
 }
 
 void Network::gathered_delta(Weight& w, Layer& layer) {
@@ -104,13 +103,11 @@ void Network::gathered_delta(Weight& w, Layer& layer) {
   Communicator& comm = ctx_.comm();
   const int64_t rows = layer.rows_, cols = layer.local_units();
   const float beta = s.grad_partial_written_ ? 1.0f : 0.0f;
-  for (int r = 0; r < comm.size(); ++r) {
-    const Slice part = comm.slice(s.stride(), r);
-    if (part.size() == 0) continue;
+  for_each_block(comm, s.stride(), rows, [&](int64_t offset, Slice part) {
     DSSTNE_DISPATCH(ctx_, gemm, false, true, rows, part.size(), cols, 1.0f, layer.delta_.data(),
                     cols, w.matrix().data() + part.begin * cols, cols, beta,
-                    s.grad_partial_.data() + block_offset(comm, s.stride(), rows, r), part.size());
-  }
+                    s.grad_partial_.data() + offset, part.size());
+  });
   s.grad_partial_written_ = true;
 }
 
@@ -120,13 +117,11 @@ void Network::row_gradient(Weight& w, Layer& layer, float scale, float beta) {
   gather_deltas(layer);
   Communicator& comm = ctx_.comm();
   const int64_t rows = layer.rows_, n_in = s.local_units(), n_out = layer.stride();
-  for (int r = 0; r < comm.size(); ++r) {
-    const Slice part = comm.slice(n_out, r);
-    if (part.size() == 0) continue;
+  for_each_block(comm, n_out, rows, [&](int64_t offset, Slice part) {
     DSSTNE_DISPATCH(ctx_, gemm, true, false, n_in, part.size(), rows, scale, s.units_.data(),
-                    n_in, layer.delta_gathered_.data() + block_offset(comm, n_out, rows, r),
+                    n_in, layer.delta_gathered_.data() + offset,
                     part.size(), beta, w.owner().grad_.data() + part.begin, n_out);
-  }
+  });
 }
 
 void Network::row_delta(Weight& w, Layer& layer) {
@@ -135,15 +130,13 @@ void Network::row_delta(Weight& w, Layer& layer) {
   gather_deltas(layer);
   Communicator& comm = ctx_.comm();
   const int64_t rows = layer.rows_, n_in = s.local_units(), n_out = layer.stride();
-  for (int r = 0; r < comm.size(); ++r) {
-    const Slice part = comm.slice(n_out, r);
-    if (part.size() == 0) continue;
+  for_each_block(comm, n_out, rows, [&](int64_t offset, Slice part) {
     DSSTNE_DISPATCH(ctx_, gemm, false, true, rows, n_in, part.size(), 1.0f,
-                    layer.delta_gathered_.data() + block_offset(comm, n_out, rows, r), part.size(),
+                    layer.delta_gathered_.data() + offset, part.size(),
                     w.matrix().data() + part.begin, n_out, s.grad_written_ ? 1.0f : 0.0f,
                     s.grad_.data(), n_in);
     s.grad_written_ = true;
-  }
+  });
 }
 
 void Network::collect_gradient(Layer& layer) {
