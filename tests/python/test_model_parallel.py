@@ -138,3 +138,42 @@ def test_a_rank_that_stops_answering_raises_communication_error_on_the_others():
     assert "rank 0: CommunicationError" in run.stdout, run.stdout + run.stderr
     assert "waited 2 s for the other ranks" in run.stdout
     assert time.monotonic() - start < 60
+
+
+def tool(ranks, folder, *args):
+    environment = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+                       OMPI_MCA_rmaps_base_oversubscribe="1", DSSTNE_DEVICE="cpu")
+    command = [sys.executable, "-m", "dsstne", *map(str, args)]
+    if ranks > 1:
+        command = [MPIRUN, "-np", str(ranks), *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=folder,
+                          env=environment)
+
+
+def test_the_tools_under_mpirun_equal_one_process(tmp_path):
+    from cli_helpers import make_job
+    rng = np.random.default_rng(5)
+    make_job(tmp_path, [f"u{u}\t" + ":".join(f"i{i}" for i in {u % 30, *rng.choice(30, 4)})
+                        for u in range(60)])
+    for ranks in (1, 3):
+        train = tool(ranks, tmp_path, "train", "-c", "ae.json", "-i", "in.nc", "-o", "out.nc",
+                     "-n", f"n{ranks}.nc", "-e", 3, "-b", 16, "--optimizer", "adam",
+                     "-alpha", 0.01, "--force")
+        assert train.returncode == 0, train.stdout + train.stderr
+        # rank 0 alone prints: one summary line, not one per rank
+        assert train.stdout.count(f"n{ranks}.nc: 3 epochs trained") == 1, train.stdout
+        predict = tool(ranks, tmp_path, "predict", "-n", f"n{ranks}.nc", "-r", "data.txt", "-i",
+                       "features", "-o", "features", "-s", f"recs{ranks}", "-k", 5, "--force")
+        assert predict.returncode == 0, predict.stdout + predict.stderr
+    one = dsstne.load_network(tmp_path / "n1.nc", batch=16)
+    three = dsstne.load_network(tmp_path / "n3.nc", batch=16)
+    for a, b in zip(one.weights, three.weights):
+        assert relative(a.weights, b.weights) <= TOLERANCE
+    assert (tmp_path / "recs1").read_text().count("\n") == (tmp_path / "recs3").read_text().count("\n")
+
+
+def test_tools_that_do_not_share_their_work_refuse_mpirun(tmp_path):
+    run = tool(2, tmp_path, "evaluate", "-r", "missing.txt", "-k", 5)
+    assert run.returncode != 0
+    assert "runs in one process; start it without mpirun" in run.stderr
+    assert run.stderr.count("error") == 1  # rank 0 alone reports it

@@ -135,6 +135,48 @@ def _say(line):
     sys.stderr.flush()
 
 
+# What Open MPI, MPICH (Hydra) and PMIx tell the processes mpirun starts.
+_RANK_VARIABLES = ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK")
+_SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
+
+
+def _launch_number(names, default):
+    for name in names:
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return default
+
+
+def launched_ranks():
+    """How many processes mpirun started this tool in (1 when it runs alone)."""
+    return _launch_number(_SIZE_VARIABLES, 1)
+
+
+def launched_rank():
+    """This process's rank among them (0 when alone)."""
+    return _launch_number(_RANK_VARIABLES, 0)
+
+
+def tool_context(device, seed):
+    """The context the tools' networks run on: shared by every rank of MPI.COMM_WORLD when
+    mpirun started several processes (model parallelism), this process alone otherwise."""
+    from .. import Context
+    if launched_ranks() > 1:
+        try:
+            from mpi4py import MPI
+        except ImportError:
+            raise ImportError("running under mpirun needs mpi4py (pip install mpi4py)") from None
+        return Context(device, seed, comm=MPI.COMM_WORLD)
+    return Context(device, seed)
+
+
+def one_process(tool):
+    """Refuses to run `tool` in several processes: it does not share its work across ranks."""
+    if launched_ranks() > 1:
+        raise ValueError(f"{tool} runs in one process; start it without mpirun (only train and "
+                         "predict share a network across ranks)")
+
+
 def run_tool(parser, argv, prog, run, interrupted=None) -> int:
     """Parses `argv` and calls `run(opts, prog)`. Usage errors print the usage line and the
     error; any exception of the run prints one line ``<prog>: error: <what>``; both exit 1.
@@ -148,6 +190,11 @@ def run_tool(parser, argv, prog, run, interrupted=None) -> int:
         return 1
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
+    # Under mpirun rank 0 alone prints; the others' errors show only when they are their own.
+    quiet = launched_rank() > 0
+    stdout = sys.stdout
+    if quiet:
+        sys.stdout = open(os.devnull, "w")
     try:
         if getattr(opts, "device", "") is None:
             opts.device = default_device()
@@ -164,5 +211,11 @@ def run_tool(parser, argv, prog, run, interrupted=None) -> int:
         what = describe(e)
         if isinstance(e, MemoryError):
             what = f"out of memory: {what}" if what else "out of memory"
-        _say(f"{prog}: error: {what}")
+        if not quiet or type(e).__name__ == "CommunicationError":
+            rank = f" (rank {launched_rank()})" if launched_ranks() > 1 else ""
+            _say(f"{prog}: error{rank}: {what}")
         return 1
+    finally:
+        if quiet:
+            sys.stdout.close()
+            sys.stdout = stdout

@@ -39,7 +39,7 @@ import sys
 
 import numpy as np
 
-from .common import add_device_flag, run_tool, tool_parser
+from .common import add_device_flag, one_process, run_tool, tool_parser
 from .common import same_file as _same
 from .files import blaming, building, check_input, check_text, origins
 
@@ -65,6 +65,7 @@ def main(argv=None, prog="dsstne encoder") -> int:
 
 def run(opts, prog="dsstne encoder"):
     """Runs the CDL file `opts.cdl`; returns the exit status, raises ValueError/OSError."""
+    one_process(prog)
     from ..cdl import load_cdl
 
     check_text("", opts.cdl, "CDL file")

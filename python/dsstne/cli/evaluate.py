@@ -37,7 +37,7 @@ from . import train as _train
 from .common import (FIXED_SEED, add_device_flag, read_data_text, run_tool, tool_parser,
                      warner)
 from .common import Once as _Once
-from .common import given
+from .common import given, one_process
 from .evaluate_files import save_split, write_json
 from .files import blaming, building, check_index, check_input, check_text, flag_error
 
@@ -293,6 +293,7 @@ def _trainer(opts):
 
 def run(opts, prog="dsstne evaluate"):
     """Runs the tool on parsed options; raises ValueError/OSError on bad input."""
+    one_process(prog)
     from ..evaluate import compare, config_data_sets, format_table
 
     warn = warner(prog)

@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import textformats as tf
 from .common import Once as _Once
-from .common import read_data_text, run_tool, tool_parser, warner
+from .common import launched_rank, read_data_text, run_tool, tool_parser, warner
 from .common import same_file as _same
 from .files import blaming, check_input
 
@@ -69,6 +69,8 @@ def main(argv=None, prog="dsstne generateNetCDF") -> int:
 
 def run(opts, prog="dsstne generateNetCDF"):
     """Runs the tool on parsed options; raises ValueError/OSError on bad input."""
+    if launched_rank() > 0:  # the file is the same whoever writes it: rank 0 does
+        return 0
     from .. import DataSet
     from ..netcdf import write_netcdf
 

@@ -39,8 +39,8 @@ import os
 import numpy as np
 
 from .. import textformats as tf
-from .common import (FIXED_SEED, add_device_flag, read_data_text, run_tool, tool_parser,
-                     warner)
+from .common import (FIXED_SEED, add_device_flag, read_data_text, run_tool, tool_context,
+                     tool_parser, warner)
 from .common import Once as _Once
 from .common import positive as _positive
 from .common import same_file as _same
@@ -134,7 +134,7 @@ def run(opts, prog="dsstne predict"):
     with blaming("-o", opts.o):
         out_index = tf.read_index(opts.o)
     with blaming("-n", opts.n):
-        net = load_network(opts.n, batch=opts.b, device=opts.device, seed=opts.seed)
+        net = load_network(opts.n, batch=opts.b, context=tool_context(opts.device, opts.seed))
     inputs = net.input_layers
     if len(inputs) != 1:
         raise ValueError(f"-n {opts.n}: network '{net.name}' has {len(inputs)} input layers; "
@@ -218,6 +218,9 @@ def run(opts, prog="dsstne predict"):
                 yield data.samples[start + r], labels[picked], top_scores[r][keep]
 
     from .._files import replacing
+    if net.context.rank > 0:  # every rank computes (the calls are collective), rank 0 writes
+        count = sum(1 for _ in lines())
+        return 0
     with replacing(opts.s, overwrite=opts.force) as tmp:
         count = tf.write_recommendations(tmp, lines(), fmt, overwrite=True)
     mode = "multiplied by filter values" if opts.filter_multiply else "filtered items removed"

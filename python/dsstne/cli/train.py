@@ -32,7 +32,7 @@ import argparse
 import os
 import sys
 
-from .common import FIXED_SEED, add_device_flag, at_least, run_tool, tool_parser
+from .common import FIXED_SEED, add_device_flag, at_least, run_tool, tool_context, tool_parser
 from .common import Once as _Once
 from .common import positive as _positive
 from .common import same_file as _same
@@ -182,11 +182,12 @@ def run(opts, prog="dsstne train"):
                              f"network is the one saved in {opts.resume})\n")
         flag, path = "--continue", opts.resume
         with building(flag, path, found):
-            net = load_network(path, data, batch=opts.b, device=opts.device, seed=opts.seed)
+            net = load_network(path, data, batch=opts.b,
+                               context=tool_context(opts.device, opts.seed))
     else:
         flag, path = "-c", opts.c
         with building(flag, path, found):
-            net = Network(path, data, batch=opts.b, device=opts.device, seed=opts.seed)
+            net = Network(path, data, batch=opts.b, context=tool_context(opts.device, opts.seed))
     if net.examples == 0:
         raise ValueError(f"-i {opts.i}: the input data set has no examples")
 
