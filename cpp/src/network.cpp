@@ -117,9 +117,6 @@ void Network::build_weights() {
                        "->", owner->output().name(), " is ", owner->n_in(), " x ",
                        owner->n_out(), ", needs ", sharer.n_in(), " x ", sharer.n_out());
       }
-      DSSTNE_EXPECTS_T(NotSupported, ctx_.comm().size() == 1 || !s.transposed,
-                       "not supported yet: transposed shared weights across ranks (layer '",
-                       layer->name(), "'); run it on one rank");
       sharer.share(*owner, s.transposed);
       DSSTNE_EXPECTS_T(NotSupported, sharer.split() == WeightSplit::Columns || sharer.input().sharded(),
                        "not supported yet: layer '", layer->name(), "' shares ",

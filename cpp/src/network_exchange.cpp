@@ -4,6 +4,10 @@
 // by output columns) or reduce-scattering partial products (split by input rows). Exchanged
 // buffers hold one block per rank, rank after rank, each rows × that rank's units, so a product
 // with "every rank's units" is one GEMM per block and no data is reordered.
+//
+// A transposed shared weight multiplies by the transpose of its owner's block: the owner's
+// column block is, for it, a block of input rows, and the other way round, so it uses the split
+// opposite to its owner's and reads the block as the transpose (the `t` branches below).
 #include "dsstne/kernels.hpp"
 #include "dsstne/network.hpp"
 
@@ -44,10 +48,12 @@ void Network::gathered_product(Weight& w, Layer& layer) {
   Communicator& comm = ctx_.comm();
   const int64_t rows = layer.rows_, cols = layer.local_units();
   const float* matrix = w.matrix().data();
+  const bool t = w.transposed();  // the owner's block is cols × n_in
   for_each_block(comm, s.stride(), rows, [&](int64_t offset, Slice part) {
-    DSSTNE_DISPATCH(ctx_, gemm, false, false, rows, cols, part.size(), 1.0f,
+    DSSTNE_DISPATCH(ctx_, gemm, false, t, rows, cols, part.size(), 1.0f,
                     s.gathered_.data() + offset, part.size(),
-                    matrix + part.begin * cols, cols, 1.0f, layer.units_.data(), cols);
+                    t ? matrix + part.begin : matrix + part.begin * cols, t ? s.stride() : cols,
+                    1.0f, layer.units_.data(), cols);
   });
 }
 
@@ -56,10 +62,12 @@ void Network::row_product(Weight& w, Layer& layer, bool first) {
   Layer& s = w.input();
   Communicator& comm = ctx_.comm();
   const int64_t rows = layer.rows_, n_in = s.local_units(), n_out = layer.stride();
+  const float* matrix = w.matrix().data();
+  const bool t = w.transposed();  // the owner's block is n_out × local_in
   for_each_block(comm, n_out, rows, [&](int64_t offset, Slice part) {
-    DSSTNE_DISPATCH(ctx_, gemm, false, false, rows, part.size(), n_in, 1.0f, s.units_.data(),
-                    n_in, w.matrix().data() + part.begin, n_out, first ? 0.0f : 1.0f,
-                    layer.partial_.data() + offset, part.size());
+    DSSTNE_DISPATCH(ctx_, gemm, false, t, rows, part.size(), n_in, 1.0f, s.units_.data(), n_in,
+                    t ? matrix + part.begin * n_in : matrix + part.begin, t ? n_in : n_out,
+                    first ? 0.0f : 1.0f, layer.partial_.data() + offset, part.size());
   });
 }
 
@@ -90,6 +98,14 @@ void Network::gathered_gradient(Weight& w, Layer& layer, float scale, float beta
   Communicator& comm = ctx_.comm();
   const int64_t rows = layer.rows_, cols = layer.local_units();
   float* grad = w.owner().grad_.data();
+  if (w.transposed()) {  // the owner's layout, cols × n_in: columns of r = δᵀ · X_r
+    for_each_block(comm, s.stride(), rows, [&](int64_t offset, Slice part) {
+      DSSTNE_DISPATCH(ctx_, gemm, true, false, cols, part.size(), rows, scale,
+                      layer.delta_.data(), cols, s.gathered_.data() + offset, part.size(), beta,
+                      grad + part.begin, s.stride());
+    });
+    return;
+  }
   for_each_block(comm, s.stride(), rows, [&](int64_t offset, Slice part) {
     DSSTNE_DISPATCH(ctx_, gemm, true, false, part.size(), cols, rows, scale,
                     s.gathered_.data() + offset, part.size(),
@@ -103,10 +119,12 @@ void Network::gathered_delta(Weight& w, Layer& layer) {
   Communicator& comm = ctx_.comm();
   const int64_t rows = layer.rows_, cols = layer.local_units();
   const float beta = s.grad_partial_written_ ? 1.0f : 0.0f;
+  const float* matrix = w.matrix().data();
+  const bool t = w.transposed();  // the owner's block is cols × n_in
   for_each_block(comm, s.stride(), rows, [&](int64_t offset, Slice part) {
-    DSSTNE_DISPATCH(ctx_, gemm, false, true, rows, part.size(), cols, 1.0f, layer.delta_.data(),
-                    cols, w.matrix().data() + part.begin * cols, cols, beta,
-                    s.grad_partial_.data() + offset, part.size());
+    DSSTNE_DISPATCH(ctx_, gemm, false, !t, rows, part.size(), cols, 1.0f, layer.delta_.data(),
+                    cols, t ? matrix + part.begin : matrix + part.begin * cols,
+                    t ? s.stride() : cols, beta, s.grad_partial_.data() + offset, part.size());
   });
   s.grad_partial_written_ = true;
 }
@@ -117,10 +135,19 @@ void Network::row_gradient(Weight& w, Layer& layer, float scale, float beta) {
   gather_deltas(layer);
   Communicator& comm = ctx_.comm();
   const int64_t rows = layer.rows_, n_in = s.local_units(), n_out = layer.stride();
+  float* grad = w.owner().grad_.data();
+  if (w.transposed()) {  // the owner's layout, n_out × local_in: rows of r = δ_rᵀ · X_local
+    for_each_block(comm, n_out, rows, [&](int64_t offset, Slice part) {
+      DSSTNE_DISPATCH(ctx_, gemm, true, false, part.size(), n_in, rows, scale,
+                      layer.delta_gathered_.data() + offset, part.size(), s.units_.data(), n_in,
+                      beta, grad + part.begin * n_in, n_in);
+    });
+    return;
+  }
   for_each_block(comm, n_out, rows, [&](int64_t offset, Slice part) {
     DSSTNE_DISPATCH(ctx_, gemm, true, false, n_in, part.size(), rows, scale, s.units_.data(),
                     n_in, layer.delta_gathered_.data() + offset,
-                    part.size(), beta, w.owner().grad_.data() + part.begin, n_out);
+                    part.size(), beta, grad + part.begin, n_out);
   });
 }
 
@@ -130,11 +157,13 @@ void Network::row_delta(Weight& w, Layer& layer) {
   gather_deltas(layer);
   Communicator& comm = ctx_.comm();
   const int64_t rows = layer.rows_, n_in = s.local_units(), n_out = layer.stride();
+  const float* matrix = w.matrix().data();
+  const bool t = w.transposed();  // the owner's block is n_out × local_in
   for_each_block(comm, n_out, rows, [&](int64_t offset, Slice part) {
-    DSSTNE_DISPATCH(ctx_, gemm, false, true, rows, n_in, part.size(), 1.0f,
+    DSSTNE_DISPATCH(ctx_, gemm, false, !t, rows, n_in, part.size(), 1.0f,
                     layer.delta_gathered_.data() + offset, part.size(),
-                    w.matrix().data() + part.begin, n_out, s.grad_written_ ? 1.0f : 0.0f,
-                    s.grad_.data(), n_in);
+                    t ? matrix + part.begin * n_in : matrix + part.begin, t ? n_in : n_out,
+                    s.grad_written_ ? 1.0f : 0.0f, s.grad_.data(), n_in);
     s.grad_written_ = true;
   });
 }

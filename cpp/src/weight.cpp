@@ -36,7 +36,11 @@ Weight::Weight(Layer& input, Layer& output, int id, const Context& ctx, WeightSp
 void Weight::share(Weight& owner, bool transposed) {
   owner_ = &owner;
   transposed_ = transposed;
-  split_ = owner.split_;  // the owner's block is what this connection multiplies by
+  // The owner's block is what this connection multiplies by; transposed, its columns are this
+  // connection's input rows (one rank holds whole matrices either way).
+  const bool flip = transposed && ctx_.comm().size() > 1;
+  split_ = !flip ? owner.split_
+                 : owner.split_ == WeightSplit::Columns ? WeightSplit::Rows : WeightSplit::Columns;
   owner.sharing_count_ += 1;
   w_ = DeviceBuffer<float>();
   grad_ = DeviceBuffer<float>();

@@ -59,6 +59,21 @@ def branches():
                "CrossEntropy", Denoising={"p": 0.2})
 
 
+def tied():
+    """Transposed shared weights: H1 → H2 reads H0 → H1 (split by rows) as its transpose, and the
+    output reads Input → H0 (split by columns) as its transpose."""
+    def shared(a, b):
+        return {"InputLayer": b if a == "Input" else "H1", "SourceInputLayer": a,
+                "SourceOutputLayer": b, "Transposed": True}
+    return net([layer("Input", "Input", "auto", DataSet="x", Sparse=True),
+                layer("H0", "Hidden", 16, Activation="Tanh"),
+                layer("H1", "Hidden", 6, Activation="Sigmoid"),
+                layer("H2", "Hidden", 16, Activation="Tanh", SharedWeights=shared("H0", "H1")),
+                layer("Output", "Output", "auto", Source="H2", DataSet="x", Activation="Sigmoid",
+                      SharedWeights={"InputLayer": "H2", "SourceInputLayer": "Input",
+                                     "SourceOutputLayer": "H0", "Transposed": True})])
+
+
 def data_for(name):
     rng = np.random.default_rng(3)
     if name == "dense_chain":
@@ -73,11 +88,12 @@ CASES = {
     "smce_tanh": autoencoder((8, 8), "Tanh", "Sigmoid", "ScaledMarginalCrossEntropy"),
     "dense_chain": dense_chain(),
     "branches": branches(),
+    "tied": tied(),
 }
 # AdaGrad's first step is alpha·sign(g), which turns rounding noise in a near-zero gradient into
 # a full step: it cannot agree across rank counts to 1e-5, so no case uses it.
 OPTIMIZER = {"autoencoder": "adam", "deep_relu_l2": "momentum", "smce_tanh": "rmsprop",
-             "dense_chain": "sgd", "branches": "nesterov"}
+             "dense_chain": "sgd", "branches": "nesterov", "tied": "momentum"}
 
 
 def run_case(name, context):

@@ -98,7 +98,7 @@ def test_weights_are_split_by_the_three_to_two_rule(one_rank, runs):
     rows = {key[6:] for case in runs[(3, 0)].values() for key, v in case.items()
             if key.startswith("split:") and v[0]}
     # 16 → 6 and 15 → 5 reduce a partial product (3·out ≤ 2·in); the rest gather their input.
-    assert rows == {"H1->H2", "H0->H1"}
+    assert rows == {"H1->H2", "H0->H1", "H2->Output"}
     assert not any(v[0] for case in one_rank.values() for key, v in case.items()
                    if key.startswith("split:"))
 
