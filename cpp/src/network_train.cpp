@@ -109,7 +109,7 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
     }
   }
   if (params.mode != state_mode_ || step_ == 0)
-    check_fits(ctx_.device(), state_plan(params.mode), describe_for_memory(batch_));
+    check_fits(ctx_, state_plan(params.mode), describe_for_memory(batch_));
   if (params.mode != state_mode_ || step_ == 0) {
     // A new optimizer starts from zero state and step 0 (Adam's bias correction must match its
     // zeroed moments); the same optimizer continues where it stopped.
@@ -253,11 +253,10 @@ void Network::predict_topk(const std::string& name, int64_t k, const DataSet* ex
                    exclude->name(), "' is dense");
     DSSTNE_EXPECTS(exclude->examples() == examples_, "top-k exclusions '", exclude->name(),
                    "' have ", exclude->examples(), " examples, the data has ", examples_);
-    DSSTNE_EXPECTS(exclude->device() == ctx_.device(), "top-k exclusions '", exclude->name(),
+    DSSTNE_EXPECTS(exclude->context().same_device(ctx_), "top-k exclusions '", exclude->name(),
                    "' live on another device than network '", desc_.name, "'");
   }
-  check_fits(ctx_.device(), {{"the top-k buffers of one batch",
-                              double(batch_) * double(k) * 8.0}},
+  check_fits(ctx_, {{"the top-k buffers of one batch", double(batch_) * double(k) * 8.0}},
              "predict_topk");
   DeviceBuffer<float> batch_scores(ctx_, std::size_t(batch_ * k), "topk.scores");
   DeviceBuffer<uint32_t> batch_indices(ctx_, std::size_t(batch_ * k), "topk.indices");
@@ -270,7 +269,8 @@ void Network::predict_topk(const std::string& name, int64_t k, const DataSet* ex
     const int64_t rows = l.rows_;
     CsrView view;
     if (exclude != nullptr) {
-      exclude->load_sparse_batch(identity_.data() + pos, rows, false, DenoiseParams{}, excluded);
+      exclude->load_sparse_batch(ctx_, identity_.data() + pos, rows, false, DenoiseParams{},
+                                 excluded);
       view = excluded.view();
     }
     DSSTNE_DISPATCH(ctx_, topk, l.units_.data(), rows, l.local_units(), l.slice().begin, k,

@@ -56,15 +56,4 @@ inline InitLaw init_law(WeightInit scheme, float scale, int64_t n_in, int64_t n_
   return law;
 }
 
-/// init_weights' argument checks (both backends), then the law of `scheme`.
-inline InitLaw checked_init_law(WeightInit scheme, float scale, int64_t n_in, int64_t n_out,
-                                int64_t col_begin, int64_t cols) {
-  DSSTNE_EXPECTS(n_in > 0 && n_out > 0, "init_weights: matrix must be non-empty, got ", n_in,
-                 " x ", n_out);
-  DSSTNE_EXPECTS(col_begin >= 0 && cols >= 0 && col_begin + cols <= n_out,
-                 "init_weights: columns [", col_begin, ", ", col_begin + cols, ") outside the ",
-                 n_out, " output units");
-  return init_law(scheme, scale, n_in, n_out);
-}
-
 }  // namespace dsstne::init
