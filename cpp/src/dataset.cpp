@@ -256,12 +256,19 @@ DenseStorageView DataSet::dense_view() const {
                           weighted() ? weights_.data() : nullptr};
 }
 
-void DataSet::load_sparse_batch(const uint32_t* examples, int64_t rows, bool apply_weights,
-                                const DenoiseParams& denoise, SparseBatch& out) const {
+void DataSet::check_loader(const Context& ctx) const {
+  DSSTNE_EXPECTS(ctx.same_device(ctx_), "data set '", name_, "' lives on ", ctx_.device_string(),
+                 " but its batch was asked for on ", ctx.device_string());
+}
+
+void DataSet::load_sparse_batch(const Context& ctx, const uint32_t* examples, int64_t rows,
+                                bool apply_weights, const DenoiseParams& denoise,
+                                SparseBatch& out) const {
   DSSTNE_EXPECTS(sparse(), "data set '", name_, "' is dense; a sparse batch was requested");
+  check_loader(ctx);
   const SparseStorageView view = sparse_view();
-  DeviceBuffer<int64_t> counts(ctx_, rows, name_ + ".batch_counts");
-  DSSTNE_DISPATCH(ctx_, sparse_row_counts, view, examples, rows, counts.data());
+  DeviceBuffer<int64_t> counts(ctx, rows, name_ + ".batch_counts");
+  DSSTNE_DISPATCH(ctx, sparse_row_counts, view, examples, rows, counts.data());
   // The exclusive scan runs on the host: it is rows+1 integers per batch.
   const std::vector<int64_t> host_counts = counts.download();
   std::vector<int64_t> offsets(rows + 1, 0);
@@ -270,20 +277,24 @@ void DataSet::load_sparse_batch(const uint32_t* examples, int64_t rows, bool app
   out.indices.resize(offsets.back());
   out.values.resize(offsets.back());
   out.rows = rows;
-  DSSTNE_DISPATCH(ctx_, sparse_batch_fill, view, examples, rows, out.offsets.data(), apply_weights,
+  DSSTNE_DISPATCH(ctx, sparse_batch_fill, view, examples, rows, out.offsets.data(), apply_weights,
                   denoise, out.indices.data(), out.values.data());
 }
 
-void DataSet::load_dense_batch(const uint32_t* examples, int64_t rows, int64_t col_begin,
-                               int64_t cols, bool apply_weights, float* out) const {
+void DataSet::load_dense_batch(const Context& ctx, const uint32_t* examples, int64_t rows,
+                               int64_t col_begin, int64_t cols, bool apply_weights,
+                               float* out) const {
   DSSTNE_EXPECTS(!sparse(), "data set '", name_, "' is sparse; a dense batch was requested");
-  DSSTNE_DISPATCH(ctx_, dense_batch_fill, dense_view(), examples, rows, col_begin, cols,
+  check_loader(ctx);
+  DSSTNE_DISPATCH(ctx, dense_batch_fill, dense_view(), examples, rows, col_begin, cols,
                   apply_weights, out);
 }
 
-void DataSet::load_weights(const uint32_t* examples, int64_t rows, float* out) const {
+void DataSet::load_weights(const Context& ctx, const uint32_t* examples, int64_t rows,
+                           float* out) const {
   DSSTNE_EXPECTS(weighted(), "data set '", name_, "' has no example weights");
-  DSSTNE_DISPATCH(ctx_, gather_weights, weights_.data(), examples, rows, out);
+  check_loader(ctx);
+  DSSTNE_DISPATCH(ctx, gather_weights, weights_.data(), examples, rows, out);
 }
 
 }  // namespace dsstne

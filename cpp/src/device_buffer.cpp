@@ -10,7 +10,10 @@
 namespace dsstne {
 namespace {
 
+// Statistics only (what is held, the high-water mark, how often memory was taken): no handle or
+// setting that a context's calls depend on.
 std::atomic<int64_t> g_cpu_bytes{0}, g_cpu_peak{0}, g_cuda_bytes{0}, g_cuda_peak{0};
+std::atomic<int64_t> g_cpu_allocations{0}, g_cuda_allocations{0};
 
 void account(std::atomic<int64_t>& bytes, std::atomic<int64_t>& peak, int64_t delta) {
   const int64_t now = bytes.fetch_add(delta) + delta;
@@ -21,24 +24,34 @@ void account(std::atomic<int64_t>& bytes, std::atomic<int64_t>& peak, int64_t de
 
 }  // namespace
 
+namespace detail {
+
+void note_memory(Device device, int64_t bytes) noexcept {
+  const bool cuda = device == Device::CUDA;
+  account(cuda ? g_cuda_bytes : g_cpu_bytes, cuda ? g_cuda_peak : g_cpu_peak, bytes);
+  if (bytes > 0) ++(cuda ? g_cuda_allocations : g_cpu_allocations);
+}
+
+}  // namespace detail
+
 MemoryUsage memory_usage() {
-  return MemoryUsage{g_cpu_bytes.load(), g_cuda_bytes.load(), g_cpu_peak.load(),
-                     g_cuda_peak.load()};
+  return MemoryUsage{g_cpu_bytes.load(),       g_cuda_bytes.load(),      g_cpu_peak.load(),
+                     g_cuda_peak.load(),       g_cpu_allocations.load(), g_cuda_allocations.load()};
 }
 
 namespace detail {
 
-void* device_allocate(Device device, std::size_t bytes, const std::string& what) {
-  if (device == Device::CUDA) {
-    void* ptr = cuda::allocate(bytes);
+void* device_allocate(const Context& ctx, std::size_t bytes, const std::string& what) {
+  if (ctx.is_cuda()) {
+    void* ptr = cuda::allocate(ctx, bytes);
     if (ptr == nullptr) {
       std::size_t free_bytes = 0, total = 0;
-      cuda::memory_info(&free_bytes, &total);
+      cuda::memory_info(ctx, &free_bytes, &total);
       throw OutOfMemory(concat("out of GPU memory allocating ", bytes, " bytes for buffer '",
-                               what, "' (", free_bytes, " of ", total, " bytes free, ",
-                               memory_usage().cuda_bytes, " held by dsstne)"));
+                               what, "' on ", ctx.device_string(), " (", free_bytes, " of ", total,
+                               " bytes free, ", memory_usage().cuda_bytes, " held by dsstne)"));
     }
-    account(g_cuda_bytes, g_cuda_peak, static_cast<int64_t>(bytes));
+    note_memory(Device::CUDA, static_cast<int64_t>(bytes));
     return ptr;
   }
   // 64-byte alignment keeps SIMD loads and BLAS calls on their fast paths.
@@ -48,37 +61,37 @@ void* device_allocate(Device device, std::size_t bytes, const std::string& what)
     throw OutOfMemory(concat("out of memory allocating ", bytes, " bytes for buffer '", what,
                              "' (", memory_usage().cpu_bytes, " bytes already in use)"));
   }
-  account(g_cpu_bytes, g_cpu_peak, static_cast<int64_t>(bytes));
+  note_memory(Device::CPU, static_cast<int64_t>(bytes));
   return ptr;
 }
 
-void device_free(Device device, void* ptr, std::size_t bytes) noexcept {
-  if (device == Device::CUDA) {
-    cuda::release(ptr);
-    account(g_cuda_bytes, g_cuda_peak, -static_cast<int64_t>(bytes));
+void device_free(const Context& ctx, void* ptr, std::size_t bytes) noexcept {
+  if (ctx.is_cuda()) {
+    cuda::release(ctx, ptr);
+    note_memory(Device::CUDA, -static_cast<int64_t>(bytes));
     return;
   }
   std::free(ptr);
-  account(g_cpu_bytes, g_cpu_peak, -static_cast<int64_t>(bytes));
+  note_memory(Device::CPU, -static_cast<int64_t>(bytes));
 }
 
-void copy_to_device(Device device, void* dst, const void* src, std::size_t bytes) {
-  if (device == Device::CUDA) return cuda::copy_to_device(dst, src, bytes);
+void copy_to_device(const Context& ctx, void* dst, const void* src, std::size_t bytes) {
+  if (ctx.is_cuda()) return cuda::copy_to_device(ctx, dst, src, bytes);
   std::memcpy(dst, src, bytes);
 }
 
-void copy_to_host(Device device, void* dst, const void* src, std::size_t bytes) {
-  if (device == Device::CUDA) return cuda::copy_to_host(dst, src, bytes);
+void copy_to_host(const Context& ctx, void* dst, const void* src, std::size_t bytes) {
+  if (ctx.is_cuda()) return cuda::copy_to_host(ctx, dst, src, bytes);
   std::memcpy(dst, src, bytes);
 }
 
-void copy_on_device(Device device, void* dst, const void* src, std::size_t bytes) {
-  if (device == Device::CUDA) return cuda::copy_on_device(dst, src, bytes);
+void copy_on_device(const Context& ctx, void* dst, const void* src, std::size_t bytes) {
+  if (ctx.is_cuda()) return cuda::copy_on_device(ctx, dst, src, bytes);
   std::memcpy(dst, src, bytes);
 }
 
-void device_zero(Device device, void* dst, std::size_t bytes) {
-  if (device == Device::CUDA) return cuda::zero(dst, bytes);
+void device_zero(const Context& ctx, void* dst, std::size_t bytes) {
+  if (ctx.is_cuda()) return cuda::zero(ctx, dst, bytes);
   std::memset(dst, 0, bytes);
 }
 

@@ -53,10 +53,10 @@ double cgroup_remaining() {
 
 }  // namespace
 
-double available_bytes(Device device) {
-  if (device == Device::CUDA) {
+double available_bytes(const Context& ctx) {
+  if (ctx.is_cuda()) {
     std::size_t free_bytes = 0, total = 0;
-    cuda::memory_info(&free_bytes, &total);
+    cuda::memory_info(ctx, &free_bytes, &total);
     return double(free_bytes);
   }
   const double host = mem_available(), group = cgroup_remaining();
@@ -77,6 +77,12 @@ std::string format_bytes(double bytes) {
 }
 
 void check_fits(Device device, const std::vector<MemoryItem>& items, const std::string& purpose) {
+  DSSTNE_EXPECTS(device == Device::CPU, "check_fits(Device::CUDA) names no GPU: pass the context");
+  check_fits(Context(), items, purpose);
+}
+
+void check_fits(const Context& ctx, const std::vector<MemoryItem>& items,
+                const std::string& purpose) {
   if (items.empty()) return;
   double total = 0;
   const MemoryItem* largest = &items.front();
@@ -84,15 +90,16 @@ void check_fits(Device device, const std::vector<MemoryItem>& items, const std::
     total += item.bytes;
     if (item.bytes > largest->bytes) largest = &item;
   }
-  const double available = available_bytes(device);
+  const double available = available_bytes(ctx);
   if (available < 0 || total <= available) return;
-  const char* where = device == Device::CUDA ? "GPU" : "host";
+  const char* where = ctx.is_cuda() ? "GPU" : "host";
+  const std::string on = ctx.is_cuda() ? " on " + ctx.device_string() : std::string();
   const std::string part = items.size() == 1 ? std::string()
                                              : detail::concat("; the largest part is ",
                                                               largest->what, ": ",
                                                               format_bytes(largest->bytes));
   throw OutOfMemory(detail::concat(purpose, " needs ", format_bytes(total), " of ", where,
-                                   " memory but only ", format_bytes(available),
+                                   " memory", on, " but only ", format_bytes(available),
                                    " are available", part));
 }
 

@@ -68,7 +68,7 @@ Network::Network(NetworkDescriptor desc, const std::vector<DataSetPtr>& data, in
   }
   std::vector<MemoryItem> plan = weight_plan();
   for (MemoryItem& item : batch_plan(batch)) plan.push_back(std::move(item));
-  check_fits(ctx_.device(), plan, describe_for_memory(batch));
+  check_fits(ctx_, plan, describe_for_memory(batch));
   build_weights();
   compute_order();
   identity_ = DeviceBuffer<uint32_t>(ctx_, 0, "example_order_stored");
@@ -207,7 +207,7 @@ std::vector<Layer*> Network::layers_of_kind(LayerKind kind) const {
 
 void Network::set_batch(int64_t batch) {
   DSSTNE_EXPECTS(batch >= 1, "batch size must be >= 1, got ", batch);
-  check_fits(ctx_.device(), batch_plan(batch), describe_for_memory(batch));
+  check_fits(ctx_, batch_plan(batch), describe_for_memory(batch));
   try {
     for (auto& l : layers_) l->allocate(batch);
   } catch (...) {
@@ -219,10 +219,9 @@ void Network::set_batch(int64_t batch) {
 }
 
 void Network::check_binding(const Layer& layer, const DataSet& data) const {
-  DSSTNE_EXPECTS(data.device() == ctx_.device(), "data set '", data.name(), "' lives on the ",
-                 data.device() == Device::CUDA ? "GPU" : "CPU", " but network '", desc_.name,
-                 "' runs on the ", ctx_.is_cuda() ? "GPU" : "CPU",
-                 "; copy it with DataSet::to(context)");
+  DSSTNE_EXPECTS(data.context().same_device(ctx_), "data set '", data.name(), "' lives on ",
+                 data.context().device_string(), " but network '", desc_.name, "' runs on ",
+                 ctx_.device_string(), "; copy it with DataSet::to(context)");
   DSSTNE_EXPECTS(layer.kind() == LayerKind::Input || layer.kind() == LayerKind::Output, "layer '",
                  layer.name(), "' is not an Input or Output layer; data set '", data.name(),
                  "' cannot be bound to it");

@@ -3,7 +3,6 @@
 // training step"). Every numeric step goes through DSSTNE_DISPATCH.
 #include <cmath>
 
-#include "dsstne/cuda_runtime.hpp"
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
 #include "dsstne/network.hpp"
@@ -21,7 +20,6 @@ void Network::forward_batch(int64_t position, Mode mode) {
   DSSTNE_EXPECTS(position >= 0 && position < examples_, "batch position ", position,
                  " is outside the ", examples_, " examples");
   const int64_t rows = std::min(batch_, examples_ - position);
-  if (ctx_.is_cuda()) cuda::set_tf32(ctx_.tf32());  // the math mode is per device, ours per context
   mode_ = mode;
   position_ = position;
   for (auto& l : layers_) {
@@ -46,12 +44,12 @@ void Network::load_inputs(const uint32_t* examples, int64_t rows, Mode mode) {
         dn.p = desc_.denoising_p;
         dn.rs = {ctx_.seed(), make_stream(RandomPurpose::kDenoise, l->id(), uint64_t(epoch_))};
       }
-      data.load_sparse_batch(examples, rows, true, dn, l->sparse_batch_);
+      data.load_sparse_batch(ctx_, examples, rows, true, dn, l->sparse_batch_);
       continue;
     }
     const int64_t cols = l->local_units();
     l->units_.resize(std::size_t(rows * cols));
-    data.load_dense_batch(examples, rows, l->slice().begin, cols, true, l->units_.data());
+    data.load_dense_batch(ctx_, examples, rows, l->slice().begin, cols, true, l->units_.data());
     const float p = l->descriptor().p_dropout;
     if (mode == Mode::Training && p > 0.0f) {
       const RandomStream rs{ctx_.seed(), make_stream(RandomPurpose::kDropout, l->id(), step_)};
@@ -68,15 +66,15 @@ void Network::load_targets(const uint32_t* examples, int64_t rows) {
     if (!l->data_) continue;
     const DataSet& data = *l->data_;
     if (data.sparse()) {
-      data.load_sparse_batch(examples, rows, false, DenoiseParams{}, l->target_sparse_);
+      data.load_sparse_batch(ctx_, examples, rows, false, DenoiseParams{}, l->target_sparse_);
     } else {
       l->target_dense_.resize(std::size_t(rows * l->local_units()));
-      data.load_dense_batch(examples, rows, l->slice().begin, l->local_units(), false,
+      data.load_dense_batch(ctx_, examples, rows, l->slice().begin, l->local_units(), false,
                             l->target_dense_.data());
     }
     if (data.weighted()) {
       l->example_weights_.resize(std::size_t(rows));
-      data.load_weights(examples, rows, l->example_weights_.data());
+      data.load_weights(ctx_, examples, rows, l->example_weights_.data());
     }
   }
 }
@@ -175,7 +173,6 @@ double Network::batch_error() const {
 void Network::backward_batch() {
   DSSTNE_EXPECTS(mode_ != Mode::Prediction, "backward_batch needs a forward pass in training or "
                  "validation mode");
-  if (ctx_.is_cuda()) cuda::set_tf32(ctx_.tf32());
   for (auto& l : layers_) {
     l->grad_written_ = false;
     l->grad_partial_written_ = false;

@@ -105,12 +105,12 @@ void Network::predict_topk(const std::string& name, int64_t k, const DataSet* ex
                    exclude->name(), "' is dense");
     DSSTNE_EXPECTS(exclude->examples() == examples_, "top-k exclusions '", exclude->name(),
                    "' have ", exclude->examples(), " examples, the data has ", examples_);
-    DSSTNE_EXPECTS(exclude->device() == ctx_.device(), "top-k exclusions '", exclude->name(),
+    DSSTNE_EXPECTS(exclude->context().same_device(ctx_), "top-k exclusions '", exclude->name(),
                    "' live on another device than network '", desc_.name, "'");
   }
   Communicator& comm = ctx_.comm();
   const int ranks = l.sharded() ? comm.size() : 1;
-  check_fits(ctx_.device(), {{"the top-k buffers of one batch",
+  check_fits(ctx_, {{"the top-k buffers of one batch",
                               double(batch_) * double(k) * 8.0 * (ranks + 1)}},
              "predict_topk");
   DeviceBuffer<float> batch_scores(ctx_, std::size_t(batch_ * k), "topk.scores");
@@ -131,7 +131,8 @@ void Network::predict_topk(const std::string& name, int64_t k, const DataSet* ex
     const int64_t rows = l.rows_;
     CsrView view;
     if (exclude != nullptr) {
-      exclude->load_sparse_batch(identity_.data() + pos, rows, false, DenoiseParams{}, excluded);
+      exclude->load_sparse_batch(ctx_, identity_.data() + pos, rows, false, DenoiseParams{},
+                                 excluded);
       view = excluded.view();
     }
     DSSTNE_DISPATCH(ctx_, topk, l.units_.data(), rows, l.local_units(), l.slice().begin, k,

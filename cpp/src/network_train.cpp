@@ -118,7 +118,7 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
     }
   }
   if (params.mode != state_mode_ || step_ == 0)
-    check_fits(ctx_.device(), state_plan(params.mode), describe_for_memory(batch_));
+    check_fits(ctx_, state_plan(params.mode), describe_for_memory(batch_));
   if (params.mode != state_mode_ || step_ == 0) {
     // A new optimizer starts from zero state and step 0 (Adam's bias correction must match its
     // zeroed moments); the same optimizer continues where it stopped.

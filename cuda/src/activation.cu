@@ -5,8 +5,10 @@
 #include <cfloat>
 
 #include "cpu/activation_terms.hpp"
+#include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
 #include "dsstne/kernels.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cuda {
 namespace {
@@ -76,25 +78,29 @@ __global__ void softmax_backward_kernel(const float* a, float* g, int64_t cols) 
 
 }  // namespace
 
-void activation_forward(const ActivationParams& p, float* z, int64_t rows, int64_t cols) {
-  DSSTNE_EXPECTS(terms::known_activation(p.kind), "unknown activation code ", uint32_t(p.kind));
-  if (rows == 0 || cols == 0) return;
+void activation_forward(const Context& ctx, const ActivationParams& p, float* z, int64_t rows,
+                        int64_t cols) {
+  if (!checks::activation_forward(ctx, p, z, rows, cols)) return;
+  const StreamScope s(ctx);
   if (p.kind == Activation::SoftMax) {
-    softmax_kernel<<<static_cast<unsigned int>(rows), kThreads>>>(z, cols);
+    softmax_kernel<<<static_cast<unsigned int>(rows), kThreads, 0, s.stream()>>>(z, cols);
   } else {
-    activate_kernel<<<blocks_for(rows * cols, kThreads), kThreads>>>(p, z, rows * cols);
+    activate_kernel<<<blocks_for(rows * cols, kThreads), kThreads, 0, s.stream()>>>(p, z,
+                                                                                  rows * cols);
   }
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
-void activation_backward(const ActivationParams& p, const float* a, float* g, int64_t rows,
-                         int64_t cols) {
-  DSSTNE_EXPECTS(terms::known_activation(p.kind), "unknown activation code ", uint32_t(p.kind));
-  if (rows == 0 || cols == 0) return;
+void activation_backward(const Context& ctx, const ActivationParams& p, const float* a, float* g,
+                         int64_t rows, int64_t cols) {
+  if (!checks::activation_backward(ctx, p, a, g, rows, cols)) return;
+  const StreamScope s(ctx);
   if (p.kind == Activation::SoftMax) {
-    softmax_backward_kernel<<<static_cast<unsigned int>(rows), kThreads>>>(a, g, cols);
+    softmax_backward_kernel<<<static_cast<unsigned int>(rows), kThreads, 0, s.stream()>>>(a, g,
+                                                                                        cols);
   } else {
-    activation_slope_kernel<<<blocks_for(rows * cols, kThreads), kThreads>>>(p, a, g, rows * cols);
+    activation_slope_kernel<<<blocks_for(rows * cols, kThreads), kThreads, 0, s.stream()>>>(
+        p, a, g, rows * cols);
   }
   DSSTNE_CHECK_LAST_KERNEL();
 }

@@ -4,13 +4,13 @@
 // order (as the CPU does) or, where one thread per column would leave the GPU idle, in a fixed
 // chunk tree; nothing uses atomics, so two runs give the same bits.
 #include <algorithm>
-#include <climits>
 #include <cstdint>
 
 #include "dsstne/cuda/blas.cuh"
+#include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
-#include "dsstne/cuda/scratch.cuh"
 #include "dsstne/kernels.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cuda {
 namespace {
@@ -22,12 +22,6 @@ constexpr unsigned int kMaxBlocks1d = 1u << 20;  // grid-stride beyond this many
 constexpr int64_t kNormChunkRows = 256;
 
 unsigned int grid_1d(int64_t n) { return std::min(blocks_for(n, kThreads), kMaxBlocks1d); }
-
-int to_blas_int(int64_t v, const char* name) {
-  DSSTNE_EXPECTS(v >= 0 && v <= INT_MAX, "gemm: ", name, " = ", v,
-                 " is outside the range BLAS accepts [0, ", INT_MAX, "]");
-  return static_cast<int>(v);
-}
 
 // c: m × n with row pitch ldc; C ← beta·C, and beta == 0 overwrites (NaN garbage must not stay).
 __global__ void scale_matrix_kernel(float* c, int64_t m, int64_t n, int64_t ldc, float beta) {
@@ -161,87 +155,87 @@ dim3 grid_2d(int64_t cols, int64_t rows) {
 
 }  // namespace
 
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-          int64_t ldc) {
-  // Stored shapes: A is m × k (or k × m when trans_a), B is k × n (or n × k), C is m × n.
-  DSSTNE_EXPECTS(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=", m, " n=", n, " k=", k);
-  DSSTNE_EXPECTS(ldc >= std::max<int64_t>(1, n), "gemm: ldc=", ldc, " < n=", n);
-  if (m == 0 || n == 0) return;
+void gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+          float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+          float* c, int64_t ldc) {
+  if (!checks::gemm(ctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+  const StreamScope s(ctx);
   if (k == 0) {
-    scale_matrix_kernel<<<grid_2d(n, m), kThreads>>>(c, m, n, ldc, beta);
+    scale_matrix_kernel<<<grid_2d(n, m), kThreads, 0, s.stream()>>>(c, m, n, ldc, beta);
     DSSTNE_CHECK_LAST_KERNEL();
     return;
   }
-  const int64_t a_cols = trans_a ? m : k;
-  const int64_t b_cols = trans_b ? k : n;
-  DSSTNE_EXPECTS(lda >= a_cols, "gemm: lda=", lda, " < ", a_cols, " columns of stored A");
-  DSSTNE_EXPECTS(ldb >= b_cols, "gemm: ldb=", ldb, " < ", b_cols, " columns of stored B");
+  // The handle is shared by the context's copies, each with its own TF32 choice: the math mode is
+  // set and used under the context's lock, so no other thread changes it in between.
+  Resources& r = s.resources();
+  const std::lock_guard<std::mutex> lock(r.mutex);
+  DSSTNE_CUBLAS_TRY(cublasSetMathMode(r.blas, ctx.tf32() ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                        : CUBLAS_PEDANTIC_MATH));
   // cuBLAS is column-major: a row-major matrix is its transpose there. Row-major C = op(A)·op(B)
   // is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, so B goes first, m and n swap, and each op is kept (a
-  // stored row-major B read column-major is already Bᵀ).
-  DSSTNE_CUBLAS_TRY(cublasSgemm(blas_handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, to_blas_int(n, "n"),
-                                to_blas_int(m, "m"), to_blas_int(k, "k"), &alpha, b,
-                                to_blas_int(ldb, "ldb"), a, to_blas_int(lda, "lda"), &beta, c,
-                                to_blas_int(ldc, "ldc")));
+  // stored row-major B read column-major is already Bᵀ). The checks kept every size within int.
+  DSSTNE_CUBLAS_TRY(cublasSgemm(r.blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k),
+                                &alpha, b, int(ldb), a, int(lda), &beta, c, int(ldc)));
 }
 
-void broadcast_rows(const float* v, int64_t rows, int64_t cols, bool accumulate, float* z) {
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "broadcast_rows: negative size ", rows, " × ", cols);
-  if (rows == 0 || cols == 0) return;
-  broadcast_rows_kernel<<<grid_2d(cols, rows), kThreads>>>(v, rows, cols, accumulate, z);
+void broadcast_rows(const Context& ctx, const float* v, int64_t rows, int64_t cols,
+                    bool accumulate, float* z) {
+  if (!checks::broadcast_rows(ctx, v, rows, cols, accumulate, z)) return;
+  const StreamScope s(ctx);
+  broadcast_rows_kernel<<<grid_2d(cols, rows), kThreads, 0, s.stream()>>>(v, rows, cols,
+                                                                          accumulate, z);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
-void add(const float* x, int64_t n, float* y) {
-  DSSTNE_EXPECTS(n >= 0, "add: negative size ", n);
-  if (n == 0) return;
-  add_kernel<<<grid_1d(n), kThreads>>>(x, n, y);
+void add(const Context& ctx, const float* x, int64_t n, float* y) {
+  if (!checks::add(ctx, x, n, y)) return;
+  const StreamScope s(ctx);
+  add_kernel<<<grid_1d(n), kThreads, 0, s.stream()>>>(x, n, y);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
-void column_mean(const float* x, int64_t rows, int64_t cols, float* out) {
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "column_mean: negative size ", rows, " × ", cols);
-  if (cols == 0) return;
-  column_mean_kernel<<<blocks_for(cols, kThreads), kThreads>>>(x, rows, cols, out);
+void column_mean(const Context& ctx, const float* x, int64_t rows, int64_t cols, float* out) {
+  if (!checks::column_mean(ctx, x, rows, cols, out)) return;
+  const StreamScope s(ctx);
+  column_mean_kernel<<<blocks_for(cols, kThreads), kThreads, 0, s.stream()>>>(x, rows, cols, out);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
-void fill(float* x, int64_t n, float v) {
-  DSSTNE_EXPECTS(n >= 0, "fill: negative size ", n);
-  if (n == 0) return;
-  fill_kernel<<<grid_1d(n), kThreads>>>(x, n, v);
+void fill(const Context& ctx, float* x, int64_t n, float v) {
+  if (!checks::fill(ctx, x, n, v)) return;
+  const StreamScope s(ctx);
+  fill_kernel<<<grid_1d(n), kThreads, 0, s.stream()>>>(x, n, v);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
-void clip_row_norms(float* x, int64_t rows, int64_t cols, float max_norm) {
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "clip_row_norms: negative size ", rows, " × ", cols);
-  if (!(max_norm > 0.0f)) return;  // 0 (the default) disables the constraint
-  if (rows == 0 || cols == 0) return;
+void clip_row_norms(const Context& ctx, float* x, int64_t rows, int64_t cols, float max_norm) {
+  if (!checks::clip_row_norms(ctx, x, rows, cols, max_norm)) return;
+  const StreamScope s(ctx);
   const auto blocks = static_cast<unsigned int>(std::min<int64_t>(rows, kMaxBlocks1d));
-  clip_row_norms_kernel<<<blocks, kThreads>>>(x, rows, cols, max_norm);
+  clip_row_norms_kernel<<<blocks, kThreads, 0, s.stream()>>>(x, rows, cols, max_norm);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
-void clip_column_norms(float* w, int64_t n_in, int64_t n_out, float max_norm) {
+void clip_column_norms(const Context& ctx, float* w, int64_t n_in, int64_t n_out,
+                       float max_norm) {
   // w: n_in × n_out; column o is the incoming weight vector of output unit o (WeightNorm).
-  DSSTNE_EXPECTS(n_in >= 0 && n_out >= 0, "clip_column_norms: negative size ", n_in, " × ",
-                 n_out);
-  if (!(max_norm > 0.0f)) return;
-  if (n_in == 0 || n_out == 0) return;
+  if (!checks::clip_column_norms(ctx, w, n_in, n_out, max_norm)) return;
   // A 1M × 128 input weight would leave 128 threads walking a million rows each, so the rows are
   // cut into fixed chunks whose partial sums are then added in chunk order (deterministic; equal
-  // to the CPU's order up to rounding). This is the rare WeightNorm path, so plain scratch is fine.
+  // to the CPU's order up to rounding).
+  const StreamScope s(ctx);
   const int64_t chunks = (n_in + kNormChunkRows - 1) / kNormChunkRows;
-  Scratch partial(static_cast<std::size_t>(chunks * n_out) * sizeof(float), "clip_column_norms");
-  column_square_sums_kernel<<<grid_2d(n_out, chunks), kThreads>>>(
-      w, n_in, n_out, kNormChunkRows, chunks, partial.as<float>());
+  const auto n_partial = static_cast<std::size_t>(chunks * n_out);
+  Scratch scratch(s, Scratch::round_up(n_partial * sizeof(float)), "clip_column_norms");
+  float* partial = scratch.take<float>(n_partial);
+  column_square_sums_kernel<<<grid_2d(n_out, chunks), kThreads, 0, s.stream()>>>(
+      w, n_in, n_out, kNormChunkRows, chunks, partial);
   DSSTNE_CHECK_LAST_KERNEL();
-  column_scales_kernel<<<blocks_for(n_out, kThreads), kThreads>>>(partial.as<float>(), n_out,
-                                                                  chunks, max_norm);
+  column_scales_kernel<<<blocks_for(n_out, kThreads), kThreads, 0, s.stream()>>>(partial, n_out,
+                                                                                 chunks, max_norm);
   DSSTNE_CHECK_LAST_KERNEL();
-  scale_columns_kernel<<<grid_2d(n_out, n_in), kThreads>>>(w, n_in, n_out, partial.as<float>());
+  scale_columns_kernel<<<grid_2d(n_out, n_in), kThreads, 0, s.stream()>>>(w, n_in, n_out, partial);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 

@@ -7,9 +7,11 @@
 #include <cmath>
 #include <cstdint>
 
+#include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
 #include "dsstne/kernels.hpp"
 #include "dsstne/rng.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cuda {
 namespace {
@@ -113,22 +115,17 @@ __global__ void dropout_backward_vec4_kernel(const uchar4* mask, bool inverted, 
 
 }  // namespace
 
-void dropout_forward(const ActivationParams& act, float p, const RandomStream& rs,
-                     int64_t row_pitch, int64_t col_begin, int64_t rows, int64_t cols, float* a,
-                     float* saved, uint8_t* mask) {
-  DSSTNE_EXPECTS(p < 1.0f, "dropout_forward: dropout probability ", p, " must be below 1");
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0 && col_begin >= 0 && row_pitch >= col_begin + cols,
-                 "dropout_forward: bad shape rows=", rows, " cols=", cols, " col_begin=", col_begin,
-                 " row_pitch=", row_pitch);
+void dropout_forward(const Context& ctx, const ActivationParams& act, float p,
+                     const RandomStream& rs, int64_t row_pitch, int64_t col_begin, int64_t rows,
+                     int64_t cols, float* a, float* saved, uint8_t* mask) {
+  if (!checks::dropout_forward(ctx, act, p, rs, row_pitch, col_begin, rows, cols, a, saved, mask))
+    return;
+  const StreamScope s(ctx);
   const int64_t n = rows * cols;
-  if (n == 0) return;
-  DSSTNE_EXPECTS(a != nullptr && saved != nullptr && mask != nullptr,
-                 "dropout_forward: activation, saved or mask pointer is null");
-
   if (p <= 0.0f) {  // nothing dropped and nothing rescaled
     DSSTNE_CUDA_TRY(cudaMemcpyAsync(saved, a, static_cast<size_t>(n) * sizeof(float),
-                                    cudaMemcpyDeviceToDevice));
-    DSSTNE_CUDA_TRY(cudaMemsetAsync(mask, 1, static_cast<size_t>(n)));
+                                    cudaMemcpyDeviceToDevice, s.stream()));
+    DSSTNE_CUDA_TRY(cudaMemsetAsync(mask, 1, static_cast<size_t>(n), s.stream()));
     return;
   }
   const bool alpha = uses_alpha_dropout(act);
@@ -141,32 +138,29 @@ void dropout_forward(const ActivationParams& act, float p, const RandomStream& r
       cols >= kThreads ? kThreads : static_cast<unsigned int>((cols + 31) / 32 * 32);
   const unsigned int bx = std::min(blocks_for(cols, threads), 1u << 16);
   const unsigned int by = static_cast<unsigned int>(std::min<int64_t>(rows, kMaxBlocksY));
-  dropout_forward_kernel<<<dim3(bx, by), threads>>>(rs, p, alpha, ad, keep, row_pitch, col_begin,
-                                                    rows, cols, a, saved, mask);
+  dropout_forward_kernel<<<dim3(bx, by), threads, 0, s.stream()>>>(
+      rs, p, alpha, ad, keep, row_pitch, col_begin, rows, cols, a, saved, mask);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
-void dropout_backward(const ActivationParams& act, float p, const uint8_t* mask, int64_t rows,
-                      int64_t cols, float* g) {
-  DSSTNE_EXPECTS(p < 1.0f, "dropout_backward: dropout probability ", p, " must be below 1");
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "dropout_backward: bad shape rows=", rows, " cols=", cols);
+void dropout_backward(const Context& ctx, const ActivationParams& act, float p,
+                      const uint8_t* mask, int64_t rows, int64_t cols, float* g) {
+  if (!checks::dropout_backward(ctx, act, p, mask, rows, cols, g)) return;
+  const StreamScope s(ctx);
   const int64_t n = rows * cols;
-  if (n == 0) return;
-  DSSTNE_EXPECTS(mask != nullptr && g != nullptr,
-                 "dropout_backward: mask or delta pointer is null");
-
   const bool alpha = p > 0.0f && uses_alpha_dropout(act);
   const bool inverted = p > 0.0f && !alpha;
   const float slope = alpha ? alpha_dropout(act, p).a_s : 1.0f;
   const float keep = 1.0f - p;
   if (reinterpret_cast<uintptr_t>(g) % 16 == 0 && reinterpret_cast<uintptr_t>(mask) % 4 == 0) {
     const unsigned int blocks = std::min(blocks_for((n + 3) / 4, kThreads), 1u << 20);
-    dropout_backward_vec4_kernel<<<blocks, kThreads>>>(reinterpret_cast<const uchar4*>(mask),
-                                                       inverted, keep, slope, n,
-                                                       reinterpret_cast<float4*>(g));
+    dropout_backward_vec4_kernel<<<blocks, kThreads, 0, s.stream()>>>(
+        reinterpret_cast<const uchar4*>(mask), inverted, keep, slope, n,
+        reinterpret_cast<float4*>(g));
   } else {
     const unsigned int blocks = std::min(blocks_for(n, kThreads), 1u << 20);
-    dropout_backward_kernel<<<blocks, kThreads>>>(mask, inverted, keep, slope, n, g);
+    dropout_backward_kernel<<<blocks, kThreads, 0, s.stream()>>>(mask, inverted, keep, slope, n,
+                                                                 g);
   }
   DSSTNE_CHECK_LAST_KERNEL();
 }

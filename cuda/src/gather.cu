@@ -8,9 +8,11 @@
 #include <type_traits>
 
 #include "cpu/convert.hpp"  // visit_data_type, TypeTag (host-side type dispatch)
+#include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
 #include "dsstne/kernels.hpp"
 #include "dsstne/rng.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cuda {
 namespace {
@@ -148,24 +150,24 @@ dim3 grid_2d(int64_t cols, int64_t rows) {
 
 }  // namespace
 
-void sparse_row_counts(const SparseStorageView& s, const uint32_t* examples, int64_t rows,
-                       int64_t* counts) {
-  DSSTNE_EXPECTS(rows >= 0, "sparse_row_counts: negative row count ", rows);
-  if (rows == 0) return;
-  sparse_row_counts_kernel<<<grid_1d(rows), kThreads>>>(s.start, s.end, s.index, examples, rows,
-                                                        counts);
+void sparse_row_counts(const Context& ctx, const SparseStorageView& s, const uint32_t* examples,
+                       int64_t rows, int64_t* counts) {
+  if (!checks::sparse_row_counts(ctx, s, examples, rows, counts)) return;
+  const StreamScope on(ctx);
+  sparse_row_counts_kernel<<<grid_1d(rows), kThreads, 0, on.stream()>>>(s.start, s.end, s.index,
+                                                                        examples, rows, counts);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
-void sparse_batch_fill(const SparseStorageView& s, const uint32_t* examples, int64_t rows,
-                       const int64_t* offsets, bool apply_weights, const DenoiseParams& dn,
-                       uint32_t* indices, float* values) {
-  DSSTNE_EXPECTS(rows >= 0, "sparse_batch_fill: negative row count ", rows);
-  DSSTNE_EXPECTS(dn.p >= 0.0f && dn.p < 1.0f, "sparse_batch_fill: denoising probability ", dn.p,
-                 " is outside [0, 1)");
-  if (rows == 0) return;
+void sparse_batch_fill(const Context& ctx, const SparseStorageView& s, const uint32_t* examples,
+                       int64_t rows, const int64_t* offsets, bool apply_weights,
+                       const DenoiseParams& dn, uint32_t* indices, float* values) {
+  if (!checks::sparse_batch_fill(ctx, s, examples, rows, offsets, apply_weights, dn, indices,
+                                 values))
+    return;
   // The CPU also checks each row's room against its record; here offsets and records live on the
   // device, so the kernel clamps to the smaller of the two instead of raising.
+  const StreamScope on(ctx);
   const bool denoise = dn.p > 0.0f;
   const Denoise d{dn.p, denoise ? 1.0f / (1.0f - dn.p) : 1.0f, dn.rs.seed, dn.rs.stream};
   const SparseSource src{s.start, s.end, s.indices, s.index,
@@ -173,8 +175,8 @@ void sparse_batch_fill(const SparseStorageView& s, const uint32_t* examples, int
   const unsigned int blocks = std::min(blocks_for(rows, kThreads / kWarp), kMaxBlocks1d);
   auto launch = [&](auto tag) {
     using T = typename decltype(tag)::type;
-    sparse_batch_fill_kernel<T><<<blocks, kThreads>>>(src, static_cast<const T*>(s.values), d,
-                                                      examples, rows, offsets, indices, values);
+    sparse_batch_fill_kernel<T><<<blocks, kThreads, 0, on.stream()>>>(
+        src, static_cast<const T*>(s.values), d, examples, rows, offsets, indices, values);
   };
   if (s.values == nullptr) {
     launch(cpu::TypeTag<float>{});  // Boolean: no stored values, the element type is irrelevant
@@ -184,33 +186,34 @@ void sparse_batch_fill(const SparseStorageView& s, const uint32_t* examples, int
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
-void dense_batch_fill(const DenseStorageView& s, const uint32_t* examples, int64_t rows,
-                      int64_t col_begin, int64_t cols, bool apply_weights, float* out) {
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0 && col_begin >= 0, "dense_batch_fill: bad shape rows=",
-                 rows, " col_begin=", col_begin, " cols=", cols);
-  DSSTNE_EXPECTS(s.one_hot || col_begin + cols <= s.stride, "dense_batch_fill: columns [",
-                 col_begin, ", ", col_begin + cols, ") exceed the record stride ", s.stride);
-  if (rows == 0 || cols == 0) return;
+void dense_batch_fill(const Context& ctx, const DenseStorageView& s, const uint32_t* examples,
+                      int64_t rows, int64_t col_begin, int64_t cols, bool apply_weights,
+                      float* out) {
+  if (!checks::dense_batch_fill(ctx, s, examples, rows, col_begin, cols, apply_weights, out))
+    return;
+  const StreamScope on(ctx);
   const float* weights = apply_weights ? s.weights : nullptr;
   const dim3 grid = grid_2d(cols, rows);
   if (s.one_hot) {
-    one_hot_fill_kernel<<<grid, kThreads>>>(static_cast<const uint32_t*>(s.data), s.index,
-                                            weights, examples, rows, col_begin, cols, out);
+    one_hot_fill_kernel<<<grid, kThreads, 0, on.stream()>>>(
+        static_cast<const uint32_t*>(s.data), s.index, weights, examples, rows, col_begin, cols,
+        out);
   } else {
     cpu::visit_data_type(s.type, [&](auto tag) {
       using T = typename decltype(tag)::type;
-      dense_batch_fill_kernel<T><<<grid, kThreads>>>(static_cast<const T*>(s.data), s.stride,
-                                                     s.index, weights, examples, rows, col_begin,
-                                                     cols, out);
+      dense_batch_fill_kernel<T><<<grid, kThreads, 0, on.stream()>>>(
+          static_cast<const T*>(s.data), s.stride, s.index, weights, examples, rows, col_begin,
+          cols, out);
     });
   }
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
-void gather_weights(const float* weights, const uint32_t* examples, int64_t rows, float* out) {
-  DSSTNE_EXPECTS(rows >= 0, "gather_weights: negative row count ", rows);
-  if (rows == 0) return;
-  gather_weights_kernel<<<grid_1d(rows), kThreads>>>(weights, examples, rows, out);
+void gather_weights(const Context& ctx, const float* weights, const uint32_t* examples,
+                    int64_t rows, float* out) {
+  if (!checks::gather_weights(ctx, weights, examples, rows, out)) return;
+  const StreamScope on(ctx);
+  gather_weights_kernel<<<grid_1d(rows), kThreads, 0, on.stream()>>>(weights, examples, rows, out);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 

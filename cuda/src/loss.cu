@@ -12,11 +12,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "cpu/loss_checks.hpp"
 #include "cpu/loss_terms.hpp"
+#include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
-#include "dsstne/cuda/scratch.cuh"
 #include "dsstne/kernels.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cuda {
 namespace {
@@ -312,20 +312,16 @@ __global__ void softmax_delta_kernel(LossParams p, Targets t, const float* a, in
   });
 }
 
-/// The CPU's checks, less the sparse offsets (device memory): output_error checks those on the
-/// device; output_delta, which has no host round trip, treats such rows as empty. Returns false
-/// when there is nothing to compute.
-bool validate(const char* kernel, const LossParams& p, const float* a, int64_t rows,
-              int64_t cols, int64_t col_begin, const TargetView& t) {
-  return terms::check_loss_arguments(kernel, p, a, rows, cols, col_begin, t);
-}
-
-/// Raises the CPU's error for the first problem the device flagged, in the CPU's order.
-void check_offsets(const std::vector<int>& status, const int64_t* offsets) {
+/// Raises the CPU's error for the first problem the device flagged in the sparse offsets, in the
+/// CPU's order (output_error checks them on the device; output_delta, which has no host round
+/// trip, treats such rows as empty).
+void check_offsets(const std::vector<int>& status, const int64_t* offsets, cudaStream_t stream) {
   const char* kernel = "output_error";
   if (status[0] & 2) {
     int64_t first = 0;
-    DSSTNE_CUDA_TRY(cudaMemcpy(&first, offsets, sizeof(first), cudaMemcpyDeviceToHost));
+    DSSTNE_CUDA_TRY(
+        cudaMemcpyAsync(&first, offsets, sizeof(first), cudaMemcpyDeviceToHost, stream));
+    DSSTNE_CUDA_TRY(cudaStreamSynchronize(stream));
     DSSTNE_EXPECTS(false, kernel, ": sparse target offsets start at ", first);
   }
   for (size_t r = 0; r < status.size(); ++r) {
@@ -341,9 +337,10 @@ dim3 row_grid(int64_t x_blocks, int64_t rows) {
 
 }  // namespace
 
-double output_error(const LossParams& p, const float* a, int64_t rows, int64_t cols,
-                    int64_t col_begin, const TargetView& t) {
-  if (!validate("output_error", p, a, rows, cols, col_begin, t)) return 0.0;
+double output_error(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
+                    int64_t cols, int64_t col_begin, const TargetView& t) {
+  if (!checks::output_error(ctx, p, a, rows, cols, col_begin, t)) return 0.0;
+  const StreamScope s(ctx);
   const bool softmax = terms::is_softmax(p);
   const Targets targets = targets_of(t);
 
@@ -351,54 +348,62 @@ double output_error(const LossParams& p, const float* a, int64_t rows, int64_t c
   const bool raw = !t.sparse || !t.ignore_zero;
   const int64_t chunks = raw ? (cols + kErrorChunk - 1) / kErrorChunk : 0;
   const size_t n_partial = static_cast<size_t>(rows * chunks), n_rows = static_cast<size_t>(rows);
-  Scratch scratch((n_partial + n_rows) * sizeof(double) + n_rows * sizeof(int), "output_error");
-  double* partial = scratch.as<double>();
-  double* row_error = partial + n_partial;
-  int* status = reinterpret_cast<int*>(row_error + n_rows);
+  Scratch scratch(s,
+                  Scratch::round_up(n_partial * sizeof(double)) +
+                      Scratch::round_up(n_rows * sizeof(double)) +
+                      Scratch::round_up(n_rows * sizeof(int)),
+                  "output_error");
+  double* partial = scratch.take<double>(n_partial);
+  double* row_error = scratch.take<double>(n_rows);
+  int* status = scratch.take<int>(n_rows);
 
   if (raw) {
-    raw_error_kernel<<<row_grid(chunks, rows), kThreads>>>(p, softmax, a, t.sparse ? nullptr : t.dense,
-                                                           rows, cols, chunks, partial);
+    raw_error_kernel<<<row_grid(chunks, rows), kThreads, 0, s.stream()>>>(
+        p, softmax, a, t.sparse ? nullptr : t.dense, rows, cols, chunks, partial);
     DSSTNE_CHECK_LAST_KERNEL();
   }
-  row_error_kernel<<<static_cast<unsigned int>(rows), kThreads>>>(
+  row_error_kernel<<<static_cast<unsigned int>(rows), kThreads, 0, s.stream()>>>(
       p, softmax, targets, a, rows, cols, col_begin, partial, chunks, row_error, status);
   DSSTNE_CHECK_LAST_KERNEL();
 
   // The copies wait for the kernels. Rows are added in row order on the host, as on the CPU.
   std::vector<double> errors(n_rows);
-  DSSTNE_CUDA_TRY(cudaMemcpy(errors.data(), row_error, n_rows * sizeof(double),
-                             cudaMemcpyDeviceToHost));
+  std::vector<int> flags(t.sparse ? n_rows : 0);
+  DSSTNE_CUDA_TRY(cudaMemcpyAsync(errors.data(), row_error, n_rows * sizeof(double),
+                                  cudaMemcpyDeviceToHost, s.stream()));
   if (t.sparse) {
-    std::vector<int> flags(n_rows);
-    DSSTNE_CUDA_TRY(cudaMemcpy(flags.data(), status, n_rows * sizeof(int), cudaMemcpyDeviceToHost));
-    check_offsets(flags, t.csr.offsets);
+    DSSTNE_CUDA_TRY(cudaMemcpyAsync(flags.data(), status, n_rows * sizeof(int),
+                                    cudaMemcpyDeviceToHost, s.stream()));
   }
+  DSSTNE_CUDA_TRY(cudaStreamSynchronize(s.stream()));
+  if (t.sparse) check_offsets(flags, t.csr.offsets, s.stream());
   double total = 0.0;
   for (double e : errors) total += e;
   return total;
 }
 
-void output_delta(const LossParams& p, const float* a, int64_t rows, int64_t cols,
-                  int64_t col_begin, const TargetView& t, float* delta) {
-  if (!validate("output_delta", p, a, rows, cols, col_begin, t)) return;
-  DSSTNE_EXPECTS(delta != nullptr, "output_delta: the delta pointer is null");
+void output_delta(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
+                  int64_t cols, int64_t col_begin, const TargetView& t, float* delta) {
+  if (!checks::output_delta(ctx, p, a, rows, cols, col_begin, t, delta)) return;
+  const StreamScope s(ctx);
   const bool boost = terms::boosts_deltas(p, t.sparse);
   const Targets targets = targets_of(t);
   const unsigned int row_blocks = static_cast<unsigned int>(rows);
 
   if (terms::is_softmax(p)) {
     const unsigned int threads = cols >= kWideRow ? kWideThreads : kThreads;
-    softmax_delta_kernel<<<row_blocks, threads>>>(p, targets, a, cols, col_begin, boost, delta);
+    softmax_delta_kernel<<<row_blocks, threads, 0, s.stream()>>>(p, targets, a, cols, col_begin,
+                                                                 boost, delta);
     DSSTNE_CHECK_LAST_KERNEL();
     return;
   }
   const int64_t x_blocks = (cols + kDeltaChunk - 1) / kDeltaChunk;
-  delta_kernel<<<row_grid(x_blocks, rows), kThreads>>>(p, targets, a, rows, cols, boost, delta);
+  delta_kernel<<<row_grid(x_blocks, rows), kThreads, 0, s.stream()>>>(p, targets, a, rows, cols,
+                                                                      boost, delta);
   DSSTNE_CHECK_LAST_KERNEL();
   if (t.sparse) {
-    delta_correction_kernel<<<row_blocks, kThreads>>>(p, targets, a, cols, col_begin, boost,
-                                                      delta);
+    delta_correction_kernel<<<row_blocks, kThreads, 0, s.stream()>>>(p, targets, a, cols,
+                                                                     col_begin, boost, delta);
     DSSTNE_CHECK_LAST_KERNEL();
   }
 }

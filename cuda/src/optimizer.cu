@@ -8,9 +8,11 @@
 #include <cmath>
 #include <cstdint>
 
-#include "cpu/optimizer_checks.hpp"
+#include "cpu/training_modes.hpp"
+#include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
 #include "dsstne/kernels.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cuda {
 namespace {
@@ -113,32 +115,30 @@ __global__ void update_kernel(StepConstants k, const float* input, int64_t n, fl
   }
 }
 
-template <TrainingMode Mode, Direction D>
-void launch(const UpdateParams& u, const float* input, int64_t n, float* p, float* v, float* v2) {
-  const unsigned int blocks = std::min(blocks_for(n, kThreads), kMaxBlocks);
-  update_kernel<Mode, D><<<blocks, kThreads>>>(step_constants(u), input, n, p, v, v2);
-  DSSTNE_CHECK_LAST_KERNEL();
-}
-
 template <Direction D>
-void update(const char* who, const UpdateParams& u, const float* input, int64_t n, float* p,
+void update(const Context& ctx, const UpdateParams& u, const float* input, int64_t n, float* p,
             float* v, float* v2) {
-  if (!terms::check_update_arguments(who, u, input, n, p, v, v2)) return;
+  const StreamScope s(ctx);
+  const unsigned int blocks = std::min(blocks_for(n, kThreads), kMaxBlocks);
   terms::with_training_mode(u.mode, [&](auto mode) {
-    launch<decltype(mode)::value, D>(u, input, n, p, v, v2);
+    update_kernel<decltype(mode)::value, D>
+        <<<blocks, kThreads, 0, s.stream()>>>(step_constants(u), input, n, p, v, v2);
   });
+  DSSTNE_CHECK_LAST_KERNEL();
 }
 
 }  // namespace
 
-void update_weights(const UpdateParams& u, const float* g, int64_t n, float* w, float* v,
-                    float* v2) {
-  update<Direction::kAlong>("update_weights", u, g, n, w, v, v2);
+void update_weights(const Context& ctx, const UpdateParams& u, const float* g, int64_t n, float* w,
+                    float* v, float* v2) {
+  if (checks::update_weights(ctx, u, g, n, w, v, v2))
+    update<Direction::kAlong>(ctx, u, g, n, w, v, v2);
 }
 
-void update_biases(const UpdateParams& u, const float* mean_delta, int64_t n, float* b, float* v,
-                   float* v2) {
-  update<Direction::kAgainst>("update_biases", u, mean_delta, n, b, v, v2);
+void update_biases(const Context& ctx, const UpdateParams& u, const float* mean_delta, int64_t n,
+                   float* b, float* v, float* v2) {
+  if (checks::update_biases(ctx, u, mean_delta, n, b, v, v2))
+    update<Direction::kAgainst>(ctx, u, mean_delta, n, b, v, v2);
 }
 
 }  // namespace dsstne::cuda

@@ -8,11 +8,12 @@
 #include <cmath>
 #include <cstdint>
 
-#include "dsstne/cuda/error.cuh"
-#include "dsstne/cuda/scratch.cuh"
 #include "cpu/init_law.hpp"
+#include "dsstne/cuda/context.cuh"
+#include "dsstne/cuda/error.cuh"
 #include "dsstne/kernels.hpp"
 #include "dsstne/rng.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cuda {
 namespace {
@@ -22,7 +23,6 @@ constexpr unsigned int kMaxBlocksY = 65535;  // gridDim.y limit; rows beyond it 
 
 // The law of each scheme comes from the CPU reference's own init_law (cpu/init_law.hpp).
 using init::InitLaw;
-using init::checked_init_law;
 
 // w: n_in × cols (local columns). Threads walk a row's columns (coalesced), blocks in y walk
 // rows; element (i, c) draws counter i·n_out + col_begin + c, as on the CPU. u − ½ is exact and
@@ -62,12 +62,12 @@ __global__ void shuffle_keys_kernel(RandomStream rs, int64_t n, uint32_t* keys, 
 
 }  // namespace
 
-void init_weights(WeightInit scheme, float scale, const RandomStream& rs, int64_t n_in,
-                  int64_t n_out, const MatrixBlock& block, float* w) {
-  const InitLaw law = checked_init_law(scheme, scale, n_in, n_out, block);
+void init_weights(const Context& ctx, WeightInit scheme, float scale, const RandomStream& rs,
+                  int64_t n_in, int64_t n_out, const MatrixBlock& block, float* w) {
+  if (!checks::init_weights(ctx, scheme, scale, rs, n_in, n_out, block, w)) return;
+  const InitLaw law = init::init_law(scheme, scale, n_in, n_out);
   const int64_t cols = block.cols;
-  if (cols == 0 || block.rows == 0) return;
-  DSSTNE_EXPECTS(w != nullptr, "init_weights: weight pointer is null");
+  const StreamScope s(ctx);
 
   // Blocks as wide as a row (whole warps, at most kThreads) so narrow slices do not idle most
   // threads; enough x-blocks to cover a row (capped: the column loop strides past the cap), one
@@ -76,37 +76,42 @@ void init_weights(WeightInit scheme, float scale, const RandomStream& rs, int64_
       cols >= kThreads ? kThreads : static_cast<unsigned int>((cols + 31) / 32 * 32);
   const unsigned int bx = std::min(blocks_for(cols, threads), 1u << 16);
   const unsigned int by = static_cast<unsigned int>(std::min<int64_t>(block.rows, kMaxBlocksY));
-  init_weights_kernel<<<dim3(bx, by), threads>>>(law, rs, n_out, block, w);
+  init_weights_kernel<<<dim3(bx, by), threads, 0, s.stream()>>>(law, rs, n_out, block, w);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
-void shuffle_permutation(const RandomStream& rs, int64_t n, uint32_t* perm) {
-  DSSTNE_EXPECTS(n >= 0 && n <= (int64_t{1} << 32), "shuffle_permutation: example count ", n,
-                 " outside [0, 2^32]");
-  if (n == 0) return;
-  DSSTNE_EXPECTS(perm != nullptr, "shuffle_permutation: permutation pointer is null");
+void shuffle_permutation(const Context& ctx, const RandomStream& rs, int64_t n, uint32_t* perm) {
+  if (!checks::shuffle_permutation(ctx, rs, n, perm)) return;
+  const StreamScope s(ctx);
 
   // LSD radix sort is stable, so sorting (key, index) pairs by key alone orders equal keys by
   // index: exactly the CPU's sort of key·2^32 + index. The double-buffer form needs only one
-  // extra key and value array; perm itself is the first value buffer.
-  const auto bytes = static_cast<std::size_t>(n) * sizeof(uint32_t);
-  Scratch keys_a(bytes, "shuffle_permutation"), keys_b(bytes, "shuffle_permutation");
-  Scratch values_b(bytes, "shuffle_permutation");
+  // extra key and value array; perm itself is the first value buffer. Scratch comes from the
+  // context's workspace (once an epoch, but no cudaMalloc/cudaFree on the training path).
+  const auto count = static_cast<std::size_t>(n);
+  const std::size_t array = Scratch::round_up(count * sizeof(uint32_t));
+  cub::DoubleBuffer<uint32_t> keys(nullptr, nullptr);
+  cub::DoubleBuffer<uint32_t> values(nullptr, nullptr);
+  std::size_t temp_bytes = 0;
+  DSSTNE_CUDA_TRY(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys, values, n, 0, 32,
+                                                  s.stream()));
+  Scratch scratch(s, 3 * array + Scratch::round_up(temp_bytes), "shuffle_permutation");
+  uint32_t* keys_a = scratch.take<uint32_t>(count);
+  uint32_t* keys_b = scratch.take<uint32_t>(count);
+  uint32_t* values_b = scratch.take<uint32_t>(count);
+  void* temp = scratch.take<unsigned char>(temp_bytes);
   const unsigned int blocks = std::min(blocks_for(n, kThreads), 1u << 20);
-  shuffle_keys_kernel<<<blocks, kThreads>>>(rs, n, keys_a.as<uint32_t>(), perm);
+  shuffle_keys_kernel<<<blocks, kThreads, 0, s.stream()>>>(rs, n, keys_a, perm);
   DSSTNE_CHECK_LAST_KERNEL();
 
-  cub::DoubleBuffer<uint32_t> keys(keys_a.as<uint32_t>(), keys_b.as<uint32_t>());
-  cub::DoubleBuffer<uint32_t> values(perm, values_b.as<uint32_t>());
-  std::size_t temp_bytes = 0;
-  DSSTNE_CUDA_TRY(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys, values, n, 0, 32));
-  Scratch temp(temp_bytes, "shuffle_permutation");
+  keys = cub::DoubleBuffer<uint32_t>(keys_a, keys_b);
+  values = cub::DoubleBuffer<uint32_t>(perm, values_b);
   DSSTNE_CUDA_TRY(
-      cub::DeviceRadixSort::SortPairs(temp.get(), temp_bytes, keys, values, n, 0, 32));
+      cub::DeviceRadixSort::SortPairs(temp, temp_bytes, keys, values, n, 0, 32, s.stream()));
   if (values.Current() != perm) {
-    DSSTNE_CUDA_TRY(cudaMemcpyAsync(perm, values.Current(), bytes, cudaMemcpyDeviceToDevice));
+    DSSTNE_CUDA_TRY(cudaMemcpyAsync(perm, values.Current(), count * sizeof(uint32_t),
+                                    cudaMemcpyDeviceToDevice, s.stream()));
   }
-  // The scratch destructors free the buffers (cudaFree waits for the sort to finish).
 }
 
 }  // namespace dsstne::cuda

@@ -6,9 +6,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
-#include "dsstne/cuda/scratch.cuh"
 #include "dsstne/kernels.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cuda {
 namespace {
@@ -80,37 +81,37 @@ __global__ void regularization_chunks_kernel(const float* w, int64_t n, double l
 
 }  // namespace
 
-void sparseness_penalty(const float* a, int64_t rows, int64_t cols, float p, float beta, float* g) {
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "sparseness_penalty: bad shape rows=", rows,
-                 " cols=", cols);
-  if (rows == 0 || cols == 0) return;
-  DSSTNE_EXPECTS(a != nullptr && g != nullptr,
-                 "sparseness_penalty: activation or delta pointer is null");
+void sparseness_penalty(const Context& ctx, const float* a, int64_t rows, int64_t cols, float p,
+                        float beta, float* g) {
+  if (!checks::sparseness_penalty(ctx, a, rows, cols, p, beta, g)) return;
+  const StreamScope s(ctx);
   const float inv_rows = 1.0f / static_cast<float>(rows);
-  sparseness_penalty_kernel<<<blocks_for(cols, kThreads), kThreads>>>(a, rows, cols, inv_rows, p,
-                                                                      1.0f - p, beta, g);
+  sparseness_penalty_kernel<<<blocks_for(cols, kThreads), kThreads, 0, s.stream()>>>(
+      a, rows, cols, inv_rows, p, 1.0f - p, beta, g);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
-double regularization_error(const float* w, int64_t n, float lambda, float lambda1) {
-  DSSTNE_EXPECTS(n >= 0, "regularization_error: negative weight count ", n);
-  if (n == 0) return 0.0;
-  DSSTNE_EXPECTS(w != nullptr, "regularization_error: weight pointer is null");
-
+double regularization_error(const Context& ctx, const float* w, int64_t n, float lambda,
+                            float lambda1) {
+  if (!checks::regularization_error(ctx, w, n, lambda, lambda1)) return 0.0;
+  const StreamScope s(ctx);
   const double l2 = 0.5 * static_cast<double>(lambda);
   const double l1 = lambda1;
   const int64_t chunks = (n + kRegChunk - 1) / kRegChunk;
-  Scratch partial(static_cast<std::size_t>(chunks) * sizeof(double), "regularization_error");
-  regularization_chunks_kernel<<<static_cast<unsigned int>(chunks), kThreads>>>(
-      w, n, l2, l1, partial.as<double>());
+  const auto n_chunks = static_cast<std::size_t>(chunks);
+  Scratch scratch(s, Scratch::round_up(n_chunks * sizeof(double)), "regularization_error");
+  double* partial = scratch.take<double>(n_chunks);
+  regularization_chunks_kernel<<<static_cast<unsigned int>(chunks), kThreads, 0, s.stream()>>>(
+      w, n, l2, l1, partial);
   DSSTNE_CHECK_LAST_KERNEL();
-  // The chunk sums are added in chunk order on the host, as the CPU does (the copy waits for the
-  // kernel and reports its failure).
-  std::vector<double> sums(static_cast<std::size_t>(chunks));
-  DSSTNE_CUDA_TRY(cudaMemcpy(sums.data(), partial.get(), sums.size() * sizeof(double),
-                             cudaMemcpyDeviceToHost));
+  // The chunk sums are added in chunk order on the host, as the CPU does (the wait for the copy
+  // also reports a failed kernel).
+  std::vector<double> sums(n_chunks);
+  DSSTNE_CUDA_TRY(cudaMemcpyAsync(sums.data(), partial, n_chunks * sizeof(double),
+                                  cudaMemcpyDeviceToHost, s.stream()));
+  DSSTNE_CUDA_TRY(cudaStreamSynchronize(s.stream()));
   double total = 0.0;
-  for (double s : sums) total += s;
+  for (double x : sums) total += x;
   return total;
 }
 

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// CUDA runtime services behind dsstne/cuda_runtime.hpp.
+// CUDA runtime services behind dsstne/cuda_runtime.hpp. Each makes the context's device current
+// for its own duration only and works on the context's stream.
 #include <cuda_runtime.h>
 
 #include <string>
 
-#include "dsstne/cuda/blas.cuh"
+#include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
 #include "dsstne/cuda_runtime.hpp"
 
@@ -19,22 +20,20 @@ int device_count() noexcept {
   return count;
 }
 
-void set_device(int ordinal) {
+void check_device(int ordinal) {
   const int count = device_count();
   DSSTNE_EXPECTS_T(CudaError, ordinal >= 0 && ordinal < count, "CUDA device ", ordinal,
                    " does not exist (", count, " visible)");
-  DSSTNE_CUDA_TRY(cudaSetDevice(ordinal));
 }
 
-const char* device_name(int ordinal) {
-  static thread_local std::string name;
+std::string device_name(int ordinal) {
   cudaDeviceProp prop{};
   DSSTNE_CUDA_TRY(cudaGetDeviceProperties(&prop, ordinal));
-  name = prop.name;
-  return name.c_str();
+  return prop.name;
 }
 
-void* allocate(std::size_t bytes) {
+void* allocate(const Context& ctx, std::size_t bytes) {
+  const DeviceScope device(ctx.device_ordinal());
   void* ptr = nullptr;
   const cudaError_t status = cudaMalloc(&ptr, bytes);
   if (status == cudaErrorMemoryAllocation) {
@@ -45,28 +44,46 @@ void* allocate(std::size_t bytes) {
   return ptr;
 }
 
-void release(void* ptr) noexcept { cudaFree(ptr); }
-
-void copy_to_device(void* dst, const void* src, std::size_t bytes) {
-  DSSTNE_CUDA_TRY(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+void release(const Context& ctx, void* ptr) noexcept {
+  if (ptr == nullptr) return;
+  const DeviceScope device(ctx.device_ordinal(), std::nothrow);
+  // Kernels queued on the context's stream may still use the memory.
+  if (Resources* r = ctx.cuda_resources_if_made()) cudaStreamSynchronize(r->stream);
+  cudaFree(ptr);
 }
 
-void copy_to_host(void* dst, const void* src, std::size_t bytes) {
-  DSSTNE_CUDA_TRY(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+void copy_to_device(const Context& ctx, void* dst, const void* src, std::size_t bytes) {
+  const StreamScope s(ctx);
+  DSSTNE_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s.stream()));
+  // The caller may reuse or free the host memory at once (it may be pinned, so the copy may not
+  // have read it yet otherwise).
+  DSSTNE_CUDA_TRY(cudaStreamSynchronize(s.stream()));
 }
 
-void copy_on_device(void* dst, const void* src, std::size_t bytes) {
-  DSSTNE_CUDA_TRY(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+void copy_to_host(const Context& ctx, void* dst, const void* src, std::size_t bytes) {
+  const StreamScope s(ctx);
+  DSSTNE_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s.stream()));
+  DSSTNE_CUDA_TRY(cudaStreamSynchronize(s.stream()));
 }
 
-void zero(void* dst, std::size_t bytes) { DSSTNE_CUDA_TRY(cudaMemset(dst, 0, bytes)); }
+void copy_on_device(const Context& ctx, void* dst, const void* src, std::size_t bytes) {
+  const StreamScope s(ctx);
+  DSSTNE_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s.stream()));
+}
 
-void synchronize() { DSSTNE_CUDA_TRY(cudaDeviceSynchronize()); }
+void zero(const Context& ctx, void* dst, std::size_t bytes) {
+  const StreamScope s(ctx);
+  DSSTNE_CUDA_TRY(cudaMemsetAsync(dst, 0, bytes, s.stream()));
+}
 
-void memory_info(std::size_t* free_bytes, std::size_t* total_bytes) {
+void synchronize(const Context& ctx) {
+  const StreamScope s(ctx);
+  DSSTNE_CUDA_TRY(cudaStreamSynchronize(s.stream()));
+}
+
+void memory_info(const Context& ctx, std::size_t* free_bytes, std::size_t* total_bytes) {
+  const DeviceScope device(ctx.device_ordinal());
   DSSTNE_CUDA_TRY(cudaMemGetInfo(free_bytes, total_bytes));
 }
-
-void set_tf32(bool on) { blas_set_tf32(on); }
 
 }  // namespace dsstne::cuda

@@ -12,13 +12,11 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
-#include <map>
-#include <memory>
-#include <mutex>
 
+#include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
-#include "dsstne/cuda/scratch.cuh"
 #include "dsstne/kernels.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cuda {
 namespace {
@@ -26,12 +24,6 @@ namespace {
 constexpr unsigned int kThreads = 256;           // also the entries staged per pass
 constexpr unsigned int kMaxBlocksY = 65535;      // gridDim.y limit; further tiles are strided
 constexpr unsigned int kMaxBlocks1d = 1u << 20;  // grid-stride beyond this many blocks
-
-void check_csr(const CsrView& x, const char* kernel) {
-  DSSTNE_EXPECTS(x.rows >= 0, kernel, ": negative row count ", x.rows);
-  DSSTNE_EXPECTS(x.rows == 0 || (x.offsets != nullptr), kernel, ": CSR batch of ", x.rows,
-                 " rows has no offsets");
-}
 
 /// Threads of a block that walks output columns: a warp multiple covering n_out, at most kThreads.
 unsigned int column_threads(int64_t n_out) {
@@ -191,58 +183,42 @@ __global__ void csr_to_dense_kernel(const int64_t* offsets, const uint32_t* indi
   }
 }
 
-/// Scratch of the transposed product, kept per device between calls: it runs on every batch, and
-/// a cudaMalloc/cudaFree per call would stall the host (cudaFree synchronises the device). It
-/// grows to the largest batch seen and lives as long as the process, like the cuBLAS handles.
-/// The lock is held while the call enqueues its work; all of it runs on the default stream, so a
-/// later call's kernels cannot overtake this call's use of the memory.
-struct Workspace {
-  std::mutex mutex;
-  std::map<int, std::unique_ptr<Scratch>> by_device;
-};
-
-Workspace& workspace() {
-  static Workspace* w = new Workspace();  // never destroyed: no cudaFree after runtime teardown
-  return *w;
-}
-
-/// Bytes rounded up so every array carved from the workspace stays 256-byte aligned.
-std::size_t aligned(std::size_t bytes) { return (bytes + 255) / 256 * 256; }
-
 }  // namespace
 
-void sparse_product(const CsrView& x, const float* w, int64_t n_out, float* z) {
-  check_csr(x, "sparse_product");
-  DSSTNE_EXPECTS(n_out >= 0, "sparse_product: negative n_out ", n_out);
+void sparse_product(const Context& ctx, const CsrView& x, const float* w, int64_t n_out,
+                    float* z) {
+  if (!checks::sparse_product(ctx, x, w, n_out, z)) return;
   DSSTNE_EXPECTS(x.rows < INT_MAX, "sparse_product: ", x.rows, " rows exceed the grid");
-  if (x.rows == 0 || n_out == 0) return;
+  const StreamScope s(ctx);
   const unsigned int threads = column_threads(n_out);
   const int64_t tiles = (n_out + threads - 1) / threads;
   const dim3 grid(static_cast<unsigned int>(x.rows),
                   static_cast<unsigned int>(std::min<int64_t>(tiles, kMaxBlocksY)));
-  sparse_product_kernel<<<grid, threads>>>(x.offsets, x.indices, x.values, w, n_out, z);
+  sparse_product_kernel<<<grid, threads, 0, s.stream()>>>(x.offsets, x.indices, x.values, w,
+                                                          n_out, z);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
-void sparse_transposed_product(const CsrView& x, const float* delta, int64_t n_in,
-                               int64_t n_out, float alpha, float beta, float* grad) {
+void sparse_transposed_product(const Context& ctx, const CsrView& x, const float* delta,
+                               int64_t n_in, int64_t n_out, float alpha, float beta, float* grad) {
   // x: rows × n_in (CSR), delta: rows × n_out, grad: n_in × n_out.
-  check_csr(x, "sparse_transposed_product");
-  DSSTNE_EXPECTS(n_in >= 0 && n_out >= 0, "sparse_transposed_product: negative size ", n_in,
-                 " × ", n_out);
-  if (n_out == 0) return;
-  if (beta != 1.0f && n_in > 0) {
+  if (!checks::sparse_transposed_product(ctx, x, delta, n_in, n_out, alpha, beta, grad)) return;
+  const StreamScope s(ctx);
+  if (beta != 1.0f) {
     const int64_t n = n_in * n_out;
     const auto blocks = std::min(blocks_for(n, kThreads), kMaxBlocks1d);
-    scale_gradient_kernel<<<blocks, kThreads>>>(grad, n, beta);
+    scale_gradient_kernel<<<blocks, kThreads, 0, s.stream()>>>(grad, n, beta);
     DSSTNE_CHECK_LAST_KERNEL();
   }
-  if (x.rows == 0 || n_in == 0) return;
+  if (x.rows == 0) return;
   DSSTNE_EXPECTS(x.rows <= UINT32_MAX, "sparse_transposed_product: ", x.rows,
                  " rows exceed the 32-bit row index");
-  // The sort needs the entry count on the host: one 8-byte download (CsrView does not carry it).
+  // The sort needs the entry count on the host: one 8-byte download (CsrView does not carry it),
+  // which waits for the stream's earlier work.
   int64_t nnz = 0;
-  DSSTNE_CUDA_TRY(cudaMemcpy(&nnz, x.offsets + x.rows, sizeof(nnz), cudaMemcpyDeviceToHost));
+  DSSTNE_CUDA_TRY(cudaMemcpyAsync(&nnz, x.offsets + x.rows, sizeof(nnz), cudaMemcpyDeviceToHost,
+                                  s.stream()));
+  DSSTNE_CUDA_TRY(cudaStreamSynchronize(s.stream()));
   if (nnz == 0) return;
   DSSTNE_EXPECTS(nnz > 0 && nnz < INT_MAX, "sparse_transposed_product: ", nnz,
                  " entries in one batch exceed the sort's 32-bit count");
@@ -252,53 +228,47 @@ void sparse_transposed_product(const CsrView& x, const float* delta, int64_t n_i
   int end_bit = 0;
   while (end_bit < 32 && (uint64_t(sentinel) >> end_bit) != 0) ++end_bit;
 
-  const std::size_t array = aligned(static_cast<std::size_t>(nnz) * sizeof(uint32_t));
+  // Five entry arrays (two key and two position buffers for the sort, the row of each entry)
+  // and the sort's temporary storage, from the context's workspace: this runs on every batch.
+  const auto entries = static_cast<std::size_t>(nnz);
   cub::DoubleBuffer<uint32_t> keys(nullptr, nullptr), positions(nullptr, nullptr);
   std::size_t temp_bytes = 0;
   DSSTNE_CUDA_TRY(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys, positions,
-                                                  static_cast<int>(nnz), 0, end_bit));
-  const std::size_t bytes = 5 * array + aligned(temp_bytes);
+                                                  static_cast<int>(nnz), 0, end_bit, s.stream()));
+  Scratch scratch(s, 5 * Scratch::round_up(entries * sizeof(uint32_t)) +
+                         Scratch::round_up(temp_bytes),
+                  "sparse_transposed_product");
+  uint32_t* keys_a = scratch.take<uint32_t>(entries);
+  uint32_t* keys_b = scratch.take<uint32_t>(entries);
+  uint32_t* positions_a = scratch.take<uint32_t>(entries);
+  uint32_t* positions_b = scratch.take<uint32_t>(entries);
+  uint32_t* row_of = scratch.take<uint32_t>(entries);
+  void* temp = scratch.take<unsigned char>(temp_bytes);
+  keys = cub::DoubleBuffer<uint32_t>(keys_a, keys_b);
+  positions = cub::DoubleBuffer<uint32_t>(positions_a, positions_b);
 
-  Workspace& ws = workspace();
-  std::lock_guard<std::mutex> lock(ws.mutex);
-  int device = 0;
-  DSSTNE_CUDA_TRY(cudaGetDevice(&device));
-  std::unique_ptr<Scratch>& scratch = ws.by_device[device];
-  if (scratch == nullptr || scratch->bytes() < bytes) {
-    scratch.reset();  // free the old area first so both need not fit at once
-    scratch = std::make_unique<Scratch>(bytes + bytes / 4, "sparse_transposed_product");
-  }
-  char* base = scratch->as<char>();
-  keys = cub::DoubleBuffer<uint32_t>(reinterpret_cast<uint32_t*>(base),
-                                     reinterpret_cast<uint32_t*>(base + array));
-  positions = cub::DoubleBuffer<uint32_t>(reinterpret_cast<uint32_t*>(base + 2 * array),
-                                          reinterpret_cast<uint32_t*>(base + 3 * array));
-  uint32_t* row_of = reinterpret_cast<uint32_t*>(base + 4 * array);
-  void* temp = base + 5 * array;
-
-  transpose_keys_kernel<<<static_cast<unsigned int>(std::min<int64_t>(x.rows, kMaxBlocks1d)),
-                          128>>>(x.offsets, x.indices, x.rows, n_in, sentinel, keys.Current(),
-                                 positions.Current(), row_of);
+  transpose_keys_kernel<<<static_cast<unsigned int>(std::min<int64_t>(x.rows, kMaxBlocks1d)), 128,
+                          0, s.stream()>>>(x.offsets, x.indices, x.rows, n_in, sentinel,
+                                           keys.Current(), positions.Current(), row_of);
   DSSTNE_CHECK_LAST_KERNEL();
   // Radix sort is stable: equal features keep ascending entry positions (the CPU's row order).
   DSSTNE_CUDA_TRY(cub::DeviceRadixSort::SortPairs(temp, temp_bytes, keys, positions,
-                                                  static_cast<int>(nnz), 0, end_bit));
+                                                  static_cast<int>(nnz), 0, end_bit, s.stream()));
   const int64_t tiles = (n_out + kRunTile - 1) / kRunTile;
   const dim3 grid(blocks_for(nnz, kThreads / 32),
                   static_cast<unsigned int>(std::min<int64_t>(tiles, kMaxBlocksY)));
-  transposed_product_kernel<<<grid, kThreads>>>(keys.Current(), positions.Current(), row_of,
-                                               x.values, alpha, delta, nnz, n_in, n_out, grad);
+  transposed_product_kernel<<<grid, kThreads, 0, s.stream()>>>(
+      keys.Current(), positions.Current(), row_of, x.values, alpha, delta, nnz, n_in, n_out, grad);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
-void csr_to_dense(const CsrView& x, int64_t col_begin, int64_t cols, float* out) {
-  check_csr(x, "csr_to_dense");
-  DSSTNE_EXPECTS(cols >= 0 && col_begin >= 0, "csr_to_dense: bad column range begin=", col_begin,
-                 " cols=", cols);
-  if (x.rows == 0 || cols == 0) return;
+void csr_to_dense(const Context& ctx, const CsrView& x, int64_t col_begin, int64_t cols,
+                  float* out) {
+  if (!checks::csr_to_dense(ctx, x, col_begin, cols, out)) return;
+  const StreamScope s(ctx);
   const auto blocks = static_cast<unsigned int>(std::min<int64_t>(x.rows, kMaxBlocks1d));
-  csr_to_dense_kernel<<<blocks, kThreads>>>(x.offsets, x.indices, x.values, x.rows, col_begin,
-                                            cols, out);
+  csr_to_dense_kernel<<<blocks, kThreads, 0, s.stream()>>>(x.offsets, x.indices, x.values, x.rows,
+                                                           col_begin, cols, out);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 

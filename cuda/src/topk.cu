@@ -17,9 +17,10 @@
 #include <math_constants.h>
 
 #include "cpu/topk_terms.hpp"
+#include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
-#include "dsstne/cuda/scratch.cuh"
 #include "dsstne/kernels.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cuda {
 namespace {
@@ -512,12 +513,15 @@ int resident_blocks(const void* kernel, std::size_t smem) {
 
 }  // namespace
 
-void topk(const float* scores, int64_t rows, int64_t cols, int64_t col_begin, int64_t k,
-          const CsrView* exclude, float* out_scores, uint32_t* out_indices) {
+void topk(const Context& ctx, const float* scores, int64_t rows, int64_t cols, int64_t col_begin,
+          int64_t k, const CsrView* exclude, float* out_scores, uint32_t* out_indices) {
   // scores: rows × cols; out_scores, out_indices: rows × k.
-  if (!terms::check_topk_arguments(rows, cols, col_begin, k, exclude)) return;
+  if (!checks::topk(ctx, scores, rows, cols, col_begin, k, exclude, out_scores, out_indices))
+    return;
+  const StreamScope s(ctx);
   if (cols == 0) {
-    topk_pad_kernel<<<blocks_for(rows * k, 256), 256>>>(out_scores, out_indices, rows * k);
+    topk_pad_kernel<<<blocks_for(rows * k, 256), 256, 0, s.stream()>>>(out_scores, out_indices,
+                                                                       rows * k);
     DSSTNE_CHECK_LAST_KERNEL();
     return;
   }
@@ -563,16 +567,18 @@ void topk(const float* scores, int64_t rows, int64_t cols, int64_t col_begin, in
       p.splits = static_cast<int>((cols + p.split_len - 1) / p.split_len);
     }
     if (p.splits == 1) {
-      topk_rows_kernel<<<static_cast<unsigned int>(rows), kThreads, smem>>>(p);
+      topk_rows_kernel<<<static_cast<unsigned int>(rows), kThreads, smem, s.stream()>>>(p);
       DSSTNE_CHECK_LAST_KERNEL();
       return;
     }
-    Scratch partial(static_cast<std::size_t>(rows * p.splits * kk) * sizeof(uint64_t), "topk");
-    p.partial = partial.as<uint64_t>();
-    topk_rows_kernel<<<static_cast<unsigned int>(rows * p.splits), kThreads, smem>>>(p);
+    const auto n_partial = static_cast<std::size_t>(rows * p.splits * kk);
+    Scratch scratch(s, Scratch::round_up(n_partial * sizeof(uint64_t)), "topk");
+    p.partial = scratch.take<uint64_t>(n_partial);
+    topk_rows_kernel<<<static_cast<unsigned int>(rows * p.splits), kThreads, smem, s.stream()>>>(
+        p);
     DSSTNE_CHECK_LAST_KERNEL();
     resident_blocks(reinterpret_cast<const void*>(topk_merge_kernel), arena_bytes);
-    topk_merge_kernel<<<static_cast<unsigned int>(rows), kThreads, arena_bytes>>>(p);
+    topk_merge_kernel<<<static_cast<unsigned int>(rows), kThreads, arena_bytes, s.stream()>>>(p);
     DSSTNE_CHECK_LAST_KERNEL();
     return;
   }
@@ -581,9 +587,10 @@ void topk(const float* scores, int64_t rows, int64_t cols, int64_t col_begin, in
       resident_blocks(reinterpret_cast<const void*>(topk_rows_kernel), table_bytes);
   const int64_t fit = std::max<int64_t>(1, static_cast<int64_t>(kGlobalArenaBudget / arena_bytes));
   const int64_t blocks = std::min<int64_t>({rows, int64_t{resident}, fit});
-  Scratch arena(static_cast<std::size_t>(blocks) * arena_bytes, "topk");
-  p.global_arena = arena.as<uint64_t>();
-  topk_rows_kernel<<<static_cast<unsigned int>(blocks), kThreads, table_bytes>>>(p);
+  const auto arena_keys_all = static_cast<std::size_t>(blocks) * arena_bytes / sizeof(uint64_t);
+  Scratch scratch(s, Scratch::round_up(arena_keys_all * sizeof(uint64_t)), "topk");
+  p.global_arena = scratch.take<uint64_t>(arena_keys_all);
+  topk_rows_kernel<<<static_cast<unsigned int>(blocks), kThreads, table_bytes, s.stream()>>>(p);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 

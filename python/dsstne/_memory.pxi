@@ -56,7 +56,8 @@ cdef class _HostMemory:
 cdef object _stored_array(object owner, const void* ptr, size_t count, object dtype,
                           cpp.Device device):
     """`count` elements of `dtype` at `ptr` (memory of `device`) as a 1-D numpy array: a
-    read-only view that keeps `owner` alive on the CPU, a copy from a GPU."""
+    read-only view that keeps `owner` alive on the CPU, a copy from a GPU (made on the stream of
+    `owner.context`, the context of the data set that holds the memory)."""
     dtype = np.dtype(dtype)
     cdef size_t nbytes = count * dtype.itemsize
     if device == cpp.Device.CPU:
@@ -67,9 +68,10 @@ cdef object _stored_array(object owner, const void* ptr, size_t count, object dt
         return np.asarray(_HostMemory.wrap(owner, ptr, nbytes)).view(dtype)
     out = np.empty(count, dtype)
     cdef void* dst = <void*><uintptr_t>out.ctypes.data
+    cdef Context context = owner.context
     if nbytes:
         with nogil:
-            cpp.copy_to_host(device, dst, ptr, nbytes)
+            cpp.copy_to_host(context.c_ctx, dst, ptr, nbytes)
     return out
 
 

@@ -10,12 +10,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "dsstne/context.hpp"
 #include "dsstne/cuda_runtime.hpp"
 #include "dsstne/device_buffer.hpp"
+#include "host_context.hpp"
 
 namespace dsstne::testing {
 
@@ -39,6 +41,15 @@ inline std::string cuda_unavailable_reason() {
     GTEST_SKIP() << name##_reason;                                                \
   }                                                                               \
   const ::dsstne::Context name(::dsstne::Device::CUDA, 0, 12134)
+
+/// n values uniform in [-1, 1) from a 64-bit Mersenne Twister seeded with `seed`.
+inline std::vector<float> uniform_values(std::size_t n, uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> x(n);
+  for (float& v : x) v = dist(gen);
+  return x;
+}
 
 /// A device copy of a host vector.
 template <typename T>

@@ -12,9 +12,12 @@
 
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
+#include "host_context.hpp"
 
 namespace dsstne {
 namespace {
+
+using dsstne::testing::host;
 
 constexpr Activation kElementWise[] = {Activation::Sigmoid,
                                        Activation::Tanh,
@@ -39,13 +42,13 @@ ActivationParams params(Activation kind) {
 }
 
 float forward1(const ActivationParams& p, float z) {
-  cpu::activation_forward(p, &z, 1, 1);
+  cpu::activation_forward(host, p, &z, 1, 1);
   return z;
 }
 
 std::vector<float> forward(const ActivationParams& p, std::vector<float> z, int64_t rows,
                            int64_t cols) {
-  cpu::activation_forward(p, z.data(), rows, cols);
+  cpu::activation_forward(host, p, z.data(), rows, cols);
   return z;
 }
 
@@ -104,7 +107,7 @@ TEST(ActivationBackward, MatchesFiniteDifferences) {
   std::uniform_real_distribution<float> ug(-1.0f, 1.0f);
   const int64_t rows = 4, cols = 9;
   for (Activation kind : kElementWise) {
-    SCOPED_TRACE(testing::Message() << "activation " << static_cast<int>(kind));
+    SCOPED_TRACE(::testing::Message() << "activation " << static_cast<int>(kind));
     const ActivationParams p = params(kind);
     std::vector<float> z(rows * cols), g(rows * cols);
     for (float& v : z) {
@@ -114,7 +117,7 @@ TEST(ActivationBackward, MatchesFiniteDifferences) {
     for (float& v : g) v = ug(gen);
     const std::vector<float> a = forward(p, z, rows, cols);
     std::vector<float> dz = g;
-    cpu::activation_backward(p, a.data(), dz.data(), rows, cols);
+    cpu::activation_backward(host, p, a.data(), dz.data(), rows, cols);
     const float h = 1e-3f;
     for (size_t i = 0; i < z.size(); ++i) {
       const float zp = z[i] + h, zm = z[i] - h;
@@ -166,7 +169,7 @@ TEST(ActivationSoftMax, BackwardIsTheJacobianProduct) {
   for (float& v : c) v = u(gen);
   const std::vector<float> a = forward(p, z, rows, cols);
   std::vector<float> g = c;
-  cpu::activation_backward(p, a.data(), g.data(), rows, cols);
+  cpu::activation_backward(host, p, a.data(), g.data(), rows, cols);
   const float h = 1e-3f;
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t k = 0; k < cols; ++k) {
@@ -207,14 +210,15 @@ TEST(ActivationForward, LargeInputMatchesElementwise) {
 
 TEST(ActivationForward, RejectsBadArguments) {
   float z = 0.0f;
-  EXPECT_THROW(cpu::activation_forward(params(Activation::Sigmoid), &z, -1, 1), InvalidArgument);
-  EXPECT_THROW(cpu::activation_forward(params(Activation::Sigmoid), nullptr, 1, 1),
+  EXPECT_THROW(cpu::activation_forward(host, params(Activation::Sigmoid), &z, -1, 1),
+               InvalidArgument);
+  EXPECT_THROW(cpu::activation_forward(host, params(Activation::Sigmoid), nullptr, 1, 1),
                InvalidArgument);
   ActivationParams bad;
   bad.kind = static_cast<Activation>(99);
-  EXPECT_THROW(cpu::activation_forward(bad, &z, 1, 1), InvalidArgument);
-  EXPECT_THROW(cpu::activation_backward(bad, &z, &z, 1, 1), InvalidArgument);
-  EXPECT_NO_THROW(cpu::activation_forward(params(Activation::Sigmoid), nullptr, 0, 5));
+  EXPECT_THROW(cpu::activation_forward(host, bad, &z, 1, 1), InvalidArgument);
+  EXPECT_THROW(cpu::activation_backward(host, bad, &z, &z, 1, 1), InvalidArgument);
+  EXPECT_NO_THROW(cpu::activation_forward(host, params(Activation::Sigmoid), nullptr, 0, 5));
 }
 
 }  // namespace

@@ -23,6 +23,8 @@
 namespace dsstne {
 namespace {
 
+using dsstne::testing::host;
+
 using testing::expect_close;
 using testing::on_device;
 
@@ -95,9 +97,9 @@ TEST(CudaParityActivation, ForwardMatchesCpu) {
       // Around every kink (0, ±1) and into the saturated tails.
       const std::vector<float> z = uniform(size_t(s.rows * s.cols), -6.0f, 6.0f, gen);
       std::vector<float> ref = z;
-      cpu::activation_forward(p, ref.data(), s.rows, s.cols);
+      cpu::activation_forward(host, p, ref.data(), s.rows, s.cols);
       DeviceBuffer<float> dz = on_device(ctx, z);
-      cuda::activation_forward(p, dz.data(), s.rows, s.cols);
+      cuda::activation_forward(ctx, p, dz.data(), s.rows, s.cols);
       const std::vector<float> got = dz.download();
       if (exact_forward(kind)) {
         expect_equal(ref, got, what);
@@ -106,7 +108,7 @@ TEST(CudaParityActivation, ForwardMatchesCpu) {
       }
       // Determinism: a second run gives the same bits.
       dz.upload(z);
-      cuda::activation_forward(p, dz.data(), s.rows, s.cols);
+      cuda::activation_forward(ctx, p, dz.data(), s.rows, s.cols);
       EXPECT_TRUE(dz.download() == got) << what << ": two CUDA runs differ";
     }
   }
@@ -122,13 +124,13 @@ TEST(CudaParityActivation, BackwardMatchesCpu) {
       const ActivationParams p = params(kind);
       const size_t n = size_t(s.rows * s.cols);
       std::vector<float> a = uniform(n, -4.0f, 4.0f, gen);
-      cpu::activation_forward(p, a.data(), s.rows, s.cols);  // activations in f's range
+      cpu::activation_forward(host, p, a.data(), s.rows, s.cols);  // activations in f's range
       const std::vector<float> g = uniform(n, -1.0f, 1.0f, gen);
       std::vector<float> ref = g;
-      cpu::activation_backward(p, a.data(), ref.data(), s.rows, s.cols);
+      cpu::activation_backward(host, p, a.data(), ref.data(), s.rows, s.cols);
       const DeviceBuffer<float> da = on_device(ctx, a);
       DeviceBuffer<float> dg = on_device(ctx, g);
-      cuda::activation_backward(p, da.data(), dg.data(), s.rows, s.cols);
+      cuda::activation_backward(ctx, p, da.data(), dg.data(), s.rows, s.cols);
       const std::vector<float> got = dg.download();
       if (exact_backward(kind)) {
         expect_equal(ref, got, what);
@@ -139,7 +141,7 @@ TEST(CudaParityActivation, BackwardMatchesCpu) {
         expect_close(ref, got, 1e-5, 1e-7, what);
       }
       dg.upload(g);
-      cuda::activation_backward(p, da.data(), dg.data(), s.rows, s.cols);
+      cuda::activation_backward(ctx, p, da.data(), dg.data(), s.rows, s.cols);
       EXPECT_TRUE(dg.download() == got) << what << ": two CUDA runs differ";
     }
   }
@@ -155,9 +157,9 @@ TEST(CudaParityActivation, SoftMaxLargeLogitsAndSingleColumn) {
     // Logits of ±1e4: the max must be subtracted before exp on both backends.
     const std::vector<float> z = uniform(size_t(s.rows * s.cols), -1e4f, 1e4f, gen);
     std::vector<float> ref = z;
-    cpu::activation_forward(p, ref.data(), s.rows, s.cols);
+    cpu::activation_forward(host, p, ref.data(), s.rows, s.cols);
     DeviceBuffer<float> dz = on_device(ctx, z);
-    cuda::activation_forward(p, dz.data(), s.rows, s.cols);
+    cuda::activation_forward(ctx, p, dz.data(), s.rows, s.cols);
     const std::vector<float> got = dz.download();
     expect_close(ref, got, 1e-5, 1e-30, what);
     for (float x : got) ASSERT_TRUE(std::isfinite(x)) << what;
@@ -167,16 +169,16 @@ TEST(CudaParityActivation, SoftMaxLargeLogitsAndSingleColumn) {
 TEST(CudaParityActivation, EmptyAndUnknown) {
   DSSTNE_CUDA_CONTEXT_OR_SKIP(ctx);
   for (Activation kind : kAll) {
-    EXPECT_NO_THROW(cuda::activation_forward(params(kind), nullptr, 0, 5));
-    EXPECT_NO_THROW(cuda::activation_backward(params(kind), nullptr, nullptr, 3, 0));
+    EXPECT_NO_THROW(cuda::activation_forward(ctx, params(kind), nullptr, 0, 5));
+    EXPECT_NO_THROW(cuda::activation_backward(ctx, params(kind), nullptr, nullptr, 3, 0));
   }
   ActivationParams bad;
   bad.kind = static_cast<Activation>(99);
   std::vector<float> z(4, 0.0f);
   DeviceBuffer<float> dz = on_device(ctx, z);
-  EXPECT_THROW(cpu::activation_forward(bad, z.data(), 1, 4), InvalidArgument);
-  EXPECT_THROW(cuda::activation_forward(bad, dz.data(), 1, 4), InvalidArgument);
-  EXPECT_THROW(cuda::activation_backward(bad, dz.data(), dz.data(), 1, 4), InvalidArgument);
+  EXPECT_THROW(cpu::activation_forward(host, bad, z.data(), 1, 4), InvalidArgument);
+  EXPECT_THROW(cuda::activation_forward(ctx, bad, dz.data(), 1, 4), InvalidArgument);
+  EXPECT_THROW(cuda::activation_backward(ctx, bad, dz.data(), dz.data(), 1, 4), InvalidArgument);
 }
 
 }  // namespace

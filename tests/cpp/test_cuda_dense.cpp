@@ -21,6 +21,8 @@
 namespace dsstne {
 namespace {
 
+using dsstne::testing::host;
+
 using testing::expect_close;
 using testing::expect_bitwise;
 using testing::on_device;
@@ -66,17 +68,17 @@ TEST(CudaParityGemm, AllTransposesAndStridesMatchTheCpu) {
                                    " tb=" + std::to_string(tb) + " pad=" + std::to_string(pad) +
                                    " seed " + std::to_string(seed);
           std::vector<float> ref = c0;
-          cpu::gemm(ta, tb, g.m, g.n, g.k, alpha, a.data(), lda, b.data(), ldb, beta, ref.data(),
-                    ldc);
+          cpu::gemm(host, ta, tb, g.m, g.n, g.k, alpha, a.data(), lda, b.data(), ldb, beta,
+                    ref.data(), ldc);
           const auto da = on_device(ctx, a), db = on_device(ctx, b);
           auto dc = on_device(ctx, c0);
-          cuda::gemm(ta, tb, g.m, g.n, g.k, alpha, da.data(), lda, db.data(), ldb, beta,
+          cuda::gemm(ctx, ta, tb, g.m, g.n, g.k, alpha, da.data(), lda, db.data(), ldb, beta,
                      dc.data(), ldc);
           const auto got = dc.download();
           // Sums of k products of numbers in [−1, 1]: cancellation needs an absolute floor.
           expect_close(ref, got, 1e-5, 1e-6 * std::sqrt(double(g.k)), what);  // padding untouched
           dc.upload(c0);
-          cuda::gemm(ta, tb, g.m, g.n, g.k, alpha, da.data(), lda, db.data(), ldb, beta,
+          cuda::gemm(ctx, ta, tb, g.m, g.n, g.k, alpha, da.data(), lda, db.data(), ldb, beta,
                      dc.data(), ldc);
           expect_bitwise(got, dc.download(), what + " (second CUDA run)");
         }
@@ -92,9 +94,9 @@ TEST(CudaParityGemm, EmptyInnerDimensionScalesC) {
   c0[3] = std::numeric_limits<float>::quiet_NaN();  // beta == 0 must overwrite it
   for (float beta : {0.0f, 0.5f}) {
     std::vector<float> ref = c0;
-    cpu::gemm(false, false, m, n, 0, 1.0f, nullptr, 1, nullptr, n, beta, ref.data(), ldc);
+    cpu::gemm(host, false, false, m, n, 0, 1.0f, nullptr, 1, nullptr, n, beta, ref.data(), ldc);
     auto dc = on_device(ctx, c0);
-    cuda::gemm(false, false, m, n, 0, 1.0f, nullptr, 1, nullptr, n, beta, dc.data(), ldc);
+    cuda::gemm(ctx, false, false, m, n, 0, 1.0f, nullptr, 1, nullptr, n, beta, dc.data(), ldc);
     if (beta == 0.0f) {
       expect_bitwise(ref, dc.download(), "k=0 beta=0");
     } else {
@@ -102,8 +104,9 @@ TEST(CudaParityGemm, EmptyInnerDimensionScalesC) {
       expect_close(ref, dc.download(), 0.0, 0.0, "k=0 beta=0.5");
     }
   }
-  EXPECT_THROW(cuda::gemm(false, false, 2, 3, 4, 1.0f, nullptr, 3, nullptr, 3, 0.0f, nullptr, 3),
-               InvalidArgument);  // lda < k
+  EXPECT_THROW(
+      cuda::gemm(ctx, false, false, 2, 3, 4, 1.0f, nullptr, 3, nullptr, 3, 0.0f, nullptr, 3),
+      InvalidArgument);  // lda < k
 }
 
 // ---- elementwise and column helpers ------------------------------------------------------------
@@ -124,24 +127,24 @@ TEST(CudaParityDense, BroadcastAddFillAreExact) {
     const auto dv = on_device(ctx, v);
     for (bool accumulate : {false, true}) {
       std::vector<float> ref = z0;
-      cpu::broadcast_rows(v.data(), s.rows, s.cols, accumulate, ref.data());
+      cpu::broadcast_rows(host, v.data(), s.rows, s.cols, accumulate, ref.data());
       auto dz = on_device(ctx, z0);
-      cuda::broadcast_rows(dv.data(), s.rows, s.cols, accumulate, dz.data());
+      cuda::broadcast_rows(ctx, dv.data(), s.rows, s.cols, accumulate, dz.data());
       expect_bitwise(ref, dz.download(), "broadcast_rows " + what);
     }
     {
       std::vector<float> ref = z0;
       const auto x = uniform_values(z0.size(), seed + 2);
-      cpu::add(x.data(), int64_t(x.size()), ref.data());
+      cpu::add(host, x.data(), int64_t(x.size()), ref.data());
       auto dz = on_device(ctx, z0);
-      cuda::add(on_device(ctx, x).data(), int64_t(x.size()), dz.data());
+      cuda::add(ctx, on_device(ctx, x).data(), int64_t(x.size()), dz.data());
       expect_bitwise(ref, dz.download(), "add " + what);
     }
     {
       std::vector<float> ref = z0;
-      cpu::fill(ref.data(), int64_t(ref.size()), -2.5f);
+      cpu::fill(host, ref.data(), int64_t(ref.size()), -2.5f);
       auto dz = on_device(ctx, z0);
-      cuda::fill(dz.data(), int64_t(z0.size()), -2.5f);
+      cuda::fill(ctx, dz.data(), int64_t(z0.size()), -2.5f);
       expect_bitwise(ref, dz.download(), "fill " + what);
     }
   }
@@ -156,13 +159,13 @@ TEST(CudaParityDense, ColumnMeanIsExact) {
     const std::string what = "column_mean " + shape(s.rows, s.cols, seed);
     const auto x = uniform_values(s.rows * s.cols, seed, -3.0f, 3.0f);
     std::vector<float> ref(s.cols, 99.0f);
-    cpu::column_mean(x.data(), s.rows, s.cols, ref.data());
+    cpu::column_mean(host, x.data(), s.rows, s.cols, ref.data());
     const auto dx = on_device(ctx, x);
     auto dout = on_device(ctx, std::vector<float>(s.cols, 99.0f));
-    cuda::column_mean(dx.data(), s.rows, s.cols, dout.data());
+    cuda::column_mean(ctx, dx.data(), s.rows, s.cols, dout.data());
     const auto got = dout.download();
     expect_bitwise(ref, got, what);
-    cuda::column_mean(dx.data(), s.rows, s.cols, dout.data());
+    cuda::column_mean(ctx, dx.data(), s.rows, s.cols, dout.data());
     expect_bitwise(got, dout.download(), what + " (second CUDA run)");
   }
 }
@@ -199,19 +202,19 @@ TEST(CudaParityDense, ClipNormsMatchTheCpu) {
       std::vector<float> ref = x;
       auto dx = on_device(ctx, x);
       if (by_row) {
-        cpu::clip_row_norms(ref.data(), s.rows, s.cols, 1.0f);
-        cuda::clip_row_norms(dx.data(), s.rows, s.cols, 1.0f);
+        cpu::clip_row_norms(host, ref.data(), s.rows, s.cols, 1.0f);
+        cuda::clip_row_norms(ctx, dx.data(), s.rows, s.cols, 1.0f);
       } else {
-        cpu::clip_column_norms(ref.data(), s.rows, s.cols, 1.0f);
-        cuda::clip_column_norms(dx.data(), s.rows, s.cols, 1.0f);
+        cpu::clip_column_norms(host, ref.data(), s.rows, s.cols, 1.0f);
+        cuda::clip_column_norms(ctx, dx.data(), s.rows, s.cols, 1.0f);
       }
       const auto got = dx.download();
       expect_close(ref, got, 1e-5, 1e-7, what);
       dx.upload(x);
       if (by_row) {
-        cuda::clip_row_norms(dx.data(), s.rows, s.cols, 1.0f);
+        cuda::clip_row_norms(ctx, dx.data(), s.rows, s.cols, 1.0f);
       } else {
-        cuda::clip_column_norms(dx.data(), s.rows, s.cols, 1.0f);
+        cuda::clip_column_norms(ctx, dx.data(), s.rows, s.cols, 1.0f);
       }
       expect_bitwise(got, dx.download(), what + " (second CUDA run)");
     }
@@ -219,8 +222,8 @@ TEST(CudaParityDense, ClipNormsMatchTheCpu) {
   // max_norm 0 disables the constraint on both backends.
   const auto x = uniform_values(12, 3, 5.0f, 6.0f);
   auto dx = on_device(ctx, x);
-  cuda::clip_row_norms(dx.data(), 3, 4, 0.0f);
-  cuda::clip_column_norms(dx.data(), 3, 4, 0.0f);
+  cuda::clip_row_norms(ctx, dx.data(), 3, 4, 0.0f);
+  cuda::clip_column_norms(ctx, dx.data(), 3, 4, 0.0f);
   expect_bitwise(x, dx.download(), "max_norm 0");
 }
 

@@ -23,6 +23,8 @@
 namespace dsstne {
 namespace {
 
+using dsstne::testing::host;
+
 using testing::expect_bitwise;
 using testing::on_device;
 
@@ -128,9 +130,9 @@ void check_sparse(const Context& ctx, DataType type, bool boolean, int64_t rows,
     const DenoiseParams dn{v.p, RandomStream{seed, make_stream(RandomPurpose::kDenoise, 2, 9)}};
 
     std::vector<int64_t> counts(rows);
-    cpu::sparse_row_counts(hs, d.examples.data(), rows, counts.data());
+    cpu::sparse_row_counts(host, hs, d.examples.data(), rows, counts.data());
     DeviceBuffer<int64_t> dcounts(ctx, rows, "counts");
-    cuda::sparse_row_counts(gs, dex.data(), rows, dcounts.data());
+    cuda::sparse_row_counts(ctx, gs, dex.data(), rows, dcounts.data());
     expect_bitwise(counts, dcounts.download(), "sparse_row_counts " + what);
 
     std::vector<int64_t> offsets(rows + 1, 0);
@@ -138,14 +140,14 @@ void check_sparse(const Context& ctx, DataType type, bool boolean, int64_t rows,
     const std::size_t nnz = static_cast<std::size_t>(offsets.back());
     std::vector<uint32_t> ref_indices(nnz);
     std::vector<float> ref_values(nnz);
-    cpu::sparse_batch_fill(hs, d.examples.data(), rows, offsets.data(), v.apply_weights, dn,
+    cpu::sparse_batch_fill(host, hs, d.examples.data(), rows, offsets.data(), v.apply_weights, dn,
                            ref_indices.data(), ref_values.data());
     const auto doff = on_device(ctx, offsets);
     DeviceBuffer<uint32_t> got_indices(ctx, nnz, "indices");
     DeviceBuffer<float> got_values(ctx, nnz, "values");
     for (int run = 0; run < 2; ++run) {
       const std::string w = what + (run ? " (second CUDA run)" : "");
-      cuda::sparse_batch_fill(gs, dex.data(), rows, doff.data(), v.apply_weights, dn,
+      cuda::sparse_batch_fill(ctx, gs, dex.data(), rows, doff.data(), v.apply_weights, dn,
                               got_indices.data(), got_values.data());
       expect_bitwise(ref_indices, got_indices.download(), "sparse_batch_fill indices " + w);
       expect_bitwise(ref_values, got_values.download(), "sparse_batch_fill values " + w);
@@ -178,11 +180,12 @@ void check_dense(const Context& ctx, DataType type, int64_t rows, int64_t stride
       DenseStorageView gs{type, dd.data(), false, stride, v.indexed ? dx.data() : nullptr,
                           v.weighted ? dw.data() : nullptr};
       std::vector<float> ref(rows * s.cols);
-      cpu::dense_batch_fill(hs, d.examples.data(), rows, s.begin, s.cols, v.apply_weights,
+      cpu::dense_batch_fill(host, hs, d.examples.data(), rows, s.begin, s.cols, v.apply_weights,
                             ref.data());
       DeviceBuffer<float> got(ctx, ref.size(), "out");
       for (int run = 0; run < 2; ++run) {
-        cuda::dense_batch_fill(gs, dex.data(), rows, s.begin, s.cols, v.apply_weights, got.data());
+        cuda::dense_batch_fill(ctx, gs, dex.data(), rows, s.begin, s.cols, v.apply_weights,
+                               got.data());
         expect_bitwise(ref, got.download(), what + (run ? " (second CUDA run)" : ""));
       }
     }
@@ -242,9 +245,10 @@ TEST(CudaParityGather, OneHotDenseIsExact) {
       DenseStorageView gs{DataType::UInt, dh.data(), true, units, v.indexed ? dx.data() : nullptr,
                           v.weighted ? dw.data() : nullptr};
       std::vector<float> ref(rows * cols);
-      cpu::dense_batch_fill(hs, d.examples.data(), rows, begin, cols, v.apply_weights, ref.data());
+      cpu::dense_batch_fill(host, hs, d.examples.data(), rows, begin, cols, v.apply_weights,
+                            ref.data());
       DeviceBuffer<float> got(ctx, ref.size(), "out");
-      cuda::dense_batch_fill(gs, dex.data(), rows, begin, cols, v.apply_weights, got.data());
+      cuda::dense_batch_fill(ctx, gs, dex.data(), rows, begin, cols, v.apply_weights, got.data());
       expect_bitwise(ref, got.download(), what);
     }
   }
@@ -254,23 +258,25 @@ TEST(CudaParityGather, GatherWeightsAndArgumentChecks) {
   DSSTNE_CUDA_CONTEXT_OR_SKIP(ctx);
   const SparseData d = make_sparse(50, 50, 300, 13000);
   std::vector<float> ref(300);
-  cpu::gather_weights(d.weights.data(), d.examples.data(), 300, ref.data());
+  cpu::gather_weights(host, d.weights.data(), d.examples.data(), 300, ref.data());
   DeviceBuffer<float> got(ctx, 300, "out");
-  cuda::gather_weights(on_device(ctx, d.weights).data(), on_device(ctx, d.examples).data(), 300,
-                       got.data());
+  cuda::gather_weights(ctx, on_device(ctx, d.weights).data(), on_device(ctx, d.examples).data(),
+                       300, got.data());
   expect_bitwise(ref, got.download(), "gather_weights seed 13000");
 
   // The same host-side checks as the CPU; nothing is launched for an empty batch.
   const SparseStorageView s{};
   const DenoiseParams bad{1.0f, {}};
-  EXPECT_THROW(cuda::sparse_batch_fill(s, nullptr, 0, nullptr, false, bad, nullptr, nullptr),
+  EXPECT_THROW(cuda::sparse_batch_fill(ctx, s, nullptr, 0, nullptr, false, bad, nullptr, nullptr),
                InvalidArgument);
-  EXPECT_THROW(cuda::sparse_row_counts(s, nullptr, -1, nullptr), InvalidArgument);
+  EXPECT_THROW(cuda::sparse_row_counts(ctx, s, nullptr, -1, nullptr), InvalidArgument);
   DenseStorageView dense{};
   dense.stride = 10;
-  EXPECT_THROW(cuda::dense_batch_fill(dense, nullptr, 1, 5, 6, false, nullptr), InvalidArgument);
-  EXPECT_NO_THROW(cuda::sparse_batch_fill(s, nullptr, 0, nullptr, false, {}, nullptr, nullptr));
-  EXPECT_NO_THROW(cuda::gather_weights(nullptr, nullptr, 0, nullptr));
+  EXPECT_THROW(cuda::dense_batch_fill(ctx, dense, nullptr, 1, 5, 6, false, nullptr),
+               InvalidArgument);
+  EXPECT_NO_THROW(
+      cuda::sparse_batch_fill(ctx, s, nullptr, 0, nullptr, false, {}, nullptr, nullptr));
+  EXPECT_NO_THROW(cuda::gather_weights(ctx, nullptr, nullptr, 0, nullptr));
 }
 
 }  // namespace

@@ -27,6 +27,8 @@
 namespace dsstne {
 namespace {
 
+using dsstne::testing::host;
+
 using testing::expect_close;
 using testing::on_device;
 
@@ -185,7 +187,7 @@ Case make_case(const LossParams& p, Kind kind, const Options& o, uint32_t seed) 
   std::uniform_real_distribution<float> z(softmax ? -3.0f : -4.0f, softmax ? 3.0f : 4.0f);
   c.a.resize(static_cast<size_t>(c.rows * c.cols));
   for (float& v : c.a) v = z(gen);
-  cpu::activation_forward(p.activation, c.a.data(), c.rows, c.cols);
+  cpu::activation_forward(host, p.activation, c.a.data(), c.rows, c.cols);
   if (o.weighted) {
     std::uniform_real_distribution<float> w(0.5f, 2.0f);
     for (int64_t r = 0; r < c.rows; ++r) c.weights.push_back(w(gen));
@@ -238,16 +240,17 @@ float max_abs(const std::vector<float>& v) {
 /// CPU and CUDA error and delta of one case, twice on the GPU for determinism.
 void compare(const Context& ctx, const LossParams& p, const Case& c, const std::string& what) {
   SCOPED_TRACE(what);
-  const double e_cpu = cpu::output_error(p, c.a.data(), c.rows, c.cols, c.col_begin, c.view());
+  const double e_cpu =
+      cpu::output_error(host, p, c.a.data(), c.rows, c.cols, c.col_begin, c.view());
   std::vector<float> d_cpu(c.a.size(), std::numeric_limits<float>::quiet_NaN());
-  cpu::output_delta(p, c.a.data(), c.rows, c.cols, c.col_begin, c.view(), d_cpu.data());
+  cpu::output_delta(host, p, c.a.data(), c.rows, c.cols, c.col_begin, c.view(), d_cpu.data());
 
   const DeviceCase dc(ctx, c);
   // NaN everywhere before each run, so units the kernels leave unwritten show.
   const std::vector<float> nan(c.a.size(), std::numeric_limits<float>::quiet_NaN());
   DeviceBuffer<float> delta = on_device(ctx, nan);
-  const double e_gpu = cuda::output_error(p, dc.a.data(), c.rows, c.cols, c.col_begin, dc.t);
-  cuda::output_delta(p, dc.a.data(), c.rows, c.cols, c.col_begin, dc.t, delta.data());
+  const double e_gpu = cuda::output_error(ctx, p, dc.a.data(), c.rows, c.cols, c.col_begin, dc.t);
+  cuda::output_delta(ctx, p, dc.a.data(), c.rows, c.cols, c.col_begin, dc.t, delta.data());
   const std::vector<float> d_gpu = delta.download();
 
   EXPECT_NEAR(e_gpu, e_cpu, 1e-5 * std::fabs(e_cpu) + 1e-6) << what << ": error";
@@ -259,8 +262,8 @@ void compare(const Context& ctx, const LossParams& p, const Case& c, const std::
   }
 
   delta.upload(nan);
-  const double e_again = cuda::output_error(p, dc.a.data(), c.rows, c.cols, c.col_begin, dc.t);
-  cuda::output_delta(p, dc.a.data(), c.rows, c.cols, c.col_begin, dc.t, delta.data());
+  const double e_again = cuda::output_error(ctx, p, dc.a.data(), c.rows, c.cols, c.col_begin, dc.t);
+  cuda::output_delta(ctx, p, dc.a.data(), c.rows, c.cols, c.col_begin, dc.t, delta.data());
   EXPECT_EQ(e_again, e_gpu) << what << ": two CUDA error runs differ";
   EXPECT_TRUE(delta.download() == d_gpu) << what << ": two CUDA delta runs differ";
 }
@@ -352,11 +355,12 @@ TEST(CudaParityLoss, RejectsWhatTheCpuRejects) {
     const DeviceCase dc(ctx, c);
     DeviceBuffer<float> delta(ctx, c.a.size(), "delta");
     std::vector<float> d(c.a.size());
-    EXPECT_THROW(cpu::output_error(p, c.a.data(), c.rows, c.cols, 0, c.view()), InvalidArgument);
-    EXPECT_THROW(cuda::output_error(p, dc.a.data(), c.rows, c.cols, 0, dc.t), InvalidArgument);
-    EXPECT_THROW(cpu::output_delta(p, c.a.data(), c.rows, c.cols, 0, c.view(), d.data()),
+    EXPECT_THROW(cpu::output_error(host, p, c.a.data(), c.rows, c.cols, 0, c.view()),
                  InvalidArgument);
-    EXPECT_THROW(cuda::output_delta(p, dc.a.data(), c.rows, c.cols, 0, dc.t, delta.data()),
+    EXPECT_THROW(cuda::output_error(ctx, p, dc.a.data(), c.rows, c.cols, 0, dc.t), InvalidArgument);
+    EXPECT_THROW(cpu::output_delta(host, p, c.a.data(), c.rows, c.cols, 0, c.view(), d.data()),
+                 InvalidArgument);
+    EXPECT_THROW(cuda::output_delta(ctx, p, dc.a.data(), c.rows, c.cols, 0, dc.t, delta.data()),
                  InvalidArgument);
   }
   // Decreasing sparse offsets: output_error raises the CPU's error, message included.
@@ -368,12 +372,12 @@ TEST(CudaParityLoss, RejectsWhatTheCpuRejects) {
   const DeviceCase dc(ctx, c);
   std::string cpu_message, cuda_message;
   try {
-    cpu::output_error(p, c.a.data(), c.rows, c.cols, 0, c.view());
+    cpu::output_error(host, p, c.a.data(), c.rows, c.cols, 0, c.view());
   } catch (const InvalidArgument& e) {
     cpu_message = e.what();
   }
   try {
-    cuda::output_error(p, dc.a.data(), c.rows, c.cols, 0, dc.t);
+    cuda::output_error(ctx, p, dc.a.data(), c.rows, c.cols, 0, dc.t);
   } catch (const InvalidArgument& e) {
     cuda_message = e.what();
   }
@@ -382,7 +386,8 @@ TEST(CudaParityLoss, RejectsWhatTheCpuRejects) {
   // Fewer sparse rows than the batch.
   TargetView short_t = dc.t;
   short_t.csr.rows = 2;
-  EXPECT_THROW(cuda::output_error(p, dc.a.data(), c.rows, c.cols, 0, short_t), InvalidArgument);
+  EXPECT_THROW(cuda::output_error(ctx, p, dc.a.data(), c.rows, c.cols, 0, short_t),
+               InvalidArgument);
 }
 
 TEST(CudaParityLoss, EmptyShapes) {
@@ -390,10 +395,10 @@ TEST(CudaParityLoss, EmptyShapes) {
   const LossParams p = loss_params(ErrorFunction::CrossEntropy, Activation::SoftMax);
   TargetView t;
   t.sparse = true;
-  EXPECT_EQ(cuda::output_error(p, nullptr, 0, 10, 0, t), 0.0);
-  EXPECT_EQ(cuda::output_error(p, nullptr, 5, 0, 0, t), 0.0);
-  EXPECT_NO_THROW(cuda::output_delta(p, nullptr, 0, 10, 0, t, nullptr));
-  EXPECT_THROW(cuda::output_error(p, nullptr, -1, 10, 0, t), InvalidArgument);
+  EXPECT_EQ(cuda::output_error(ctx, p, nullptr, 0, 10, 0, t), 0.0);
+  EXPECT_EQ(cuda::output_error(ctx, p, nullptr, 5, 0, 0, t), 0.0);
+  EXPECT_NO_THROW(cuda::output_delta(ctx, p, nullptr, 0, 10, 0, t, nullptr));
+  EXPECT_THROW(cuda::output_error(ctx, p, nullptr, -1, 10, 0, t), InvalidArgument);
 }
 
 }  // namespace

@@ -17,6 +17,8 @@
 namespace dsstne {
 namespace {
 
+using dsstne::testing::host;
+
 using testing::expect_bitwise;
 using testing::on_device;
 
@@ -81,10 +83,10 @@ void run_steps(const Context& ctx, TrainingMode mode, bool weights, std::size_t 
       const std::vector<float> x = step_input(n, seed + 1 + s);
       const DeviceBuffer<float> dx = on_device(ctx, x);
       const auto update = weights ? cuda::update_weights : cuda::update_biases;
-      update(u, dx.data(), int64_t(n), p.data(), v.data(), v2.data());
+      update(ctx, u, dx.data(), int64_t(n), p.data(), v.data(), v2.data());
       if (run == 0) {
-        (weights ? cpu::update_weights : cpu::update_biases)(u, x.data(), int64_t(n), ref.p.data(),
-                                                             ref.v.data(), ref.v2.data());
+        (weights ? cpu::update_weights : cpu::update_biases)(
+            host, u, x.data(), int64_t(n), ref.p.data(), ref.v.data(), ref.v2.data());
         const std::string at = what + " step " + std::to_string(s + 1);
         expect_bitwise(ref.p, p.download(), at + " parameters");
         expect_bitwise(ref.v, v.download(), at + " v");
@@ -120,20 +122,22 @@ TEST(CudaParityOptimizer, ValidatesLikeTheCpu) {
   DSSTNE_CUDA_CONTEXT_OR_SKIP(ctx);
   DeviceBuffer<float> g(ctx, 8, "g"), w(ctx, 8, "w"), v(ctx, 8, "v"), v2(ctx, 8, "v2");
   UpdateParams u = params(static_cast<TrainingMode>(99), 1);
-  EXPECT_THROW(cuda::update_weights(u, g.data(), 8, w.data(), v.data(), v2.data()),
+  EXPECT_THROW(cuda::update_weights(ctx, u, g.data(), 8, w.data(), v.data(), v2.data()),
                InvalidArgument);
   u = params(TrainingMode::Adam, 0);
-  EXPECT_THROW(cuda::update_biases(u, g.data(), 8, w.data(), v.data(), v2.data()),
+  EXPECT_THROW(cuda::update_biases(ctx, u, g.data(), 8, w.data(), v.data(), v2.data()),
                InvalidArgument);
   u = params(TrainingMode::Momentum, 1);
-  EXPECT_THROW(cuda::update_weights(u, g.data(), 8, w.data(), nullptr, nullptr), InvalidArgument);
+  EXPECT_THROW(cuda::update_weights(ctx, u, g.data(), 8, w.data(), nullptr, nullptr),
+               InvalidArgument);
   u = params(TrainingMode::AdaDelta, 1);
-  EXPECT_THROW(cuda::update_weights(u, g.data(), 8, w.data(), v.data(), nullptr), InvalidArgument);
-  EXPECT_THROW(cuda::update_weights(u, g.data(), -1, w.data(), v.data(), v2.data()),
+  EXPECT_THROW(cuda::update_weights(ctx, u, g.data(), 8, w.data(), v.data(), nullptr),
+               InvalidArgument);
+  EXPECT_THROW(cuda::update_weights(ctx, u, g.data(), -1, w.data(), v.data(), v2.data()),
                InvalidArgument);
   u = params(TrainingMode::SGD, 1);
-  EXPECT_NO_THROW(cuda::update_weights(u, g.data(), 8, w.data(), nullptr, nullptr));
-  EXPECT_NO_THROW(cuda::update_biases(u, nullptr, 0, nullptr, nullptr, nullptr));
+  EXPECT_NO_THROW(cuda::update_weights(ctx, u, g.data(), 8, w.data(), nullptr, nullptr));
+  EXPECT_NO_THROW(cuda::update_biases(ctx, u, nullptr, 0, nullptr, nullptr, nullptr));
 }
 
 }  // namespace

@@ -23,6 +23,8 @@
 namespace dsstne {
 namespace {
 
+using dsstne::testing::host;
+
 using testing::expect_close;
 using testing::expect_bitwise;
 using testing::on_device;
@@ -52,7 +54,7 @@ bool is_normal(WeightInit s) { return s == WeightInit::Gaussian || s == WeightIn
 std::vector<float> cuda_init(const Context& ctx, WeightInit scheme, float scale,
                              const RandomStream& rs, const InitCase& c) {
   DeviceBuffer<float> w(ctx, static_cast<std::size_t>(c.n_in * c.cols), "w");
-  cuda::init_weights(scheme, scale, rs, c.n_in, c.n_out, MatrixBlock{0, c.n_in, c.col_begin, c.cols},
+  cuda::init_weights(ctx, scheme, scale, rs, c.n_in, c.n_out, MatrixBlock{0, c.n_in, c.col_begin, c.cols},
                      w.data());
   return w.download();
 }
@@ -67,7 +69,7 @@ TEST(CudaParityInitWeights, EverySchemeMatchesTheCpu) {
                                std::to_string(c.n_out) + " cols [" + std::to_string(c.col_begin) +
                                "+" + std::to_string(c.cols) + ") seed " + std::to_string(seed);
       std::vector<float> ref(static_cast<std::size_t>(c.n_in * c.cols));
-      cpu::init_weights(scheme, 0.75f, rs, c.n_in, c.n_out,
+      cpu::init_weights(host, scheme, 0.75f, rs, c.n_in, c.n_out,
                         MatrixBlock{0, c.n_in, c.col_begin, c.cols}, ref.data());
       const std::vector<float> got = cuda_init(ctx, scheme, 0.75f, rs, c);
       if (is_normal(scheme)) {
@@ -103,9 +105,9 @@ TEST(CudaParityInitWeights, RowBlockMatchesTheCpu) {
   const MatrixBlock block{33, 101, 7, 2000};
   for (WeightInit scheme : kSchemes) {
     std::vector<float> ref(std::size_t(block.rows * block.cols));
-    cpu::init_weights(scheme, 1.0f, rs, 300, 5000, block, ref.data());
+    cpu::init_weights(host, scheme, 1.0f, rs, 300, 5000, block, ref.data());
     DeviceBuffer<float> w(ctx, ref.size(), "w");
-    cuda::init_weights(scheme, 1.0f, rs, 300, 5000, block, w.data());
+    cuda::init_weights(ctx, scheme, 1.0f, rs, 300, 5000, block, w.data());
     if (is_normal(scheme)) {
       expect_close(ref, w.download(), 1e-6, 0.0, "rows of scheme " + to_string(scheme));
     } else {
@@ -118,19 +120,19 @@ TEST(CudaParityInitWeights, ValidatesLikeTheCpu) {
   DSSTNE_CUDA_CONTEXT_OR_SKIP(ctx);
   const RandomStream rs{1, 2};
   DeviceBuffer<float> w(ctx, 200 * 300, "w");
-  EXPECT_THROW(cuda::init_weights(static_cast<WeightInit>(42), 1.0f, rs, 200, 300,
+  EXPECT_THROW(cuda::init_weights(ctx, static_cast<WeightInit>(42), 1.0f, rs, 200, 300,
                                   MatrixBlock{0, 200, 0, 300}, w.data()),
                InvalidArgument);
-  EXPECT_THROW(cuda::init_weights(WeightInit::Xavier, 1.0f, rs, 200, 300,
+  EXPECT_THROW(cuda::init_weights(ctx, WeightInit::Xavier, 1.0f, rs, 200, 300,
                                   MatrixBlock{0, 200, 200, 101}, w.data()),
                InvalidArgument);
-  EXPECT_THROW(cuda::init_weights(WeightInit::Xavier, 1.0f, rs, 0, 300, MatrixBlock{0, 0, 0, 300},
+  EXPECT_THROW(cuda::init_weights(ctx, WeightInit::Xavier, 1.0f, rs, 0, 300, MatrixBlock{0, 0, 0, 300},
                                   w.data()),
                InvalidArgument);
-  EXPECT_THROW(cuda::init_weights(WeightInit::Xavier, 1.0f, rs, 200, 300,
+  EXPECT_THROW(cuda::init_weights(ctx, WeightInit::Xavier, 1.0f, rs, 200, 300,
                                   MatrixBlock{150, 51, 0, 300}, w.data()),
                InvalidArgument);
-  EXPECT_NO_THROW(cuda::init_weights(WeightInit::Xavier, 1.0f, rs, 200, 300,
+  EXPECT_NO_THROW(cuda::init_weights(ctx, WeightInit::Xavier, 1.0f, rs, 200, 300,
                                      MatrixBlock{0, 200, 10, 0}, nullptr));
 }
 
@@ -144,12 +146,12 @@ TEST(CudaParityShuffle, EqualsTheCpuPermutation) {
                     int64_t{65537}, int64_t{3000001}}) {
     const RandomStream rs{99, make_stream(RandomPurpose::kShuffle, 0, uint64_t(n))};
     std::vector<uint32_t> ref(static_cast<std::size_t>(n));
-    cpu::shuffle_permutation(rs, n, ref.data());
+    cpu::shuffle_permutation(host, rs, n, ref.data());
     DeviceBuffer<uint32_t> perm(ctx, ref.size(), "perm");
-    cuda::shuffle_permutation(rs, n, perm.data());
+    cuda::shuffle_permutation(ctx, rs, n, perm.data());
     const std::vector<uint32_t> got = perm.download();
     expect_bitwise(ref, got, "shuffle n=" + std::to_string(n));
-    cuda::shuffle_permutation(rs, n, perm.data());
+    cuda::shuffle_permutation(ctx, rs, n, perm.data());
     expect_bitwise(got, perm.download(), "second CUDA shuffle n=" + std::to_string(n));
     if (n == 3000001) {
       std::vector<uint32_t> keys(ref.size());
@@ -163,10 +165,11 @@ TEST(CudaParityShuffle, EqualsTheCpuPermutation) {
 TEST(CudaParityShuffle, ValidatesLikeTheCpu) {
   DSSTNE_CUDA_CONTEXT_OR_SKIP(ctx);
   const RandomStream rs{1, 2};
-  EXPECT_NO_THROW(cuda::shuffle_permutation(rs, 0, nullptr));
-  EXPECT_THROW(cuda::shuffle_permutation(rs, -1, nullptr), InvalidArgument);
-  EXPECT_THROW(cuda::shuffle_permutation(rs, (int64_t{1} << 32) + 1, nullptr), InvalidArgument);
-  EXPECT_THROW(cuda::shuffle_permutation(rs, 10, nullptr), InvalidArgument);
+  EXPECT_NO_THROW(cuda::shuffle_permutation(ctx, rs, 0, nullptr));
+  EXPECT_THROW(cuda::shuffle_permutation(ctx, rs, -1, nullptr), InvalidArgument);
+  EXPECT_THROW(cuda::shuffle_permutation(ctx, rs, (int64_t{1} << 32) + 1, nullptr),
+               InvalidArgument);
+  EXPECT_THROW(cuda::shuffle_permutation(ctx, rs, 10, nullptr), InvalidArgument);
 }
 
 // ---- dropout -----------------------------------------------------------------------------------
@@ -207,18 +210,18 @@ TEST(CudaParityDropout, ForwardAndBackwardAreBitwiseTheCpu) {
 
         std::vector<float> a = a0, saved(n), g = g0;
         std::vector<uint8_t> mask(n, 7);
-        cpu::dropout_forward(act, p, rs, c.row_pitch, c.col_begin, c.rows, c.cols, a.data(),
+        cpu::dropout_forward(host, act, p, rs, c.row_pitch, c.col_begin, c.rows, c.cols, a.data(),
                              saved.data(), mask.data());
-        cpu::dropout_backward(act, p, mask.data(), c.rows, c.cols, g.data());
+        cpu::dropout_backward(host, act, p, mask.data(), c.rows, c.cols, g.data());
 
         std::vector<float> cuda_a, cuda_saved, cuda_g;
         std::vector<uint8_t> cuda_mask;
         for (int run = 0; run < 2; ++run) {
           DeviceBuffer<float> da = on_device(ctx, a0), ds(ctx, n, "saved"), dg = on_device(ctx, g0);
           DeviceBuffer<uint8_t> dm = on_device(ctx, std::vector<uint8_t>(n, 7));
-          cuda::dropout_forward(act, p, rs, c.row_pitch, c.col_begin, c.rows, c.cols, da.data(),
-                                ds.data(), dm.data());
-          cuda::dropout_backward(act, p, dm.data(), c.rows, c.cols, dg.data());
+          cuda::dropout_forward(ctx, act, p, rs, c.row_pitch, c.col_begin, c.rows, c.cols,
+                                da.data(), ds.data(), dm.data());
+          cuda::dropout_backward(ctx, act, p, dm.data(), c.rows, c.cols, dg.data());
           if (run == 0) {
             cuda_a = da.download();
             cuda_saved = ds.download();
@@ -250,14 +253,14 @@ TEST(CudaParityDropout, BackwardOnUnalignedBuffersIsBitwiseTheCpu) {
   for (const ActivationParams& act : dropout_activations()) {
     std::vector<float> a = a0, saved(n + 1), g = g0;
     std::vector<uint8_t> mask(n + 1, 1);
-    cpu::dropout_forward(act, 0.3f, rs, cols, 0, rows, cols, a.data() + 1, saved.data() + 1,
+    cpu::dropout_forward(host, act, 0.3f, rs, cols, 0, rows, cols, a.data() + 1, saved.data() + 1,
                          mask.data() + 1);
-    cpu::dropout_backward(act, 0.3f, mask.data() + 1, rows, cols, g.data() + 1);
+    cpu::dropout_backward(host, act, 0.3f, mask.data() + 1, rows, cols, g.data() + 1);
     DeviceBuffer<float> da = on_device(ctx, a0), ds(ctx, n + 1, "saved"), dg = on_device(ctx, g0);
     DeviceBuffer<uint8_t> dm = on_device(ctx, std::vector<uint8_t>(n + 1, 1));
-    cuda::dropout_forward(act, 0.3f, rs, cols, 0, rows, cols, da.data() + 1, ds.data() + 1,
+    cuda::dropout_forward(ctx, act, 0.3f, rs, cols, 0, rows, cols, da.data() + 1, ds.data() + 1,
                           dm.data() + 1);
-    cuda::dropout_backward(act, 0.3f, dm.data() + 1, rows, cols, dg.data() + 1);
+    cuda::dropout_backward(ctx, act, 0.3f, dm.data() + 1, rows, cols, dg.data() + 1);
     const std::string what = "unaligned act " + to_string(act.kind);
     expect_bitwise(mask, dm.download(), what + " mask");
     expect_bitwise(a, da.download(), what + " activations");
@@ -270,17 +273,17 @@ TEST(CudaParityDropout, ValidatesLikeTheCpu) {
   const RandomStream rs{3, 4};
   DeviceBuffer<float> a(ctx, 4, "a"), saved(ctx, 4, "saved");
   DeviceBuffer<uint8_t> mask(ctx, 4, "mask");
-  EXPECT_THROW(cuda::dropout_forward(ActivationParams{}, 1.0f, rs, 2, 0, 2, 2, a.data(),
+  EXPECT_THROW(cuda::dropout_forward(ctx, ActivationParams{}, 1.0f, rs, 2, 0, 2, 2, a.data(),
                                      saved.data(), mask.data()),
                InvalidArgument);
-  EXPECT_THROW(cuda::dropout_forward(ActivationParams{}, 0.5f, rs, 1, 0, 2, 2, a.data(),
+  EXPECT_THROW(cuda::dropout_forward(ctx, ActivationParams{}, 0.5f, rs, 1, 0, 2, 2, a.data(),
                                      saved.data(), mask.data()),
                InvalidArgument);
-  EXPECT_THROW(cuda::dropout_backward(ActivationParams{}, 1.0f, mask.data(), 2, 2, a.data()),
+  EXPECT_THROW(cuda::dropout_backward(ctx, ActivationParams{}, 1.0f, mask.data(), 2, 2, a.data()),
                InvalidArgument);
-  EXPECT_NO_THROW(cuda::dropout_forward(ActivationParams{}, 0.5f, rs, 2, 0, 0, 2, nullptr, nullptr,
-                                        nullptr));
-  EXPECT_NO_THROW(cuda::dropout_backward(ActivationParams{}, 0.5f, nullptr, 0, 2, nullptr));
+  EXPECT_NO_THROW(cuda::dropout_forward(ctx, ActivationParams{}, 0.5f, rs, 2, 0, 0, 2, nullptr,
+                                        nullptr, nullptr));
+  EXPECT_NO_THROW(cuda::dropout_backward(ctx, ActivationParams{}, 0.5f, nullptr, 0, 2, nullptr));
 }
 
 }  // namespace

@@ -19,6 +19,8 @@
 namespace dsstne {
 namespace {
 
+using dsstne::testing::host;
+
 using testing::expect_bitwise;
 using testing::on_device;
 
@@ -57,12 +59,12 @@ TEST(CudaParitySparsenessPenalty, IsBitwiseTheCpu) {
     const std::vector<float> a = activations(s.rows, s.cols, seed);
     const std::vector<float> g0 = normal_values(a.size(), seed + 1, 1.0f);
     std::vector<float> ref = g0;
-    cpu::sparseness_penalty(a.data(), s.rows, s.cols, 0.05f, 0.5f, ref.data());
+    cpu::sparseness_penalty(host, a.data(), s.rows, s.cols, 0.05f, 0.5f, ref.data());
     const DeviceBuffer<float> da = on_device(ctx, a);
     std::vector<float> first;
     for (int run = 0; run < 2; ++run) {
       DeviceBuffer<float> dg = on_device(ctx, g0);
-      cuda::sparseness_penalty(da.data(), s.rows, s.cols, 0.05f, 0.5f, dg.data());
+      cuda::sparseness_penalty(ctx, da.data(), s.rows, s.cols, 0.05f, 0.5f, dg.data());
       if (run == 0) {
         first = dg.download();
         expect_bitwise(ref, first, what);
@@ -75,9 +77,10 @@ TEST(CudaParitySparsenessPenalty, IsBitwiseTheCpu) {
 
 TEST(CudaParitySparsenessPenalty, ValidatesLikeTheCpu) {
   DSSTNE_CUDA_CONTEXT_OR_SKIP(ctx);
-  EXPECT_THROW(cuda::sparseness_penalty(nullptr, -1, 3, 0.05f, 1.0f, nullptr), InvalidArgument);
-  EXPECT_THROW(cuda::sparseness_penalty(nullptr, 2, 3, 0.05f, 1.0f, nullptr), InvalidArgument);
-  EXPECT_NO_THROW(cuda::sparseness_penalty(nullptr, 0, 3, 0.05f, 1.0f, nullptr));
+  EXPECT_THROW(cuda::sparseness_penalty(ctx, nullptr, -1, 3, 0.05f, 1.0f, nullptr),
+               InvalidArgument);
+  EXPECT_THROW(cuda::sparseness_penalty(ctx, nullptr, 2, 3, 0.05f, 1.0f, nullptr), InvalidArgument);
+  EXPECT_NO_THROW(cuda::sparseness_penalty(ctx, nullptr, 0, 3, 0.05f, 1.0f, nullptr));
 }
 
 TEST(CudaParityRegularizationError, AgreesWithTheCpuTo1e12) {
@@ -94,23 +97,23 @@ TEST(CudaParityRegularizationError, AgreesWithTheCpuTo1e12) {
       const std::string what = "regularization_error n=" + std::to_string(n) + " lambda=" +
                                std::to_string(lambda) + " lambda1=" + std::to_string(lambda1) +
                                " seed " + std::to_string(seed);
-      const double ref = cpu::regularization_error(w.data(), n, lambda, lambda1);
-      const double got = cuda::regularization_error(dw.data(), n, lambda, lambda1);
+      const double ref = cpu::regularization_error(host, w.data(), n, lambda, lambda1);
+      const double got = cuda::regularization_error(ctx, dw.data(), n, lambda, lambda1);
       EXPECT_LE(std::fabs(got - ref), 1e-12 * std::fabs(ref)) << what << ": cpu " << ref
                                                               << " cuda " << got;
-      const double again = cuda::regularization_error(dw.data(), n, lambda, lambda1);
+      const double again = cuda::regularization_error(ctx, dw.data(), n, lambda, lambda1);
       EXPECT_EQ(std::memcmp(&got, &again, sizeof(double)), 0) << what << " (second CUDA run)";
     }
   }
   const DeviceBuffer<float> dw = on_device(ctx, std::vector<float>(10, 1.5f));
-  EXPECT_EQ(cuda::regularization_error(dw.data(), 10, 0.0f, 0.0f), 0.0);
+  EXPECT_EQ(cuda::regularization_error(ctx, dw.data(), 10, 0.0f, 0.0f), 0.0);
 }
 
 TEST(CudaParityRegularizationError, ValidatesLikeTheCpu) {
   DSSTNE_CUDA_CONTEXT_OR_SKIP(ctx);
-  EXPECT_THROW(cuda::regularization_error(nullptr, -1, 0.1f, 0.0f), InvalidArgument);
-  EXPECT_THROW(cuda::regularization_error(nullptr, 5, 0.1f, 0.0f), InvalidArgument);
-  EXPECT_EQ(cuda::regularization_error(nullptr, 0, 0.1f, 0.0f), 0.0);
+  EXPECT_THROW(cuda::regularization_error(ctx, nullptr, -1, 0.1f, 0.0f), InvalidArgument);
+  EXPECT_THROW(cuda::regularization_error(ctx, nullptr, 5, 0.1f, 0.0f), InvalidArgument);
+  EXPECT_EQ(cuda::regularization_error(ctx, nullptr, 0, 0.1f, 0.0f), 0.0);
 }
 
 }  // namespace

@@ -24,16 +24,11 @@
 namespace dsstne {
 namespace {
 
+using dsstne::testing::host;
+
 using testing::expect_bitwise;
 using testing::on_device;
-
-std::vector<float> uniform_values(std::size_t n, uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> x(n);
-  for (float& v : x) v = dist(gen);
-  return x;
-}
+using testing::uniform_values;
 
 /// A random CSR batch: every fifth row empty, some duplicate indices, a "popular" feature 0 in
 /// most rows (runs longer than one 256-entry stage in the transposed product), and optionally one
@@ -115,15 +110,15 @@ TEST(CudaParitySparse, SparseProductIsExact) {
       const auto w = uniform_values(c.n_in * c.n_out, seed + 1);
       const auto z0 = uniform_values(c.rows * c.n_out, seed + 2);  // accumulated into
       std::vector<float> ref = z0;
-      cpu::sparse_product(host_view(b, boolean), w.data(), c.n_out, ref.data());
+      cpu::sparse_product(host, host_view(b, boolean), w.data(), c.n_out, ref.data());
       const DeviceBatch db(ctx, b);
       const auto dw = on_device(ctx, w);
       auto dz = on_device(ctx, z0);
-      cuda::sparse_product(db.view(boolean), dw.data(), c.n_out, dz.data());
+      cuda::sparse_product(ctx, db.view(boolean), dw.data(), c.n_out, dz.data());
       const auto got = dz.download();
       expect_bitwise(ref, got, what);
       dz.upload(z0);
-      cuda::sparse_product(db.view(boolean), dw.data(), c.n_out, dz.data());
+      cuda::sparse_product(ctx, db.view(boolean), dw.data(), c.n_out, dz.data());
       expect_bitwise(got, dz.download(), what + " (second CUDA run)");
     }
   }
@@ -145,17 +140,17 @@ TEST(CudaParitySparse, SparseTransposedProductIsExact) {
         if (beta == 0.0f) g0.back() = std::numeric_limits<float>::quiet_NaN();
         const float alpha = -1.0f / float(c.rows);
         std::vector<float> ref = g0;
-        cpu::sparse_transposed_product(host_view(b, boolean), delta.data(), c.n_in, c.n_out,
+        cpu::sparse_transposed_product(host, host_view(b, boolean), delta.data(), c.n_in, c.n_out,
                                        alpha, beta, ref.data());
         const DeviceBatch db(ctx, b);
         const auto dd = on_device(ctx, delta);
         auto dg = on_device(ctx, g0);
-        cuda::sparse_transposed_product(db.view(boolean), dd.data(), c.n_in, c.n_out, alpha,
+        cuda::sparse_transposed_product(ctx, db.view(boolean), dd.data(), c.n_in, c.n_out, alpha,
                                         beta, dg.data());
         const auto got = dg.download();
         expect_bitwise(ref, got, what);
         dg.upload(g0);
-        cuda::sparse_transposed_product(db.view(boolean), dd.data(), c.n_in, c.n_out, alpha,
+        cuda::sparse_transposed_product(ctx, db.view(boolean), dd.data(), c.n_in, c.n_out, alpha,
                                         beta, dg.data());
         expect_bitwise(got, dg.download(), what + " (second CUDA run)");
       }
@@ -170,11 +165,11 @@ TEST(CudaParitySparse, TransposedProductOfAnEmptyBatchOnlyScales) {
   const auto g0 = uniform_values(20 * 9, 3);
   for (float beta : {0.0f, 0.25f}) {
     std::vector<float> ref = g0;
-    cpu::sparse_transposed_product(host_view(b, false), delta.data(), 20, 9, 1.0f, beta,
+    cpu::sparse_transposed_product(host, host_view(b, false), delta.data(), 20, 9, 1.0f, beta,
                                    ref.data());
     const DeviceBatch db(ctx, b);
     auto dg = on_device(ctx, g0);
-    cuda::sparse_transposed_product(db.view(false), on_device(ctx, delta).data(), 20, 9, 1.0f,
+    cuda::sparse_transposed_product(ctx, db.view(false), on_device(ctx, delta).data(), 20, 9, 1.0f,
                                     beta, dg.data());
     expect_bitwise(ref, dg.download(), "empty batch, beta " + std::to_string(beta));
   }
@@ -194,13 +189,13 @@ TEST(CudaParitySparse, CsrToDenseIsExact) {
                                  std::to_string(col_begin) + "+" + std::to_string(cols) + ")";
         const Batch b = make_batch(c.rows, c.n_in, c.max_per_row, c.long_row, seed);
         std::vector<float> ref(c.rows * cols, 7.0f);  // every element must be written
-        cpu::csr_to_dense(host_view(b, boolean), col_begin, cols, ref.data());
+        cpu::csr_to_dense(host, host_view(b, boolean), col_begin, cols, ref.data());
         const DeviceBatch db(ctx, b);
         auto dout = on_device(ctx, std::vector<float>(c.rows * cols, 7.0f));
-        cuda::csr_to_dense(db.view(boolean), col_begin, cols, dout.data());
+        cuda::csr_to_dense(ctx, db.view(boolean), col_begin, cols, dout.data());
         const auto got = dout.download();
         expect_bitwise(ref, got, what);
-        cuda::csr_to_dense(db.view(boolean), col_begin, cols, dout.data());
+        cuda::csr_to_dense(ctx, db.view(boolean), col_begin, cols, dout.data());
         expect_bitwise(got, dout.download(), what + " (second CUDA run)");
       }
     }
@@ -221,10 +216,10 @@ TEST(CudaParitySparse, CsrToDenseSumsDuplicatesInOrder) {
   }
   b.offsets.push_back(600);
   std::vector<float> ref(3);
-  cpu::csr_to_dense(host_view(b, false), 0, 3, ref.data());
+  cpu::csr_to_dense(host, host_view(b, false), 0, 3, ref.data());
   const DeviceBatch db(ctx, b);
   auto dout = on_device(ctx, std::vector<float>(3, 0.0f));
-  cuda::csr_to_dense(db.view(false), 0, 3, dout.data());
+  cuda::csr_to_dense(ctx, db.view(false), 0, 3, dout.data());
   expect_bitwise(ref, dout.download(), "csr_to_dense duplicates, seed 77");
 }
 

@@ -20,6 +20,8 @@
 
 namespace {
 
+using dsstne::testing::host;
+
 using dsstne::Context;
 using dsstne::CsrView;
 using dsstne::DeviceBuffer;
@@ -104,7 +106,7 @@ void check_case(const Context& ctx, uint32_t seed, int64_t rows, int64_t cols, i
   std::vector<float> want_s(n, 123.0f);
   std::vector<uint32_t> want_i(n, 77u);
   const CsrView host_view{ex.offsets.data(), ex.indices.data(), nullptr, rows};
-  dsstne::cpu::topk(scores.data(), rows, cols, col_begin, k,
+  dsstne::cpu::topk(host, scores.data(), rows, cols, col_begin, k,
                     excl == Excl::None ? nullptr : &host_view, want_s.data(), want_i.data());
 
   const DeviceBuffer<float> d_scores = on_device(ctx, scores, "scores");
@@ -116,7 +118,7 @@ void check_case(const Context& ctx, uint32_t seed, int64_t rows, int64_t cols, i
   for (int run = 0; run < 2; ++run) {
     DeviceBuffer<float> out_s = on_device(ctx, std::vector<float>(n, 123.0f), "out_scores");
     DeviceBuffer<uint32_t> out_i = on_device(ctx, std::vector<uint32_t>(n, 77u), "out_indices");
-    dsstne::cuda::topk(d_scores.data(), rows, cols, col_begin, k,
+    dsstne::cuda::topk(ctx, d_scores.data(), rows, cols, col_begin, k,
                        excl == Excl::None ? nullptr : &dev_view, out_s.data(), out_i.data());
     const std::vector<float> got_s = out_s.download();
     const std::vector<uint32_t> got_i = out_i.download();
@@ -183,31 +185,32 @@ TEST(CudaParityTopk, EdgeCases) {
   const CsrView host_view{ex.offsets.data(), ex.indices.data(), nullptr, rows};
   std::vector<float> want_s(rows * k);
   std::vector<uint32_t> want_i(rows * k);
-  dsstne::cpu::topk(scores.data(), rows, cols, 0, k, &host_view, want_s.data(), want_i.data());
+  dsstne::cpu::topk(host, scores.data(), rows, cols, 0, k, &host_view, want_s.data(),
+                    want_i.data());
   const DeviceBuffer<float> d_scores = on_device(ctx, scores);
   const DeviceBuffer<int64_t> d_offsets = on_device(ctx, ex.offsets);
   const DeviceBuffer<uint32_t> d_indices = on_device(ctx, ex.indices);
   const CsrView dev_view{d_offsets.data(), d_indices.data(), nullptr, rows};
   DeviceBuffer<float> out_s(ctx, rows * k, "out_scores");
   DeviceBuffer<uint32_t> out_i(ctx, rows * k, "out_indices");
-  dsstne::cuda::topk(d_scores.data(), rows, cols, 0, k, &dev_view, out_s.data(), out_i.data());
+  dsstne::cuda::topk(ctx, d_scores.data(), rows, cols, 0, k, &dev_view, out_s.data(), out_i.data());
   expect_identical(want_s, want_i, out_s.download(), out_i.download(), k, "excluded/NaN rows");
 
   // k = 0 and rows = 0 write nothing; bad arguments raise what the CPU raises.
   DeviceBuffer<float> one_s = on_device(ctx, std::vector<float>{9.0f});
   DeviceBuffer<uint32_t> one_i = on_device(ctx, std::vector<uint32_t>{9u});
-  dsstne::cuda::topk(d_scores.data(), rows, cols, 0, 0, nullptr, one_s.data(), one_i.data());
-  dsstne::cuda::topk(d_scores.data(), 0, cols, 0, 3, nullptr, one_s.data(), one_i.data());
+  dsstne::cuda::topk(ctx, d_scores.data(), rows, cols, 0, 0, nullptr, one_s.data(), one_i.data());
+  dsstne::cuda::topk(ctx, d_scores.data(), 0, cols, 0, 3, nullptr, one_s.data(), one_i.data());
   EXPECT_EQ(one_s.download()[0], 9.0f);
   EXPECT_EQ(one_i.download()[0], 9u);
   const CsrView wrong_rows{d_offsets.data(), d_indices.data(), nullptr, rows + 1};
-  EXPECT_THROW(dsstne::cuda::topk(d_scores.data(), rows, cols, 0, 1, &wrong_rows, one_s.data(),
+  EXPECT_THROW(dsstne::cuda::topk(ctx, d_scores.data(), rows, cols, 0, 1, &wrong_rows, one_s.data(),
                                   one_i.data()),
                dsstne::InvalidArgument);
-  EXPECT_THROW(dsstne::cuda::topk(d_scores.data(), rows, -1, 0, 1, nullptr, one_s.data(),
-                                  one_i.data()),
-               dsstne::InvalidArgument);
-  EXPECT_THROW(dsstne::cuda::topk(d_scores.data(), rows, cols, 0xFFFFFFFFll - 10, 1, nullptr,
+  EXPECT_THROW(
+      dsstne::cuda::topk(ctx, d_scores.data(), rows, -1, 0, 1, nullptr, one_s.data(), one_i.data()),
+      dsstne::InvalidArgument);
+  EXPECT_THROW(dsstne::cuda::topk(ctx, d_scores.data(), rows, cols, 0xFFFFFFFFll - 10, 1, nullptr,
                                   one_s.data(), one_i.data()),
                dsstne::InvalidArgument);
 }
@@ -236,14 +239,15 @@ TEST(CudaParityTopk, DISABLED_Timing) {
       DeviceBuffer<float> out_s(ctx, rows * k, "out_scores");
       DeviceBuffer<uint32_t> out_i(ctx, rows * k, "out_indices");
       auto call = [&] {
-        dsstne::cuda::topk(d_scores.data(), rows, cols, 0, k, view, out_s.data(), out_i.data());
+        dsstne::cuda::topk(ctx, d_scores.data(), rows, cols, 0, k, view, out_s.data(),
+                           out_i.data());
       };
       call();
-      dsstne::cuda::synchronize();
+      dsstne::cuda::synchronize(ctx);
       constexpr int kReps = 10;
       const auto t0 = std::chrono::steady_clock::now();
       for (int i = 0; i < kReps; ++i) call();
-      dsstne::cuda::synchronize();
+      dsstne::cuda::synchronize(ctx);
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() /
           kReps;
@@ -255,7 +259,7 @@ TEST(CudaParityTopk, DISABLED_Timing) {
       const CsrView host_view{ex.offsets.data(), ex.indices.data(), nullptr, check_rows};
       std::vector<float> want_s(check_rows * k);
       std::vector<uint32_t> want_i(check_rows * k);
-      dsstne::cpu::topk(scores.data(), check_rows, cols, 0, k, view ? &host_view : nullptr,
+      dsstne::cpu::topk(host, scores.data(), check_rows, cols, 0, k, view ? &host_view : nullptr,
                         want_s.data(), want_i.data());
       std::vector<float> got_s = out_s.download();
       std::vector<uint32_t> got_i = out_i.download();

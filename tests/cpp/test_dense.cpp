@@ -11,8 +11,11 @@
 
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
+#include "host_context.hpp"
 
 namespace {
+
+using dsstne::testing::host;
 
 using dsstne::cpu::gemm;
 
@@ -43,7 +46,7 @@ void check_gemm(bool ta, bool tb) {
     for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = vals[next++];
   const std::vector<float> c0 = c;
   const float alpha = 0.75f, beta = -1.5f;
-  gemm(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+  gemm(host, ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
 
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < ldc; ++j) {
@@ -72,36 +75,36 @@ TEST(DenseKernels, GemmAllTransposeCombinations) {
 
 TEST(DenseKernels, GemmEmptyInnerDimensionScalesC) {
   std::vector<float> c = {1.0f, 2.0f, std::numeric_limits<float>::quiet_NaN(), 4.0f};
-  gemm(false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 2.0f, c.data(), 2);
+  gemm(host, false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 2.0f, c.data(), 2);
   EXPECT_EQ(c[0], 2.0f);
   EXPECT_EQ(c[1], 4.0f);
   EXPECT_TRUE(std::isnan(c[2]));
   EXPECT_EQ(c[3], 8.0f);
-  gemm(false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 0.0f, c.data(), 2);
+  gemm(host, false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 0.0f, c.data(), 2);
   for (float v : c) EXPECT_EQ(v, 0.0f);  // beta 0 overwrites, NaN included
-  gemm(false, false, 0, 2, 3, 1.0f, nullptr, 3, nullptr, 2, 0.0f, nullptr, 2);  // no-op
+  gemm(host, false, false, 0, 2, 3, 1.0f, nullptr, 3, nullptr, 2, 0.0f, nullptr, 2);  // no-op
 }
 
 TEST(DenseKernels, GemmRejectsBadLeadingDimension) {
   std::vector<float> a(6), b(6), c(4);
-  EXPECT_THROW(gemm(false, false, 2, 2, 3, 1.0f, a.data(), 2, b.data(), 2, 0.0f, c.data(), 2),
+  EXPECT_THROW(gemm(host, false, false, 2, 2, 3, 1.0f, a.data(), 2, b.data(), 2, 0.0f, c.data(), 2),
                dsstne::InvalidArgument);
 }
 
 TEST(DenseKernels, BroadcastAddFill) {
   const std::vector<float> v = {1.0f, -2.0f, 3.5f};
   std::vector<float> z(4 * 3, 9.0f);
-  dsstne::cpu::broadcast_rows(v.data(), 4, 3, false, z.data());
+  dsstne::cpu::broadcast_rows(host, v.data(), 4, 3, false, z.data());
   for (int r = 0; r < 4; ++r)
     for (int c = 0; c < 3; ++c) EXPECT_EQ(z[r * 3 + c], v[c]);
-  dsstne::cpu::broadcast_rows(v.data(), 4, 3, true, z.data());
+  dsstne::cpu::broadcast_rows(host, v.data(), 4, 3, true, z.data());
   for (int r = 0; r < 4; ++r)
     for (int c = 0; c < 3; ++c) EXPECT_EQ(z[r * 3 + c], 2.0f * v[c]);
 
   std::vector<float> y = {1.0f, 2.0f, 3.0f};
-  dsstne::cpu::add(v.data(), 3, y.data());
+  dsstne::cpu::add(host, v.data(), 3, y.data());
   EXPECT_EQ(y, (std::vector<float>{2.0f, 0.0f, 6.5f}));
-  dsstne::cpu::fill(y.data(), 3, -0.25f);
+  dsstne::cpu::fill(host, y.data(), 3, -0.25f);
   EXPECT_EQ(y, (std::vector<float>{-0.25f, -0.25f, -0.25f}));
 }
 
@@ -110,26 +113,26 @@ TEST(DenseKernels, ColumnMeanSumsRowsInOrder) {
   const int64_t rows = 37, cols = 300;  // more than one column block
   const std::vector<float> x = random_floats(rows * cols, gen);
   std::vector<float> out(cols, 123.0f);
-  dsstne::cpu::column_mean(x.data(), rows, cols, out.data());
+  dsstne::cpu::column_mean(host, x.data(), rows, cols, out.data());
   for (int64_t c = 0; c < cols; ++c) {
     float sum = 0.0f;
     for (int64_t r = 0; r < rows; ++r) sum += x[r * cols + c];
     EXPECT_EQ(out[c], sum / static_cast<float>(rows)) << "column " << c;
   }
-  dsstne::cpu::column_mean(x.data(), 0, cols, out.data());
+  dsstne::cpu::column_mean(host, x.data(), 0, cols, out.data());
   for (float v : out) EXPECT_EQ(v, 0.0f);
 }
 
 TEST(DenseKernels, ClipRowNorms) {
   // Row 0 has norm 5 (clipped to 2), row 1 norm 1 (kept).
   std::vector<float> x = {3.0f, 4.0f, 0.0f, 1.0f};
-  dsstne::cpu::clip_row_norms(x.data(), 2, 2, 2.0f);
+  dsstne::cpu::clip_row_norms(host, x.data(), 2, 2, 2.0f);
   EXPECT_FLOAT_EQ(x[0], 1.2f);
   EXPECT_FLOAT_EQ(x[1], 1.6f);
   EXPECT_EQ(x[2], 0.0f);
   EXPECT_EQ(x[3], 1.0f);
   std::vector<float> y = {30.0f, 40.0f};
-  dsstne::cpu::clip_row_norms(y.data(), 1, 2, 0.0f);  // disabled
+  dsstne::cpu::clip_row_norms(host, y.data(), 1, 2, 0.0f);  // disabled
   EXPECT_EQ(y, (std::vector<float>{30.0f, 40.0f}));
 }
 
@@ -139,7 +142,7 @@ TEST(DenseKernels, ClipColumnNorms) {
   std::vector<float> w = random_floats(n_in * n_out, gen, -2.0f, 2.0f);
   const std::vector<float> w0 = w;
   const float max_norm = 3.4f;
-  dsstne::cpu::clip_column_norms(w.data(), n_in, n_out, max_norm);
+  dsstne::cpu::clip_column_norms(host, w.data(), n_in, n_out, max_norm);
   int clipped = 0;
   for (int64_t o = 0; o < n_out; ++o) {
     double before = 0.0, after = 0.0;

@@ -11,8 +11,11 @@
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
 #include "dsstne/rng.hpp"
+#include "host_context.hpp"
 
 namespace {
+
+using dsstne::testing::host;
 
 using dsstne::DataType;
 
@@ -20,7 +23,7 @@ using dsstne::DataType;
 /// both batches against `want` (the converted values).
 template <typename T>
 void check_conversion(DataType type, const std::vector<T>& data, const std::vector<float>& want) {
-  SCOPED_TRACE(testing::Message() << "data type code " << static_cast<uint32_t>(type));
+  SCOPED_TRACE(::testing::Message() << "data type code " << static_cast<uint32_t>(type));
   ASSERT_EQ(data.size(), 6u);
   dsstne::DenseStorageView d;
   d.type = type;
@@ -28,7 +31,7 @@ void check_conversion(DataType type, const std::vector<T>& data, const std::vect
   d.stride = 3;
   const std::vector<uint32_t> examples = {1, 0};
   std::vector<float> out(6, -1.0f);
-  dsstne::cpu::dense_batch_fill(d, examples.data(), 2, 0, 3, false, out.data());
+  dsstne::cpu::dense_batch_fill(host, d, examples.data(), 2, 0, 3, false, out.data());
   for (int c = 0; c < 3; ++c) {
     EXPECT_EQ(out[c], want[3 + c]);
     EXPECT_EQ(out[3 + c], want[c]);
@@ -46,8 +49,8 @@ void check_conversion(DataType type, const std::vector<T>& data, const std::vect
   const std::vector<int64_t> offsets = {0, 6};
   std::vector<uint32_t> got_indices(6);
   std::vector<float> got(6);
-  dsstne::cpu::sparse_batch_fill(s, &example, 1, offsets.data(), false, {}, got_indices.data(),
-                                 got.data());
+  dsstne::cpu::sparse_batch_fill(host, s, &example, 1, offsets.data(), false, {},
+                                 got_indices.data(), got.data());
   EXPECT_EQ(got_indices, indices);
   EXPECT_EQ(got, want);
 }
@@ -100,32 +103,32 @@ TEST(GatherKernels, IndexedWeightedSparseBatch) {
   const SparseFixture f;
   const std::vector<uint32_t> examples = {3, 0, 1, 2};  // records 1 (empty), 2, 0, 2
   std::vector<int64_t> counts(4);
-  dsstne::cpu::sparse_row_counts(f.view(false), examples.data(), 4, counts.data());
+  dsstne::cpu::sparse_row_counts(host, f.view(false), examples.data(), 4, counts.data());
   EXPECT_EQ(counts, (std::vector<int64_t>{0, 2, 3, 2}));
   const std::vector<int64_t> offsets = {0, 0, 2, 5, 7};
 
   std::vector<uint32_t> idx(7);
   std::vector<float> val(7);
-  dsstne::cpu::sparse_batch_fill(f.view(false), examples.data(), 4, offsets.data(), true, {},
+  dsstne::cpu::sparse_batch_fill(host, f.view(false), examples.data(), 4, offsets.data(), true, {},
                                  idx.data(), val.data());
   EXPECT_EQ(idx, (std::vector<uint32_t>{8, 0, 5, 1, 5, 8, 0}));
   EXPECT_EQ(val, (std::vector<float>{4.0f * 0.5f, 5.0f * 0.5f, 1.0f * 2.0f, 2.0f * 2.0f,
                                      3.0f * 2.0f, 4.0f * 3.0f, 5.0f * 3.0f}));
 
-  dsstne::cpu::sparse_batch_fill(f.view(true), examples.data(), 4, offsets.data(), true, {},
+  dsstne::cpu::sparse_batch_fill(host, f.view(true), examples.data(), 4, offsets.data(), true, {},
                                  idx.data(), val.data());
   EXPECT_EQ(val, (std::vector<float>{0.5f, 0.5f, 2.0f, 2.0f, 2.0f, 3.0f, 3.0f}));
-  dsstne::cpu::sparse_batch_fill(f.view(true), examples.data(), 4, offsets.data(), false, {},
+  dsstne::cpu::sparse_batch_fill(host, f.view(true), examples.data(), 4, offsets.data(), false, {},
                                  idx.data(), val.data());
   EXPECT_EQ(val, std::vector<float>(7, 1.0f));
 
   const std::vector<int64_t> wrong = {0, 1, 3, 6, 8};
-  EXPECT_THROW(dsstne::cpu::sparse_batch_fill(f.view(false), examples.data(), 4, wrong.data(),
+  EXPECT_THROW(dsstne::cpu::sparse_batch_fill(host, f.view(false), examples.data(), 4, wrong.data(),
                                               true, {}, idx.data(), val.data()),
                dsstne::InvalidArgument);
 
   std::vector<float> w(4);
-  dsstne::cpu::gather_weights(f.weights.data(), examples.data(), 4, w.data());
+  dsstne::cpu::gather_weights(host, f.weights.data(), examples.data(), 4, w.data());
   EXPECT_EQ(w, (std::vector<float>{4.0f, 0.5f, 2.0f, 3.0f}));
 }
 
@@ -150,7 +153,7 @@ TEST(GatherKernels, DenoisingDropsAboutPAndSharesTheMaskOfARecord) {
   auto run = [&](const dsstne::DenoiseParams& params) {
     std::vector<uint32_t> idx(2 * n);
     std::vector<float> val(2 * n);
-    dsstne::cpu::sparse_batch_fill(s, examples.data(), 2, offsets.data(), false, params,
+    dsstne::cpu::sparse_batch_fill(host, s, examples.data(), 2, offsets.data(), false, params,
                                    idx.data(), val.data());
     return val;
   };
@@ -190,11 +193,11 @@ TEST(GatherKernels, DenseIndexedWeightedSlice) {
   d.weights = weights.data();
   const std::vector<uint32_t> examples = {2, 1};
   std::vector<float> out(6);
-  dsstne::cpu::dense_batch_fill(d, examples.data(), 2, 1, 3, true, out.data());
+  dsstne::cpu::dense_batch_fill(host, d, examples.data(), 2, 1, 3, true, out.data());
   EXPECT_EQ(out, (std::vector<float>{5.5f, 6.0f, 6.5f, 3.0f, 6.0f, 9.0f}));
-  dsstne::cpu::dense_batch_fill(d, examples.data(), 2, 1, 3, false, out.data());
+  dsstne::cpu::dense_batch_fill(host, d, examples.data(), 2, 1, 3, false, out.data());
   EXPECT_EQ(out, (std::vector<float>{11, 12, 13, 1, 2, 3}));
-  EXPECT_THROW(dsstne::cpu::dense_batch_fill(d, examples.data(), 2, 3, 3, false, out.data()),
+  EXPECT_THROW(dsstne::cpu::dense_batch_fill(host, d, examples.data(), 2, 3, 3, false, out.data()),
                dsstne::InvalidArgument);
 }
 
@@ -210,7 +213,7 @@ TEST(GatherKernels, OneHotDense) {
   d.weights = weights.data();
   const std::vector<uint32_t> examples = {0, 1, 3};
   std::vector<float> out(3 * 4, -1.0f);
-  dsstne::cpu::dense_batch_fill(d, examples.data(), 3, 2, 4, true, out.data());
+  dsstne::cpu::dense_batch_fill(host, d, examples.data(), 3, 2, 4, true, out.data());
   EXPECT_EQ(out, (std::vector<float>{0, 1, 0, 0,  // hot 3
                                      0, 0, 0, 0,  // hot 0 is outside the slice
                                      0, 0, 0, 4}));  // hot 5, weight 4

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "dataset_util.hpp"
 #include "dsstne/config.hpp"
 #include "dsstne/log.hpp"
 #include "dsstne/network.hpp"
@@ -28,19 +29,7 @@ constexpr const char* kConfig = R"({
 })";
 
 std::shared_ptr<DataSet> tiny(const Context& ctx) {
-  static const std::vector<uint64_t> start{0, 2, 3}, end{2, 3, 5};
-  static const std::vector<uint32_t> indices{0, 3, 1, 2, 5};
-  DataSetArrays a;
-  a.name = "x";
-  a.attributes = attr::kSparse | attr::kBoolean;
-  a.type = DataType::UInt;
-  a.dims.width = 6;
-  a.records = 3;
-  a.sparse_start = start.data();
-  a.sparse_end = end.data();
-  a.nnz = int64_t(indices.size());
-  a.sparse_indices = indices.data();
-  return std::make_shared<DataSet>(ctx, a);
+  return testing::boolean_rows(ctx, "x", 6, {{0, 3}, {1}, {2, 5}});
 }
 
 /// Restores the default sink when a test ends, whatever happens in it.

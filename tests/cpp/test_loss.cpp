@@ -15,9 +15,12 @@
 
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
+#include "host_context.hpp"
 
 namespace dsstne {
 namespace {
+
+using dsstne::testing::host;
 
 constexpr ErrorFunction kLosses[] = {ErrorFunction::L1,
                                      ErrorFunction::L2,
@@ -148,19 +151,19 @@ std::vector<float> materialise(const Batch& b, bool softmax) {
 }
 
 std::vector<float> activate(const LossParams& p, std::vector<float> z, int64_t rows, int64_t cols) {
-  cpu::activation_forward(p.activation, z.data(), rows, cols);
+  cpu::activation_forward(host, p.activation, z.data(), rows, cols);
   return z;
 }
 
 double error_of(const LossParams& p, const Batch& b, const std::vector<float>& z) {
   const std::vector<float> a = activate(p, z, b.rows, b.cols);
-  return cpu::output_error(p, a.data(), b.rows, b.cols, b.col_begin, b.view());
+  return cpu::output_error(host, p, a.data(), b.rows, b.cols, b.col_begin, b.view());
 }
 
 std::vector<float> delta_of(const LossParams& p, const Batch& b, const std::vector<float>& z) {
   const std::vector<float> a = activate(p, z, b.rows, b.cols);
   std::vector<float> d(a.size(), std::numeric_limits<float>::quiet_NaN());
-  cpu::output_delta(p, a.data(), b.rows, b.cols, b.col_begin, b.view(), d.data());
+  cpu::output_delta(host, p, a.data(), b.rows, b.cols, b.col_begin, b.view(), d.data());
   return d;
 }
 
@@ -231,7 +234,7 @@ TEST(LossGradient, DeltaMatchesFiniteDifferences) {
       for (Targets kind : kTargets) {
         const bool dsmce = f == ErrorFunction::DataScaledMarginalCrossEntropy;
         if (dsmce && (kind == Targets::Dense || act == Activation::SoftMax)) continue;
-        SCOPED_TRACE(testing::Message()
+        SCOPED_TRACE(::testing::Message()
                      << "loss " << static_cast<int>(f) << " activation " << static_cast<int>(act)
                      << " targets " << static_cast<int>(kind));
         const LossParams p = loss_params(f, act);
@@ -270,7 +273,7 @@ TEST(LossSparse, RawPlusCorrectionEqualsDense) {
   for (ErrorFunction f : losses) {
     for (Activation act : kActivations) {
       for (Targets kind : {Targets::Boolean, Targets::Analog}) {
-        SCOPED_TRACE(testing::Message()
+        SCOPED_TRACE(::testing::Message()
                      << "loss " << static_cast<int>(f) << " activation " << static_cast<int>(act)
                      << " targets " << static_cast<int>(kind));
         const LossParams p = loss_params(f, act);
@@ -306,7 +309,7 @@ TEST(LossValues, HandComputed) {
     b.col_begin = 0;
     b.dense = {t};
     b.weights = {2.0f};
-    return cpu::output_error(p, &a, 1, 1, 0, b.view());
+    return cpu::output_error(host, p, &a, 1, 1, 0, b.view());
   };
   EXPECT_NEAR(error1(ErrorFunction::L1, 0.3f, 1.0f), 1.4, 1e-6);
   EXPECT_NEAR(error1(ErrorFunction::L2, 0.3f, 1.0f), 0.49, 1e-6);
@@ -426,26 +429,26 @@ TEST(LossDsmce, NeedsSparseTargetsAndNoSoftMax) {
   const LossParams p =
       loss_params(ErrorFunction::DataScaledMarginalCrossEntropy, Activation::Sigmoid);
   try {
-    cpu::output_error(p, a.data(), dense.rows, dense.cols, dense.col_begin, dense.view());
+    cpu::output_error(host, p, a.data(), dense.rows, dense.cols, dense.col_begin, dense.view());
     ADD_FAILURE() << "dense targets accepted";
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("DataScaledMarginalCrossEntropy needs sparse targets"),
               std::string::npos);
   }
-  EXPECT_THROW(cpu::output_delta(p, a.data(), dense.rows, dense.cols, dense.col_begin, dense.view(),
-                                 d.data()),
+  EXPECT_THROW(cpu::output_delta(host, p, a.data(), dense.rows, dense.cols, dense.col_begin,
+                                 dense.view(), d.data()),
                InvalidArgument);
   const Batch sparse = make_batch(ErrorFunction::L2, Targets::Analog, gen);
   const LossParams ps =
       loss_params(ErrorFunction::DataScaledMarginalCrossEntropy, Activation::SoftMax);
-  EXPECT_THROW(
-      cpu::output_error(ps, a.data(), sparse.rows, sparse.cols, sparse.col_begin, sparse.view()),
-      InvalidArgument);
-  EXPECT_THROW(cpu::output_delta(ps, a.data(), sparse.rows, sparse.cols, sparse.col_begin,
+  EXPECT_THROW(cpu::output_error(host, ps, a.data(), sparse.rows, sparse.cols, sparse.col_begin,
+                                 sparse.view()),
+               InvalidArgument);
+  EXPECT_THROW(cpu::output_delta(host, ps, a.data(), sparse.rows, sparse.cols, sparse.col_begin,
                                  sparse.view(), d.data()),
                InvalidArgument);
-  EXPECT_NO_THROW(
-      cpu::output_error(p, a.data(), sparse.rows, sparse.cols, sparse.col_begin, sparse.view()));
+  EXPECT_NO_THROW(cpu::output_error(host, p, a.data(), sparse.rows, sparse.cols, sparse.col_begin,
+                                    sparse.view()));
 }
 
 TEST(LossSparse, DuplicateIndices) {
@@ -518,22 +521,22 @@ TEST(LossSparse, LargeBatchMatchesRowByRow) {
   }
   for (Activation act : {Activation::Tanh, Activation::SoftMax}) {
     const LossParams p = loss_params(ErrorFunction::L2, act);
-    cpu::activation_forward(p.activation, a.data(), rows, cols);
+    cpu::activation_forward(host, p.activation, a.data(), rows, cols);
     TargetView t;
     t.sparse = true;
     t.csr = CsrView{offsets.data(), indices.data(), values.data(), rows};
     t.example_weights = w.data();
-    const double total = cpu::output_error(p, a.data(), rows, cols, col_begin, t);
+    const double total = cpu::output_error(host, p, a.data(), rows, cols, col_begin, t);
     std::vector<float> delta(rows * cols);
-    cpu::output_delta(p, a.data(), rows, cols, col_begin, t, delta.data());
+    cpu::output_delta(host, p, a.data(), rows, cols, col_begin, t, delta.data());
     double by_rows = 0.0;
     for (int64_t r = 0; r < rows; ++r) {
       TargetView tr = t;
       tr.csr = CsrView{offsets.data() + r, indices.data(), values.data(), 1};
       tr.example_weights = w.data() + r;
-      by_rows += cpu::output_error(p, a.data() + r * cols, 1, cols, col_begin, tr);
+      by_rows += cpu::output_error(host, p, a.data() + r * cols, 1, cols, col_begin, tr);
       std::vector<float> d(cols);
-      cpu::output_delta(p, a.data() + r * cols, 1, cols, col_begin, tr, d.data());
+      cpu::output_delta(host, p, a.data() + r * cols, 1, cols, col_begin, tr, d.data());
       for (int64_t j = 0; j < cols; ++j) ASSERT_EQ(delta[r * cols + j], d[j]);
     }
     EXPECT_EQ(total, by_rows);
@@ -545,17 +548,17 @@ TEST(LossArguments, RejectsBadInputs) {
   const LossParams p = loss_params(ErrorFunction::L2, Activation::Sigmoid);
   Batch b = make_batch(p.function, Targets::Boolean, gen);
   const std::vector<float> a(b.rows * b.cols, 0.5f);
-  EXPECT_THROW(cpu::output_error(p, a.data(), -1, b.cols, 0, b.view()), InvalidArgument);
+  EXPECT_THROW(cpu::output_error(host, p, a.data(), -1, b.cols, 0, b.view()), InvalidArgument);
   TargetView short_csr = b.view();
   short_csr.csr.rows = b.rows - 1;
-  EXPECT_THROW(cpu::output_error(p, a.data(), b.rows, b.cols, b.col_begin, short_csr),
+  EXPECT_THROW(cpu::output_error(host, p, a.data(), b.rows, b.cols, b.col_begin, short_csr),
                InvalidArgument);
   b.offsets[2] = b.offsets[3] + 1;  // decreasing offsets
-  EXPECT_THROW(cpu::output_error(p, a.data(), b.rows, b.cols, b.col_begin, b.view()),
+  EXPECT_THROW(cpu::output_error(host, p, a.data(), b.rows, b.cols, b.col_begin, b.view()),
                InvalidArgument);
   Batch dense;
-  EXPECT_THROW(cpu::output_error(p, a.data(), 1, 1, 0, dense.view()), InvalidArgument);
-  EXPECT_EQ(cpu::output_error(p, nullptr, 0, 6, 0, dense.view()), 0.0);
+  EXPECT_THROW(cpu::output_error(host, p, a.data(), 1, 1, 0, dense.view()), InvalidArgument);
+  EXPECT_EQ(cpu::output_error(host, p, nullptr, 0, 6, 0, dense.view()), 0.0);
 }
 
 }  // namespace

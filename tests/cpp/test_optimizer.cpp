@@ -10,9 +10,12 @@
 
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
+#include "host_context.hpp"
 
 namespace dsstne {
 namespace {
+
+using dsstne::testing::host;
 
 constexpr int64_t kN = 6;  // a 3 × 2 matrix, flattened
 constexpr int kSteps = 3;
@@ -161,7 +164,7 @@ void check_three_steps(TrainingMode mode, Kernel kernel, Ref ref) {
   for (int s = 1; s <= kSteps; ++s) {
     const UpdateParams u = params(mode, s);
     for (int64_t i = 0; i < kN; ++i) in[i] = input_at(s, i);
-    kernel(u, in.data(), kN, p.data(), v.data(), v2.data());
+    kernel(host, u, in.data(), kN, p.data(), v.data(), v2.data());
     ref(u, s, st);
     expect_close(p, st.p, "param", mode, s);
     expect_close(v, st.v, "v", mode, s);
@@ -181,7 +184,7 @@ TEST(UpdateWeights, SgdMovesAlongTheNegatedGradientWithDecay) {
   std::vector<float> w = {1.0f, -1.0f, 0.0f};
   const std::vector<float> g = {0.0f, 0.0f, 0.0f};
   UpdateParams u = params(TrainingMode::SGD, 1);
-  cpu::update_weights(u, g.data(), 3, w.data(), nullptr, nullptr);
+  cpu::update_weights(host, u, g.data(), 3, w.data(), nullptr, nullptr);
   // Pure decay shrinks towards 0; the zero weight stays (sgn 0 = 0).
   EXPECT_FLOAT_EQ(w[0], 1.0f - 0.05f * (0.01f + 0.002f));
   EXPECT_FLOAT_EQ(w[1], -1.0f + 0.05f * (0.01f + 0.002f));
@@ -202,8 +205,8 @@ TEST(UpdateBiases, AgreeBitwiseWithWeightsOnTheNegatedInput) {
         in[i] = input_at(s, i);
         neg[i] = -in[i];
       }
-      cpu::update_biases(u, in.data(), kN, b.data(), vb.data(), v2b.data());
-      cpu::update_weights(u, neg.data(), kN, w.data(), vw.data(), v2w.data());
+      cpu::update_biases(host, u, in.data(), kN, b.data(), vb.data(), v2b.data());
+      cpu::update_weights(host, u, neg.data(), kN, w.data(), vw.data(), v2w.data());
     }
     const float m_sign = mode == TrainingMode::Adam ? -1.0f : 1.0f;
     for (int64_t i = 0; i < kN; ++i) {
@@ -218,22 +221,24 @@ TEST(UpdateWeights, RejectsMissingStateAndBadArguments) {
   std::vector<float> w(kN, 0.5f), g(kN, 0.1f), v(kN, 0.0f);
   for (TrainingMode mode : {TrainingMode::Momentum, TrainingMode::Nesterov, TrainingMode::AdaGrad,
                             TrainingMode::RMSProp}) {
-    EXPECT_THROW(cpu::update_weights(params(mode, 1), g.data(), kN, w.data(), nullptr, nullptr),
-                 InvalidArgument);
+    EXPECT_THROW(
+        cpu::update_weights(host, params(mode, 1), g.data(), kN, w.data(), nullptr, nullptr),
+        InvalidArgument);
   }
   for (TrainingMode mode : {TrainingMode::AdaDelta, TrainingMode::Adam}) {
-    EXPECT_THROW(cpu::update_biases(params(mode, 1), g.data(), kN, w.data(), v.data(), nullptr),
-                 InvalidArgument);
+    EXPECT_THROW(
+        cpu::update_biases(host, params(mode, 1), g.data(), kN, w.data(), v.data(), nullptr),
+        InvalidArgument);
   }
-  EXPECT_THROW(cpu::update_weights(params(TrainingMode::Adam, 0), g.data(), kN, w.data(), v.data(),
-                                   v.data()),
-               InvalidArgument);
-  EXPECT_THROW(cpu::update_weights(params(static_cast<TrainingMode>(17), 1), g.data(), kN, w.data(),
+  EXPECT_THROW(cpu::update_weights(host, params(TrainingMode::Adam, 0), g.data(), kN, w.data(),
                                    v.data(), v.data()),
                InvalidArgument);
+  EXPECT_THROW(cpu::update_weights(host, params(static_cast<TrainingMode>(17), 1), g.data(), kN,
+                                   w.data(), v.data(), v.data()),
+               InvalidArgument);
   // SGD needs no state.
-  EXPECT_NO_THROW(
-      cpu::update_weights(params(TrainingMode::SGD, 1), g.data(), kN, w.data(), nullptr, nullptr));
+  EXPECT_NO_THROW(cpu::update_weights(host, params(TrainingMode::SGD, 1), g.data(), kN, w.data(),
+                                      nullptr, nullptr));
 }
 
 }  // namespace

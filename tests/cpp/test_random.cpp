@@ -12,9 +12,12 @@
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
 #include "dsstne/rng.hpp"
+#include "host_context.hpp"
 
 namespace dsstne {
 namespace {
+
+using dsstne::testing::host;
 
 constexpr int64_t kIn = 200;
 constexpr int64_t kOut = 300;
@@ -25,7 +28,7 @@ RandomStream init_stream(uint64_t seed = 12134) {
 
 std::vector<float> init_full(WeightInit scheme, float scale, const RandomStream& rs) {
   std::vector<float> w(kIn * kOut);
-  cpu::init_weights(scheme, scale, rs, kIn, kOut, MatrixBlock{0, kIn, 0, kOut}, w.data());
+  cpu::init_weights(host, scheme, scale, rs, kIn, kOut, MatrixBlock{0, kIn, 0, kOut}, w.data());
   return w;
 }
 
@@ -102,7 +105,7 @@ TEST(InitWeights, ColumnSliceMatchesTheWholeMatrix) {
     const std::vector<float> full = init_full(scheme, 1.0f, rs);
     const int64_t begin = 100, cols = 200;
     std::vector<float> part(kIn * cols);
-    cpu::init_weights(scheme, 1.0f, rs, kIn, kOut, MatrixBlock{0, kIn, begin, cols}, part.data());
+    cpu::init_weights(host, scheme, 1.0f, rs, kIn, kOut, MatrixBlock{0, kIn, begin, cols}, part.data());
     for (int64_t i = 0; i < kIn; ++i) {
       for (int64_t c = 0; c < cols; ++c) {
         ASSERT_EQ(part[i * cols + c], full[i * kOut + begin + c]) << i << "," << c;
@@ -117,7 +120,7 @@ TEST(InitWeights, RowBlockMatchesTheWholeMatrix) {
     const std::vector<float> full = init_full(scheme, 1.0f, rs);
     const MatrixBlock block{17, 40, 100, 200};
     std::vector<float> part(std::size_t(block.rows * block.cols));
-    cpu::init_weights(scheme, 1.0f, rs, kIn, kOut, block, part.data());
+    cpu::init_weights(host, scheme, 1.0f, rs, kIn, kOut, block, part.data());
     for (int64_t i = 0; i < block.rows; ++i)
       for (int64_t c = 0; c < block.cols; ++c)
         ASSERT_EQ(part[std::size_t(i * block.cols + c)],
@@ -127,13 +130,13 @@ TEST(InitWeights, RowBlockMatchesTheWholeMatrix) {
 
 TEST(InitWeights, RejectsBadArguments) {
   std::vector<float> w(kIn * kOut);
-  EXPECT_THROW(cpu::init_weights(static_cast<WeightInit>(42), 1.0f, init_stream(), kIn, kOut,
+  EXPECT_THROW(cpu::init_weights(host, static_cast<WeightInit>(42), 1.0f, init_stream(), kIn, kOut,
                                  MatrixBlock{0, kIn, 0, kOut}, w.data()),
                InvalidArgument);
-  EXPECT_THROW(cpu::init_weights(WeightInit::Xavier, 1.0f, init_stream(), kIn, kOut,
+  EXPECT_THROW(cpu::init_weights(host, WeightInit::Xavier, 1.0f, init_stream(), kIn, kOut,
                                  MatrixBlock{0, kIn, 200, 101}, w.data()),
                InvalidArgument);
-  EXPECT_THROW(cpu::init_weights(WeightInit::Xavier, 1.0f, init_stream(), kIn, kOut,
+  EXPECT_THROW(cpu::init_weights(host, WeightInit::Xavier, 1.0f, init_stream(), kIn, kOut,
                                  MatrixBlock{kIn - 1, 2, 0, kOut}, w.data()),
                InvalidArgument);
 }
@@ -142,14 +145,14 @@ TEST(Shuffle, IsAReproduciblePermutationPerStream) {
   const int64_t n = 5000;
   const RandomStream rs{99, make_stream(RandomPurpose::kShuffle, 0, 4)};
   std::vector<uint32_t> a(n), b(n), c(n);
-  cpu::shuffle_permutation(rs, n, a.data());
-  cpu::shuffle_permutation(rs, n, b.data());
+  cpu::shuffle_permutation(host, rs, n, a.data());
+  cpu::shuffle_permutation(host, rs, n, b.data());
   EXPECT_EQ(a, b);
   std::vector<uint32_t> sorted = a;
   std::sort(sorted.begin(), sorted.end());
   for (int64_t i = 0; i < n; ++i) ASSERT_EQ(sorted[i], uint32_t(i));
 
-  cpu::shuffle_permutation(RandomStream{99, make_stream(RandomPurpose::kShuffle, 0, 5)}, n,
+  cpu::shuffle_permutation(host, RandomStream{99, make_stream(RandomPurpose::kShuffle, 0, 5)}, n,
                            c.data());
   EXPECT_NE(a, c);
   int64_t fixed = 0;
@@ -161,7 +164,7 @@ TEST(Shuffle, IsTheStableArgsortOfTheKeys) {
   const int64_t n = 1000;
   const RandomStream rs{5, 77};
   std::vector<uint32_t> perm(n);
-  cpu::shuffle_permutation(rs, n, perm.data());
+  cpu::shuffle_permutation(host, rs, n, perm.data());
   for (int64_t i = 1; i < n; ++i) {
     const uint32_t k0 = philox(rs.seed, rs.stream, perm[i - 1]).v[0];
     const uint32_t k1 = philox(rs.seed, rs.stream, perm[i]).v[0];
@@ -186,7 +189,7 @@ TEST(Dropout, InvertedDropoutKeepsAboutOneMinusPAndRescales) {
   ActivationParams relu{Activation::RectifiedLinear};
   std::vector<float> a = standard_normal(kRows * kCols), orig = a, saved(a.size());
   std::vector<uint8_t> mask(a.size());
-  cpu::dropout_forward(relu, p, kDropStream, kCols, 0, kRows, kCols, a.data(), saved.data(),
+  cpu::dropout_forward(host, relu, p, kDropStream, kCols, 0, kRows, kCols, a.data(), saved.data(),
                        mask.data());
   EXPECT_EQ(saved, orig);
   int64_t kept = 0;
@@ -205,11 +208,11 @@ TEST(Dropout, ColumnSliceUsesGlobalCounters) {
   ActivationParams tanh_act{Activation::Tanh};
   std::vector<float> a(kRows * kCols, 1.0f), saved(a.size());
   std::vector<uint8_t> full(a.size()), part(kRows * 100);
-  cpu::dropout_forward(tanh_act, p, kDropStream, kCols, 0, kRows, kCols, a.data(), saved.data(),
-                       full.data());
+  cpu::dropout_forward(host, tanh_act, p, kDropStream, kCols, 0, kRows, kCols, a.data(),
+                       saved.data(), full.data());
   std::vector<float> b(kRows * 100, 1.0f), saved_b(b.size());
-  cpu::dropout_forward(tanh_act, p, kDropStream, kCols, 200, kRows, 100, b.data(), saved_b.data(),
-                       part.data());
+  cpu::dropout_forward(host, tanh_act, p, kDropStream, kCols, 200, kRows, 100, b.data(),
+                       saved_b.data(), part.data());
   for (int64_t r = 0; r < kRows; ++r) {
     for (int64_t c = 0; c < 100; ++c) ASSERT_EQ(part[r * 100 + c], full[r * kCols + 200 + c]);
   }
@@ -222,7 +225,7 @@ TEST(Dropout, AlphaDropoutKeepsZeroMeanUnitVariance) {
   selu.alpha = 1.67326f;
   std::vector<float> a = standard_normal(kRows * kCols), saved(a.size());
   std::vector<uint8_t> mask(a.size());
-  cpu::dropout_forward(selu, p, kDropStream, kCols, 0, kRows, kCols, a.data(), saved.data(),
+  cpu::dropout_forward(host, selu, p, kDropStream, kCols, 0, kRows, kCols, a.data(), saved.data(),
                        mask.data());
   const Moments m = moments(a);
   EXPECT_NEAR(m.mean, 0.0, 0.03);
@@ -246,13 +249,13 @@ void expect_backward_matches_forward(const ActivationParams& act, float p) {
   const float h = 0.01f;
   for (float& x : b) x += h;
   std::vector<uint8_t> mask(n), mask_b(n);
-  cpu::dropout_forward(act, p, kDropStream, kCols, 0, kRows, kCols, a.data(), saved.data(),
+  cpu::dropout_forward(host, act, p, kDropStream, kCols, 0, kRows, kCols, a.data(), saved.data(),
                        mask.data());
-  cpu::dropout_forward(act, p, kDropStream, kCols, 0, kRows, kCols, b.data(), saved.data(),
+  cpu::dropout_forward(host, act, p, kDropStream, kCols, 0, kRows, kCols, b.data(), saved.data(),
                        mask_b.data());
   ASSERT_EQ(mask, mask_b);
   std::vector<float> g(n, 1.0f);
-  cpu::dropout_backward(act, p, mask.data(), kRows, kCols, g.data());
+  cpu::dropout_backward(host, act, p, mask.data(), kRows, kCols, g.data());
   for (int64_t i = 0; i < n; ++i) ASSERT_NEAR((b[i] - a[i]) / h, g[i], 2e-3) << i;
 }
 
@@ -271,21 +274,22 @@ TEST(Dropout, ZeroProbabilityIsTheIdentity) {
   std::vector<float> a = standard_normal(100), orig = a, saved(100), g(100, 2.0f);
   std::vector<uint8_t> mask(100, 7);
   ActivationParams elu{Activation::ExponentialLinear};
-  cpu::dropout_forward(elu, 0.0f, kDropStream, 10, 0, 10, 10, a.data(), saved.data(), mask.data());
+  cpu::dropout_forward(host, elu, 0.0f, kDropStream, 10, 0, 10, 10, a.data(), saved.data(),
+                       mask.data());
   EXPECT_EQ(a, orig);
   EXPECT_EQ(saved, orig);
   for (uint8_t m : mask) ASSERT_EQ(m, 1);
-  cpu::dropout_backward(elu, 0.0f, mask.data(), 10, 10, g.data());
+  cpu::dropout_backward(host, elu, 0.0f, mask.data(), 10, 10, g.data());
   for (float x : g) ASSERT_EQ(x, 2.0f);
 }
 
 TEST(Dropout, RejectsProbabilityOne) {
   std::vector<float> a(4), saved(4);
   std::vector<uint8_t> mask(4);
-  EXPECT_THROW(cpu::dropout_forward(ActivationParams{}, 1.0f, kDropStream, 2, 0, 2, 2, a.data(),
-                                    saved.data(), mask.data()),
+  EXPECT_THROW(cpu::dropout_forward(host, ActivationParams{}, 1.0f, kDropStream, 2, 0, 2, 2,
+                                    a.data(), saved.data(), mask.data()),
                InvalidArgument);
-  EXPECT_THROW(cpu::dropout_backward(ActivationParams{}, 1.0f, mask.data(), 2, 2, a.data()),
+  EXPECT_THROW(cpu::dropout_backward(host, ActivationParams{}, 1.0f, mask.data(), 2, 2, a.data()),
                InvalidArgument);
 }
 

@@ -17,8 +17,11 @@
 
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
+#include "host_context.hpp"
 
 namespace {
+
+using dsstne::testing::host;
 
 /// A random CSR batch (with empty rows and duplicate indices) and its dense form.
 struct Batch {
@@ -95,9 +98,9 @@ TEST(SparseKernels, ProductMatchesDenseGemm) {
     const std::vector<float> z0 = random_floats(rows * n_out, gen);  // e.g. the biases
 
     std::vector<float> z = z0;
-    dsstne::cpu::sparse_product(b.view(boolean), w.data(), n_out, z.data());
+    dsstne::cpu::sparse_product(host, b.view(boolean), w.data(), n_out, z.data());
     std::vector<float> want = z0;
-    dsstne::cpu::gemm(false, false, rows, n_out, n_in, 1.0f, b.dense.data(), n_in, w.data(),
+    dsstne::cpu::gemm(host, false, false, rows, n_out, n_in, 1.0f, b.dense.data(), n_in, w.data(),
                       n_out, 1.0f, want.data(), n_out);
     for (size_t i = 0; i < z.size(); ++i) EXPECT_NEAR(z[i], want[i], 1e-5) << "element " << i;
   }
@@ -111,7 +114,7 @@ TEST(SparseKernels, ProductSumsInStorageOrder) {
   dsstne::CsrView x{offsets.data(), indices.data(), values.data(), 1};
   const std::vector<float> w = {1.0f, 0.0f, 1.0f};  // n_in 3 × n_out 1
   float z = 0.0f;
-  dsstne::cpu::sparse_product(x, w.data(), 1, &z);
+  dsstne::cpu::sparse_product(host, x, w.data(), 1, &z);
   EXPECT_EQ(z, ((0.0f + 1e8f) + 1.0f) + -1e8f);
 }
 
@@ -126,9 +129,9 @@ TEST(SparseKernels, TransposedProductMatchesDenseAndIsThreadCountInvariant) {
     const float alpha = -1.0f / rows;
 
     for (float beta : {0.0f, 1.0f, 0.5f}) {
-      SCOPED_TRACE(testing::Message() << "beta=" << beta);
+      SCOPED_TRACE(::testing::Message() << "beta=" << beta);
       std::vector<float> want = g0;
-      dsstne::cpu::gemm(true, false, n_in, n_out, rows, alpha, b.dense.data(), n_in,
+      dsstne::cpu::gemm(host, true, false, n_in, n_out, rows, alpha, b.dense.data(), n_in,
                         delta.data(), n_out, beta, want.data(), n_out);
 
       std::vector<float> results[2];
@@ -137,8 +140,8 @@ TEST(SparseKernels, TransposedProductMatchesDenseAndIsThreadCountInvariant) {
         set_threads(threads);
         std::vector<float> g = g0;
         if (beta == 0.0f) g.assign(g.size(), std::numeric_limits<float>::quiet_NaN());
-        dsstne::cpu::sparse_transposed_product(b.view(boolean), delta.data(), n_in, n_out, alpha,
-                                               beta, g.data());
+        dsstne::cpu::sparse_transposed_product(host, b.view(boolean), delta.data(), n_in, n_out,
+                                               alpha, beta, g.data());
         results[threads - 1] = g;
       }
       set_threads(saved);
@@ -154,9 +157,9 @@ TEST(SparseKernels, TransposedProductRejectsIndexBeyondInputs) {
   const std::vector<uint32_t> indices = {5};
   dsstne::CsrView x{offsets.data(), indices.data(), nullptr, 1};
   std::vector<float> delta(2), grad(5 * 2);
-  EXPECT_THROW(dsstne::cpu::sparse_transposed_product(x, delta.data(), 5, 2, 1.0f, 0.0f,
-                                                      grad.data()),
-               dsstne::InvalidArgument);
+  EXPECT_THROW(
+      dsstne::cpu::sparse_transposed_product(host, x, delta.data(), 5, 2, 1.0f, 0.0f, grad.data()),
+      dsstne::InvalidArgument);
 }
 
 TEST(SparseKernels, CsrToDenseSlicesAndSumsDuplicates) {
@@ -165,13 +168,13 @@ TEST(SparseKernels, CsrToDenseSlicesAndSumsDuplicates) {
   const Batch b = make_batch(rows, n_in, false, gen);
   const int64_t col_begin = 12, cols = 20;
   std::vector<float> out(rows * cols, 5.0f);
-  dsstne::cpu::csr_to_dense(b.view(false), col_begin, cols, out.data());
+  dsstne::cpu::csr_to_dense(host, b.view(false), col_begin, cols, out.data());
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c)
       EXPECT_NEAR(out[r * cols + c], b.dense[r * n_in + col_begin + c], 1e-6);
 
   out.assign(rows * n_in, 5.0f);
-  dsstne::cpu::csr_to_dense(b.view(true), 0, n_in, out.data());  // Boolean: counts
+  dsstne::cpu::csr_to_dense(host, b.view(true), 0, n_in, out.data());  // Boolean: counts
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < n_in; ++c) {
       float count = 0.0f;

@@ -14,8 +14,11 @@
 
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
+#include "host_context.hpp"
 
 namespace {
+
+using dsstne::testing::host;
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
@@ -60,15 +63,15 @@ void reference_topk(const std::vector<float>& scores, int64_t rows, int64_t cols
 
 void check_topk(const std::vector<float>& scores, int64_t rows, int64_t cols, int64_t col_begin,
                 int64_t k, const Exclusions* ex) {
-  SCOPED_TRACE(testing::Message() << "rows=" << rows << " cols=" << cols << " k=" << k
-                                  << " col_begin=" << col_begin);
+  SCOPED_TRACE(::testing::Message()
+               << "rows=" << rows << " cols=" << cols << " k=" << k << " col_begin=" << col_begin);
   std::vector<float> want_s, got_s(rows * k, 123.0f);
   std::vector<uint32_t> want_i, got_i(rows * k, 77u);
   reference_topk(scores, rows, cols, col_begin, k, ex, want_s, want_i);
   dsstne::CsrView view;
   if (ex) view = ex->view();
-  dsstne::cpu::topk(scores.data(), rows, cols, col_begin, k, ex ? &view : nullptr, got_s.data(),
-                    got_i.data());
+  dsstne::cpu::topk(host, scores.data(), rows, cols, col_begin, k, ex ? &view : nullptr,
+                    got_s.data(), got_i.data());
   for (int64_t j = 0; j < rows * k; ++j) {
     ASSERT_EQ(got_i[j], want_i[j]) << "row " << j / k << " rank " << j % k;
     // Bitwise: the kernel must report the stored score itself (−0 and NaN included).
@@ -115,7 +118,7 @@ TEST(TopkKernels, PadsWhenFewerCandidatesThanK) {
   std::vector<float> s(rows * 9);
   std::vector<uint32_t> i(rows * 9);
   const dsstne::CsrView view = ex.view();
-  dsstne::cpu::topk(scores.data(), rows, cols, 0, 9, &view, s.data(), i.data());
+  dsstne::cpu::topk(host, scores.data(), rows, cols, 0, 9, &view, s.data(), i.data());
   // Row 0: 2, 1, 0.5 (col 0), 0.5 (col 5), −inf (a real candidate), NaN, then padding.
   EXPECT_EQ(i[0], 2u);
   EXPECT_EQ(i[2], 0u);
@@ -154,11 +157,11 @@ TEST(TopkKernels, ZeroKAndBadArguments) {
   const std::vector<float> scores = {1.0f, 2.0f};
   float s = 9.0f;
   uint32_t i = 9;
-  dsstne::cpu::topk(scores.data(), 1, 2, 0, 0, nullptr, &s, &i);
+  dsstne::cpu::topk(host, scores.data(), 1, 2, 0, 0, nullptr, &s, &i);
   EXPECT_EQ(s, 9.0f);
   Exclusions ex;  // zero rows, but the scores have one
   const dsstne::CsrView view = ex.view();
-  EXPECT_THROW(dsstne::cpu::topk(scores.data(), 1, 2, 0, 1, &view, &s, &i),
+  EXPECT_THROW(dsstne::cpu::topk(host, scores.data(), 1, 2, 0, 1, &view, &s, &i),
                dsstne::InvalidArgument);
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// @file context.hpp
-/// @brief Where and how a network runs: the device, the random seed, the communicator.
+/// @brief Where and how kernels run: the device, its stream, library handles and scratch
+/// (docs/design.md "Execution context"), the random seed and the communicator.
 
 #include <cstdint>
 #include <memory>
@@ -13,38 +14,65 @@ namespace dsstne {
 
 enum class Device { CPU, CUDA };
 
+namespace cuda {
+/// What a CUDA context owns on its device: a stream, the cuBLAS handle, the workspace pool
+/// (cuda/include/dsstne/cuda/context.cuh). Opaque to device-neutral code.
+struct Resources;
+}  // namespace cuda
+
+/// A cheap handle: copies share one execution state (device, stream, handles, workspace,
+/// communicator), so a DataSet, Layer or Weight made from a context runs on its stream. Two
+/// contexts constructed separately share nothing, even on one device. The seed and the TF32
+/// choice are settings of each copy.
 class Context {
  public:
   /// A CPU context with one rank.
   Context() : Context(Device::CPU, 0, 12134) {}
-  /// @throws NotSupported for Device::CUDA until the CUDA backend is built into the library.
+  /// Checks that the device exists; a CUDA context makes its stream and handles on first use.
+  /// @throws NotSupported for Device::CUDA when the library has no CUDA backend, CudaError when
+  ///         the device is not visible.
   Context(Device device, int device_ordinal, uint64_t seed,
           std::shared_ptr<Communicator> comm = nullptr);
   /// Parses "cpu", "cuda" or "cuda:N".
   static Context from_string(const std::string& device, uint64_t seed);
 
-  Device device() const { return device_; }
-  bool is_cuda() const { return device_ == Device::CUDA; }
-  int device_ordinal() const { return device_ordinal_; }
+  Device device() const;
+  bool is_cuda() const { return device() == Device::CUDA; }
+  int device_ordinal() const;
+  /// "cpu" or "cuda:N".
+  std::string device_string() const;
+  /// Whether `other` runs on the same device (kind and ordinal), with or without shared state.
+  bool same_device(const Context& other) const {
+    return device() == other.device() && device_ordinal() == other.device_ordinal();
+  }
+  /// Whether `other` is a copy of this context (same stream, handles and workspace).
+  bool shares_state_with(const Context& other) const { return state_ == other.state_; }
+
   uint64_t seed() const { return seed_; }
   void set_seed(uint64_t seed) { seed_ = seed; }
-  Communicator& comm() const { return *comm_; }
-  /// The same device and settings, communicating through `comm` (one rank of several).
+  Communicator& comm() const;
+  /// The same device and settings, communicating through `comm` (one rank of several). The
+  /// copy has an execution state of its own.
   Context with_communicator(std::shared_ptr<Communicator> comm) const;
-  /// TF32 tensor-core math for dense products on the GPU (opt-in; float32 by default). Networks
-  /// apply their context's choice before each pass. No effect on the CPU.
-  void set_tf32(bool on);
+  /// TF32 tensor-core math for dense products on the GPU (opt-in; float32 by default), applied
+  /// by every GEMM called with this context. No effect on the CPU.
+  void set_tf32(bool on) { tf32_ = on; }
   bool tf32() const { return tf32_; }
   std::string describe() const;
   /// Whether this build of libdsstne contains the CUDA backend.
   static bool cuda_built();
 
+  /// The CUDA resources of this context and its copies, made on first use.
+  /// @throws InvalidArgument for a CPU context.
+  cuda::Resources& cuda_resources() const;
+  /// The CUDA resources if some call has made them, else nullptr (never makes them).
+  cuda::Resources* cuda_resources_if_made() const;
+
  private:
-  Device device_;
-  int device_ordinal_;
+  struct State;
+  std::shared_ptr<State> state_;
   uint64_t seed_;
   bool tf32_ = false;
-  std::shared_ptr<Communicator> comm_;
 };
 
 }  // namespace dsstne

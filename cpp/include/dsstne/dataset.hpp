@@ -71,10 +71,13 @@ class DataSet {
   ///         width, offsets out of order, NaN/Inf values, inconsistent attributes or sizes).
   DataSet(const Context& ctx, const DataSetArrays& arrays);
 
-  /// A copy of this data set on another context's device.
+  /// A copy of this data set on another context's device (any device to any other: through the
+  /// host).
   std::shared_ptr<DataSet> to(const Context& ctx) const;
   /// The device holding the data.
   Device device() const { return ctx_.device(); }
+  /// The context it was made with: its device (kind and ordinal) and stream.
+  const Context& context() const { return ctx_; }
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
   uint32_t attributes() const { return attributes_; }
@@ -122,18 +125,24 @@ class DataSet {
   const DeviceBuffer<float>& weights_buffer() const { return weights_; }
   const DeviceBuffer<uint32_t>& index_buffer() const { return index_; }
 
+  // The batch loaders run on `ctx`, the context of the network that asks (it may be another
+  // context than the data set's on the same device): the batch is part of that network's step,
+  // so its kernels must be ordered on that network's stream. @throws InvalidArgument for a
+  // context on another device.
+
   /// Gathers the sparse rows of the examples `examples[0..rows)` (device memory) into `out`.
-  void load_sparse_batch(const uint32_t* examples, int64_t rows, bool apply_weights,
-                         const DenoiseParams& denoise, SparseBatch& out) const;
+  void load_sparse_batch(const Context& ctx, const uint32_t* examples, int64_t rows,
+                         bool apply_weights, const DenoiseParams& denoise, SparseBatch& out) const;
   /// Writes local columns [col_begin, col_begin+cols) of the examples as dense float rows.
-  void load_dense_batch(const uint32_t* examples, int64_t rows, int64_t col_begin, int64_t cols,
-                        bool apply_weights, float* out) const;
+  void load_dense_batch(const Context& ctx, const uint32_t* examples, int64_t rows,
+                        int64_t col_begin, int64_t cols, bool apply_weights, float* out) const;
   /// Writes the example weights (Weighted data sets only).
-  void load_weights(const uint32_t* examples, int64_t rows, float* out) const;
+  void load_weights(const Context& ctx, const uint32_t* examples, int64_t rows, float* out) const;
 
  private:
   SparseStorageView sparse_view() const;
   DenseStorageView dense_view() const;
+  void check_loader(const Context& ctx) const;
   void validate(const DataSetArrays& a);
   template <typename T>
   void store(DeviceBuffer<T>& buffer, const T* data, std::size_t n, const char* suffix,

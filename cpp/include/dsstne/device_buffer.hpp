@@ -4,8 +4,9 @@
 /// @brief DeviceBuffer<T>: owning, move-only memory on a context's device with a host mirror and
 /// memory accounting (DSSTNE's "GPU buffer manager").
 ///
-/// On the CPU backend device memory is host memory and the mirror is the buffer itself. No
-/// managed memory is ever used.
+/// A buffer keeps the context it was made with: its copies and fills run on that context's stream
+/// with its device current. On the CPU backend device memory is host memory and the mirror is the
+/// buffer itself. No managed memory is ever used.
 
 #include <algorithm>
 #include <cstddef>
@@ -19,23 +20,29 @@
 
 namespace dsstne {
 
-/// Bytes currently allocated by DeviceBuffers, per device kind, and their high-water mark.
+/// Bytes currently allocated by DeviceBuffers and context workspaces, per device kind, their
+/// high-water mark, and how many allocations were made so far (a training step makes none).
 struct MemoryUsage {
   int64_t cpu_bytes = 0;
   int64_t cuda_bytes = 0;
   int64_t cpu_peak = 0;
   int64_t cuda_peak = 0;
+  int64_t cpu_allocations = 0;
+  int64_t cuda_allocations = 0;
 };
 MemoryUsage memory_usage();
 
 namespace detail {
-/// Allocates bytes on the device; throws OutOfMemory naming `what` and the size.
-void* device_allocate(Device device, std::size_t bytes, const std::string& what);
-void device_free(Device device, void* ptr, std::size_t bytes) noexcept;
-void copy_to_device(Device device, void* dst, const void* src, std::size_t bytes);
-void copy_to_host(Device device, void* dst, const void* src, std::size_t bytes);
-void copy_on_device(Device device, void* dst, const void* src, std::size_t bytes);
-void device_zero(Device device, void* dst, std::size_t bytes);
+/// Allocates bytes on the context's device; throws OutOfMemory naming `what` and the size.
+void* device_allocate(const Context& ctx, std::size_t bytes, const std::string& what);
+void device_free(const Context& ctx, void* ptr, std::size_t bytes) noexcept;
+void copy_to_device(const Context& ctx, void* dst, const void* src, std::size_t bytes);
+void copy_to_host(const Context& ctx, void* dst, const void* src, std::size_t bytes);
+void copy_on_device(const Context& ctx, void* dst, const void* src, std::size_t bytes);
+void device_zero(const Context& ctx, void* dst, std::size_t bytes);
+/// Counts memory taken (bytes > 0: one more allocation) or given back (bytes < 0) outside a
+/// DeviceBuffer, such as a context's workspace, in memory_usage().
+void note_memory(Device device, int64_t bytes) noexcept;
 }  // namespace detail
 
 template <typename T>
@@ -44,7 +51,7 @@ class DeviceBuffer {
   DeviceBuffer() = default;
   /// Allocates n elements on the context's device, zero-filled. `name` appears in errors.
   DeviceBuffer(const Context& ctx, std::size_t n, std::string name)
-      : device_(ctx.device()), name_(std::move(name)) {
+      : ctx_(ctx), name_(std::move(name)) {
     allocate(n);
   }
   /// A buffer that uses `n` elements of caller-owned host memory without copying them (CPU
@@ -60,7 +67,8 @@ class DeviceBuffer {
   ~DeviceBuffer() { release(); }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& other) noexcept { swap(other); }
+  // Moves copy the context handle (no allocation) and leave `other` empty on the same device.
+  DeviceBuffer(DeviceBuffer&& other) noexcept : ctx_(other.ctx_) { swap(other); }
   DeviceBuffer& operator=(DeviceBuffer&& other) noexcept {
     if (this != &other) {
       release();
@@ -74,7 +82,10 @@ class DeviceBuffer {
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   const std::string& name() const { return name_; }
-  Device device() const { return device_; }
+  Device device() const { return ctx_.device(); }
+  int device_ordinal() const { return ctx_.device_ordinal(); }
+  /// The context the buffer was made with (its device and stream).
+  const Context& context() const { return ctx_; }
 
   /// Reallocates to n elements when n is larger than the capacity; keeps the first
   /// min(size, n) elements, and zero-fills the rest.
@@ -82,22 +93,20 @@ class DeviceBuffer {
     DSSTNE_EXPECTS(!borrowed_ || n == size_, "buffer '", name_,
                    "' views caller-owned memory and cannot be resized");
     if (n <= capacity_) {
-      if (n > size_) detail::device_zero(device_, data_ + size_, (n - size_) * sizeof(T));
+      if (n > size_) detail::device_zero(ctx_, data_ + size_, (n - size_) * sizeof(T));
       size_ = n;
       return;
     }
-    DeviceBuffer grown;
-    grown.device_ = device_;
-    grown.name_ = name_;
+    DeviceBuffer grown(ctx_, name_);
     grown.allocate(n);
-    if (size_ > 0) detail::copy_on_device(device_, grown.data_, data_, size_ * sizeof(T));
+    if (size_ > 0) detail::copy_on_device(ctx_, grown.data_, data_, size_ * sizeof(T));
     swap(grown);
   }
   /// Copies n host elements into the buffer (growing it when needed).
   void upload(const T* src, std::size_t n) {
     DSSTNE_EXPECTS(!borrowed_, "buffer '", name_, "' views caller-owned memory");
     resize(n);
-    if (n > 0) detail::copy_to_device(device_, data_, src, n * sizeof(T));
+    if (n > 0) detail::copy_to_device(ctx_, data_, src, n * sizeof(T));
   }
   void upload(const std::vector<T>& src) { upload(src.data(), src.size()); }
   /// Copies the buffer into host memory.
@@ -110,38 +119,39 @@ class DeviceBuffer {
   void download_to(T* dst, std::size_t n) const {
     DSSTNE_EXPECTS(n <= size_, "buffer '", name_, "' holds ", size_, " elements, ", n,
                    " were asked for");
-    if (n > 0) detail::copy_to_host(device_, dst, data_, n * sizeof(T));
+    if (n > 0) detail::copy_to_host(ctx_, dst, data_, n * sizeof(T));
   }
   /// Whether the buffer views caller-owned memory (borrow()).
   bool borrowed() const { return borrowed_; }
   void zero() {
     DSSTNE_EXPECTS(!borrowed_, "buffer '", name_, "' views caller-owned memory");
-    if (size_ > 0) detail::device_zero(device_, data_, size_ * sizeof(T));
+    if (size_ > 0) detail::device_zero(ctx_, data_, size_ * sizeof(T));
   }
 
  private:
+  DeviceBuffer(const Context& ctx, std::string name) : ctx_(ctx), name_(std::move(name)) {}
   void allocate(std::size_t n) {
     if (n > 0) {
-      data_ = static_cast<T*>(detail::device_allocate(device_, n * sizeof(T), name_));
-      detail::device_zero(device_, data_, n * sizeof(T));
+      data_ = static_cast<T*>(detail::device_allocate(ctx_, n * sizeof(T), name_));
+      detail::device_zero(ctx_, data_, n * sizeof(T));
     }
     size_ = capacity_ = n;
   }
   void release() noexcept {
-    if (data_ != nullptr && !borrowed_) detail::device_free(device_, data_, capacity_ * sizeof(T));
+    if (data_ != nullptr && !borrowed_) detail::device_free(ctx_, data_, capacity_ * sizeof(T));
     data_ = nullptr;
     size_ = capacity_ = 0;
     borrowed_ = false;
   }
   void swap(DeviceBuffer& other) noexcept {
-    std::swap(device_, other.device_);
+    std::swap(ctx_, other.ctx_);
     std::swap(name_, other.name_);
     std::swap(data_, other.data_);
     std::swap(size_, other.size_);
     std::swap(capacity_, other.capacity_);
     std::swap(borrowed_, other.borrowed_);
   }
-  Device device_ = Device::CPU;
+  Context ctx_;
   std::string name_;
   T* data_ = nullptr;
   std::size_t size_ = 0;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "dsstne/context.hpp"
 #include "dsstne/kernel_types.hpp"
 
 namespace dsstne {
@@ -47,6 +48,8 @@ namespace cuda {
 
 }  // namespace dsstne
 
-/// Calls dsstne::cuda::name or dsstne::cpu::name with the same arguments, by the context's device.
-#define DSSTNE_DISPATCH(ctx, name, ...) \
-  ((ctx).is_cuda() ? ::dsstne::cuda::name(__VA_ARGS__) : ::dsstne::cpu::name(__VA_ARGS__))
+/// Calls dsstne::cuda::name or dsstne::cpu::name by the context's device, with the context first
+/// and then the same arguments.
+#define DSSTNE_DISPATCH(ctx, name, ...)                        \
+  ((ctx).is_cuda() ? ::dsstne::cuda::name((ctx), __VA_ARGS__) \
+                   : ::dsstne::cpu::name((ctx), __VA_ARGS__))

@@ -22,14 +22,18 @@ struct MemoryItem {
   double bytes = 0;   ///< double: sizes of absurd configs overflow 64-bit integers
 };
 
-/// Bytes the device can still give: for the CPU the smaller of the kernel's MemAvailable and
-/// the cgroup's remaining limit, for CUDA the free memory of the current device. Negative when
-/// unknown.
-double available_bytes(Device device);
+/// Bytes the context's device can still give: for the CPU the smaller of the kernel's
+/// MemAvailable and the cgroup's remaining limit, for CUDA the free memory of its device.
+/// Negative when unknown.
+double available_bytes(const Context& ctx);
 
-/// Throws OutOfMemory when the items together exceed available_bytes(device), naming `purpose`,
+/// Throws OutOfMemory when the items together exceed available_bytes(ctx), naming `purpose`,
 /// the largest item, the total and what is available. Does nothing when the amount available is
 /// unknown.
+void check_fits(const Context& ctx, const std::vector<MemoryItem>& items,
+                const std::string& purpose);
+/// The same for host memory (Device::CPU: results that go to the caller). A GPU needs its
+/// ordinal: Device::CUDA raises InvalidArgument, pass the context instead.
 void check_fits(Device device, const std::vector<MemoryItem>& items, const std::string& purpose);
 
 /// "1.5 GB", "12 MB", "512 bytes".

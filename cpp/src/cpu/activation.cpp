@@ -6,8 +6,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernel_checks.hpp"
 #include "activation_terms.hpp"
-#include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
 
 namespace dsstne::cpu {
@@ -16,12 +16,6 @@ namespace {
 
 /// Below this many elements a parallel region costs more than the work.
 constexpr int64_t kParallelMin = 1 << 15;
-
-void check_shape(const char* kernel, const ActivationParams& p, int64_t rows, int64_t cols) {
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, kernel, ": bad shape rows=", rows, " cols=", cols);
-  DSSTNE_EXPECTS(terms::known_activation(p.kind), kernel, ": unknown activation code ",
-                 static_cast<uint32_t>(p.kind));
-}
 
 /// One SoftMax row in place. The max is subtracted so e^{z−m} ≤ 1 never overflows (logits of
 /// ±1e4 are fine); the normaliser is summed in double, in column order.
@@ -46,11 +40,10 @@ void softmax_backward_row(const float* a, float* g, int64_t cols) {
 
 }  // namespace
 
-void activation_forward(const ActivationParams& p, float* z, int64_t rows, int64_t cols) {
-  check_shape("activation_forward", p, rows, cols);
+void activation_forward(const Context& ctx, const ActivationParams& p, float* z, int64_t rows,
+                        int64_t cols) {
+  if (!checks::activation_forward(ctx, p, z, rows, cols)) return;
   const int64_t n = rows * cols;
-  if (n == 0) return;
-  DSSTNE_EXPECTS(z != nullptr, "activation_forward: the unit pointer is null");
 
   // z: rows × cols, rewritten in place.
   if (p.kind == Activation::SoftMax) {
@@ -63,13 +56,10 @@ void activation_forward(const ActivationParams& p, float* z, int64_t rows, int64
   for (int64_t i = 0; i < n; ++i) z[i] = terms::activate(p, z[i]);
 }
 
-void activation_backward(const ActivationParams& p, const float* a, float* g, int64_t rows,
-                         int64_t cols) {
-  check_shape("activation_backward", p, rows, cols);
+void activation_backward(const Context& ctx, const ActivationParams& p, const float* a, float* g,
+                         int64_t rows, int64_t cols) {
+  if (!checks::activation_backward(ctx, p, a, g, rows, cols)) return;
   const int64_t n = rows * cols;
-  if (n == 0) return;
-  DSSTNE_EXPECTS(a != nullptr && g != nullptr,
-                 "activation_backward: activation or gradient pointer is null");
 
   // a, g: rows × cols; g = ∂E/∂a on entry, ∂E/∂z on exit.
   if (p.kind == Activation::SoftMax) {

@@ -6,12 +6,11 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <climits>
 #include <cmath>
 #include <cstdint>
 
-#include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cpu {
 
@@ -24,21 +23,12 @@ constexpr int64_t kColumnBlock = 256;
 /// Loops below this many elements run on one thread: forking costs more than the work.
 constexpr int64_t kParallelMin = 1 << 15;
 
-int to_blas_int(int64_t v, const char* name) {
-  DSSTNE_EXPECTS(v >= 0 && v <= INT_MAX, "gemm: ", name, " = ", v,
-                 " is outside the range BLAS accepts [0, ", INT_MAX, "]");
-  return static_cast<int>(v);
-}
-
 }  // namespace
 
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-          int64_t ldc) {
-  // Stored shapes: A is m × k (or k × m when trans_a), B is k × n (or n × k), C is m × n.
-  DSSTNE_EXPECTS(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=", m, " n=", n, " k=", k);
-  DSSTNE_EXPECTS(ldc >= std::max<int64_t>(1, n), "gemm: ldc=", ldc, " < n=", n);
-  if (m == 0 || n == 0) return;
+void gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+          float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+          float* c, int64_t ldc) {
+  if (!checks::gemm(ctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
   if (k == 0) {
     // No product terms: C = beta·C, and beta == 0 overwrites so that NaN garbage cannot survive.
     for (int64_t i = 0; i < m; ++i) {
@@ -47,19 +37,16 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
     }
     return;
   }
-  const int64_t a_cols = trans_a ? m : k;
-  const int64_t b_cols = trans_b ? k : n;
-  DSSTNE_EXPECTS(lda >= a_cols, "gemm: lda=", lda, " < ", a_cols, " columns of stored A");
-  DSSTNE_EXPECTS(ldb >= b_cols, "gemm: ldb=", ldb, " < ", b_cols, " columns of stored B");
+  // The checks kept every size within BLAS's int.
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, to_blas_int(m, "m"), to_blas_int(n, "n"),
-              to_blas_int(k, "k"), alpha, a, to_blas_int(lda, "lda"), b, to_blas_int(ldb, "ldb"),
-              beta, c, to_blas_int(ldc, "ldc"));
+              trans_b ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a, int(lda), b,
+              int(ldb), beta, c, int(ldc));
 }
 
-void broadcast_rows(const float* v, int64_t rows, int64_t cols, bool accumulate, float* z) {
+void broadcast_rows(const Context& ctx, const float* v, int64_t rows, int64_t cols,
+                    bool accumulate, float* z) {
   // z: rows × cols, v: cols.
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "broadcast_rows: negative size ", rows, " × ", cols);
+  if (!checks::broadcast_rows(ctx, v, rows, cols, accumulate, z)) return;
 #pragma omp parallel for if (rows * cols >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     float* row = z + r * cols;
@@ -71,15 +58,15 @@ void broadcast_rows(const float* v, int64_t rows, int64_t cols, bool accumulate,
   }
 }
 
-void add(const float* x, int64_t n, float* y) {
-  DSSTNE_EXPECTS(n >= 0, "add: negative size ", n);
+void add(const Context& ctx, const float* x, int64_t n, float* y) {
+  if (!checks::add(ctx, x, n, y)) return;
 #pragma omp parallel for if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 
-void column_mean(const float* x, int64_t rows, int64_t cols, float* out) {
+void column_mean(const Context& ctx, const float* x, int64_t rows, int64_t cols, float* out) {
   // x: rows × cols, out: cols. Each column sums its rows in order, whatever the thread count.
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "column_mean: negative size ", rows, " × ", cols);
+  if (!checks::column_mean(ctx, x, rows, cols, out)) return;
   const int64_t blocks = (cols + kColumnBlock - 1) / kColumnBlock;
 #pragma omp parallel for if (rows * cols >= kParallelMin)
   for (int64_t blk = 0; blk < blocks; ++blk) {
@@ -96,15 +83,14 @@ void column_mean(const float* x, int64_t rows, int64_t cols, float* out) {
   }
 }
 
-void fill(float* x, int64_t n, float v) {
-  DSSTNE_EXPECTS(n >= 0, "fill: negative size ", n);
+void fill(const Context& ctx, float* x, int64_t n, float v) {
+  if (!checks::fill(ctx, x, n, v)) return;
   std::fill(x, x + n, v);
 }
 
-void clip_row_norms(float* x, int64_t rows, int64_t cols, float max_norm) {
+void clip_row_norms(const Context& ctx, float* x, int64_t rows, int64_t cols, float max_norm) {
   // x: rows × cols; each row is one example's delta (DeltaNorm).
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "clip_row_norms: negative size ", rows, " × ", cols);
-  if (!(max_norm > 0.0f)) return;  // 0 (the default) disables the constraint
+  if (!checks::clip_row_norms(ctx, x, rows, cols, max_norm)) return;
   const float max_sq = max_norm * max_norm;
 #pragma omp parallel for if (rows * cols >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
@@ -118,11 +104,10 @@ void clip_row_norms(float* x, int64_t rows, int64_t cols, float max_norm) {
   }
 }
 
-void clip_column_norms(float* w, int64_t n_in, int64_t n_out, float max_norm) {
+void clip_column_norms(const Context& ctx, float* w, int64_t n_in, int64_t n_out,
+                       float max_norm) {
   // w: n_in × n_out; column o is the incoming weight vector of output unit o (WeightNorm).
-  DSSTNE_EXPECTS(n_in >= 0 && n_out >= 0, "clip_column_norms: negative size ", n_in, " × ",
-                 n_out);
-  if (!(max_norm > 0.0f)) return;
+  if (!checks::clip_column_norms(ctx, w, n_in, n_out, max_norm)) return;
   const float max_sq = max_norm * max_norm;
   const int64_t blocks = (n_out + kColumnBlock - 1) / kColumnBlock;
 #pragma omp parallel for if (n_in * n_out >= kParallelMin)

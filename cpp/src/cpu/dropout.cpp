@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <cstring>
 
-#include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
 #include "dsstne/rng.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cpu {
 
@@ -42,17 +42,12 @@ AlphaDropout alpha_dropout(const ActivationParams& act, float p) {
 
 }  // namespace
 
-void dropout_forward(const ActivationParams& act, float p, const RandomStream& rs,
-                     int64_t row_pitch, int64_t col_begin, int64_t rows, int64_t cols, float* a,
-                     float* saved, uint8_t* mask) {
-  DSSTNE_EXPECTS(p < 1.0f, "dropout_forward: dropout probability ", p, " must be below 1");
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0 && col_begin >= 0 && row_pitch >= col_begin + cols,
-                 "dropout_forward: bad shape rows=", rows, " cols=", cols, " col_begin=", col_begin,
-                 " row_pitch=", row_pitch);
+void dropout_forward(const Context& ctx, const ActivationParams& act, float p,
+                     const RandomStream& rs, int64_t row_pitch, int64_t col_begin, int64_t rows,
+                     int64_t cols, float* a, float* saved, uint8_t* mask) {
+  if (!checks::dropout_forward(ctx, act, p, rs, row_pitch, col_begin, rows, cols, a, saved, mask))
+    return;
   const int64_t n = rows * cols;
-  if (n == 0) return;
-  DSSTNE_EXPECTS(a != nullptr && saved != nullptr && mask != nullptr,
-                 "dropout_forward: activation, saved or mask pointer is null");
 
   std::memcpy(saved, a, static_cast<size_t>(n) * sizeof(float));
   if (p <= 0.0f) {  // nothing dropped and nothing rescaled
@@ -84,14 +79,10 @@ void dropout_forward(const ActivationParams& act, float p, const RandomStream& r
   }
 }
 
-void dropout_backward(const ActivationParams& act, float p, const uint8_t* mask, int64_t rows,
-                      int64_t cols, float* g) {
-  DSSTNE_EXPECTS(p < 1.0f, "dropout_backward: dropout probability ", p, " must be below 1");
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "dropout_backward: bad shape rows=", rows, " cols=", cols);
+void dropout_backward(const Context& ctx, const ActivationParams& act, float p,
+                      const uint8_t* mask, int64_t rows, int64_t cols, float* g) {
+  if (!checks::dropout_backward(ctx, act, p, mask, rows, cols, g)) return;
   const int64_t n = rows * cols;
-  if (n == 0) return;
-  DSSTNE_EXPECTS(mask != nullptr && g != nullptr,
-                 "dropout_backward: mask or delta pointer is null");
 
   // Slope of the forward map at kept units; dropped units are constants (slope 0).
   // With p <= 0 the forward pass was the identity (mask all 1), so slope 1.

@@ -10,6 +10,7 @@
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
 #include "dsstne/rng.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cpu {
 
@@ -22,9 +23,9 @@ inline uint64_t record_of(const uint32_t* index, uint32_t e) {
 
 }  // namespace
 
-void sparse_row_counts(const SparseStorageView& s, const uint32_t* examples, int64_t rows,
-                       int64_t* counts) {
-  DSSTNE_EXPECTS(rows >= 0, "sparse_row_counts: negative row count ", rows);
+void sparse_row_counts(const Context& ctx, const SparseStorageView& s, const uint32_t* examples,
+                       int64_t rows, int64_t* counts) {
+  if (!checks::sparse_row_counts(ctx, s, examples, rows, counts)) return;
 #pragma omp parallel for if (rows >= 4096)
   for (int64_t r = 0; r < rows; ++r) {
     const uint64_t u = record_of(s.index, examples[r]);
@@ -32,13 +33,14 @@ void sparse_row_counts(const SparseStorageView& s, const uint32_t* examples, int
   }
 }
 
-void sparse_batch_fill(const SparseStorageView& s, const uint32_t* examples, int64_t rows,
-                       const int64_t* offsets, bool apply_weights, const DenoiseParams& dn,
-                       uint32_t* indices, float* values) {
+void sparse_batch_fill(const Context& ctx, const SparseStorageView& s, const uint32_t* examples,
+                       int64_t rows, const int64_t* offsets, bool apply_weights,
+                       const DenoiseParams& dn, uint32_t* indices, float* values) {
   // Batch row r ← stored entries [start[u], end[u]) of its record u, in storage order.
-  DSSTNE_EXPECTS(rows >= 0, "sparse_batch_fill: negative row count ", rows);
-  DSSTNE_EXPECTS(dn.p >= 0.0f && dn.p < 1.0f, "sparse_batch_fill: denoising probability ", dn.p,
-                 " is outside [0, 1)");
+  if (!checks::sparse_batch_fill(ctx, s, examples, rows, offsets, apply_weights, dn, indices,
+                                 values))
+    return;
+  // The offsets and records are host memory here, so each row's room is checked too.
   for (int64_t r = 0; r < rows; ++r) {
     const uint64_t u = record_of(s.index, examples[r]);
     DSSTNE_EXPECTS(offsets[r + 1] - offsets[r] == static_cast<int64_t>(s.end[u] - s.start[u]),
@@ -77,13 +79,12 @@ void sparse_batch_fill(const SparseStorageView& s, const uint32_t* examples, int
   }
 }
 
-void dense_batch_fill(const DenseStorageView& s, const uint32_t* examples, int64_t rows,
-                      int64_t col_begin, int64_t cols, bool apply_weights, float* out) {
+void dense_batch_fill(const Context& ctx, const DenseStorageView& s, const uint32_t* examples,
+                      int64_t rows, int64_t col_begin, int64_t cols, bool apply_weights,
+                      float* out) {
   // out: rows × cols ← columns [col_begin, col_begin + cols) of each example's stored record.
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0 && col_begin >= 0, "dense_batch_fill: bad shape rows=",
-                 rows, " col_begin=", col_begin, " cols=", cols);
-  DSSTNE_EXPECTS(s.one_hot || col_begin + cols <= s.stride, "dense_batch_fill: columns [",
-                 col_begin, ", ", col_begin + cols, ") exceed the record stride ", s.stride);
+  if (!checks::dense_batch_fill(ctx, s, examples, rows, col_begin, cols, apply_weights, out))
+    return;
   const bool weighted = apply_weights && s.weights != nullptr;
 
   if (s.one_hot) {
@@ -115,8 +116,9 @@ void dense_batch_fill(const DenseStorageView& s, const uint32_t* examples, int64
   });
 }
 
-void gather_weights(const float* weights, const uint32_t* examples, int64_t rows, float* out) {
-  DSSTNE_EXPECTS(rows >= 0, "gather_weights: negative row count ", rows);
+void gather_weights(const Context& ctx, const float* weights, const uint32_t* examples,
+                    int64_t rows, float* out) {
+  if (!checks::gather_weights(ctx, weights, examples, rows, out)) return;
   for (int64_t r = 0; r < rows; ++r) out[r] = weights[examples[r]];
 }
 

@@ -8,7 +8,6 @@
 
 #include "dsstne/enums.hpp"
 #include "dsstne/error.hpp"
-#include "dsstne/kernel_types.hpp"
 
 namespace dsstne::init {
 
@@ -55,20 +54,6 @@ inline InitLaw init_law(WeightInit scheme, float scale, int64_t n_in, int64_t n_
                   static_cast<uint32_t>(scheme));
   }
   return law;
-}
-
-/// init_weights' argument checks (both backends), then the law of `scheme`.
-inline InitLaw checked_init_law(WeightInit scheme, float scale, int64_t n_in, int64_t n_out,
-                                const MatrixBlock& b) {
-  DSSTNE_EXPECTS(n_in > 0 && n_out > 0, "init_weights: matrix must be non-empty, got ", n_in,
-                 " x ", n_out);
-  DSSTNE_EXPECTS(b.col_begin >= 0 && b.cols >= 0 && b.col_begin + b.cols <= n_out,
-                 "init_weights: columns [", b.col_begin, ", ", b.col_begin + b.cols,
-                 ") outside the ", n_out, " output units");
-  DSSTNE_EXPECTS(b.row_begin >= 0 && b.rows >= 0 && b.row_begin + b.rows <= n_in,
-                 "init_weights: rows [", b.row_begin, ", ", b.row_begin + b.rows,
-                 ") outside the ", n_in, " input units");
-  return init_law(scheme, scale, n_in, n_out);
 }
 
 }  // namespace dsstne::init

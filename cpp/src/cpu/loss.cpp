@@ -13,7 +13,7 @@
 
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
-#include "loss_checks.hpp"
+#include "kernel_checks.hpp"
 #include "loss_terms.hpp"
 
 namespace dsstne::cpu {
@@ -39,12 +39,10 @@ float example_weight(const TargetView& t, int64_t r) {
   return t.example_weights != nullptr ? t.example_weights[r] : 1.0f;
 }
 
-/// The shared checks, then the sparse offsets (host memory here). Returns false when there is
-/// nothing to compute.
-bool validate(const char* kernel, const LossParams& p, const float* a, int64_t rows, int64_t cols,
-              int64_t col_begin, const TargetView& t) {
-  if (!terms::check_loss_arguments(kernel, p, a, rows, cols, col_begin, t)) return false;
-  if (!t.sparse) return true;
+/// After the shared checks: the sparse offsets, host memory here (the CUDA kernels check theirs
+/// on the device).
+void check_offsets(const char* kernel, int64_t rows, const TargetView& t) {
+  if (!t.sparse) return;
   const CsrView& c = t.csr;
   DSSTNE_EXPECTS(c.offsets[0] >= 0, kernel, ": sparse target offsets start at ", c.offsets[0]);
   for (int64_t r = 0; r < rows; ++r) {
@@ -53,7 +51,6 @@ bool validate(const char* kernel, const LossParams& p, const float* a, int64_t r
   }
   DSSTNE_EXPECTS(c.offsets[rows] == c.offsets[0] || c.indices != nullptr, kernel,
                  ": sparse targets without indices");
-  return true;
 }
 
 /// Resolves row r of the sparse targets into s.local: distinct stored units inside the local
@@ -159,9 +156,10 @@ void boost_row(const LossParams& p, int64_t cols, const std::vector<StoredTarget
 
 }  // namespace
 
-double output_error(const LossParams& p, const float* a, int64_t rows, int64_t cols,
-                    int64_t col_begin, const TargetView& t) {
-  if (!validate("output_error", p, a, rows, cols, col_begin, t)) return 0.0;
+double output_error(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
+                    int64_t cols, int64_t col_begin, const TargetView& t) {
+  if (!checks::output_error(ctx, p, a, rows, cols, col_begin, t)) return 0.0;
+  check_offsets("output_error", rows, t);
   const bool softmax = terms::is_softmax(p);
 
   // a: rows × cols; dense targets rows × cols. Each row's weighted error goes to its own slot
@@ -189,10 +187,10 @@ double output_error(const LossParams& p, const float* a, int64_t rows, int64_t c
   return total;
 }
 
-void output_delta(const LossParams& p, const float* a, int64_t rows, int64_t cols,
-                  int64_t col_begin, const TargetView& t, float* delta) {
-  if (!validate("output_delta", p, a, rows, cols, col_begin, t)) return;
-  DSSTNE_EXPECTS(delta != nullptr, "output_delta: the delta pointer is null");
+void output_delta(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
+                  int64_t cols, int64_t col_begin, const TargetView& t, float* delta) {
+  if (!checks::output_delta(ctx, p, a, rows, cols, col_begin, t, delta)) return;
+  check_offsets("output_delta", rows, t);
   const bool softmax = terms::is_softmax(p);
   const bool boost = terms::boosts_deltas(p, t.sparse);
 

@@ -12,7 +12,8 @@
 
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
-#include "optimizer_checks.hpp"
+#include "kernel_checks.hpp"
+#include "training_modes.hpp"
 
 namespace dsstne::cpu {
 
@@ -100,9 +101,7 @@ void run_mode(const UpdateParams& u, const float* input, int64_t n, float* p, fl
 }
 
 template <Direction D>
-void update(const char* who, const UpdateParams& u, const float* input, int64_t n, float* p,
-            float* v, float* v2) {
-  if (!terms::check_update_arguments(who, u, input, n, p, v, v2)) return;
+void update(const UpdateParams& u, const float* input, int64_t n, float* p, float* v, float* v2) {
   terms::with_training_mode(u.mode, [&](auto mode) {
     run_mode<decltype(mode)::value, D>(u, input, n, p, v, v2);
   });
@@ -110,14 +109,15 @@ void update(const char* who, const UpdateParams& u, const float* input, int64_t 
 
 }  // namespace
 
-void update_weights(const UpdateParams& u, const float* g, int64_t n, float* w, float* v,
-                    float* v2) {
-  update<Direction::kAlong>("update_weights", u, g, n, w, v, v2);
+void update_weights(const Context& ctx, const UpdateParams& u, const float* g, int64_t n, float* w,
+                    float* v, float* v2) {
+  if (checks::update_weights(ctx, u, g, n, w, v, v2)) update<Direction::kAlong>(u, g, n, w, v, v2);
 }
 
-void update_biases(const UpdateParams& u, const float* mean_delta, int64_t n, float* b, float* v,
-                   float* v2) {
-  update<Direction::kAgainst>("update_biases", u, mean_delta, n, b, v, v2);
+void update_biases(const Context& ctx, const UpdateParams& u, const float* mean_delta, int64_t n,
+                   float* b, float* v, float* v2) {
+  if (checks::update_biases(ctx, u, mean_delta, n, b, v, v2))
+    update<Direction::kAgainst>(u, mean_delta, n, b, v, v2);
 }
 
 }  // namespace dsstne::cpu

@@ -11,26 +11,18 @@
 #include <cstdint>
 #include <vector>
 
-#include "dsstne/error.hpp"
-#include "init_law.hpp"
 #include "dsstne/kernels.hpp"
 #include "dsstne/rng.hpp"
+#include "init_law.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cpu {
 
-namespace {
-
-using init::InitLaw;
-using init::checked_init_law;
-
-}  // namespace
-
-void init_weights(WeightInit scheme, float scale, const RandomStream& rs, int64_t n_in,
-                  int64_t n_out, const MatrixBlock& block, float* w) {
-  const InitLaw law = checked_init_law(scheme, scale, n_in, n_out, block);
+void init_weights(const Context& ctx, WeightInit scheme, float scale, const RandomStream& rs,
+                  int64_t n_in, int64_t n_out, const MatrixBlock& block, float* w) {
+  if (!checks::init_weights(ctx, scheme, scale, rs, n_in, n_out, block, w)) return;
+  const init::InitLaw law = init::init_law(scheme, scale, n_in, n_out);
   const int64_t cols = block.cols;
-  if (cols == 0 || block.rows == 0) return;
-  DSSTNE_EXPECTS(w != nullptr, "init_weights: weight pointer is null");
 
   // w: rows × cols; element (i, c) is global element (row_begin + i)·n_out + col_begin + c.
 #pragma omp parallel for schedule(static)
@@ -51,11 +43,8 @@ void init_weights(WeightInit scheme, float scale, const RandomStream& rs, int64_
   }
 }
 
-void shuffle_permutation(const RandomStream& rs, int64_t n, uint32_t* perm) {
-  DSSTNE_EXPECTS(n >= 0 && n <= (int64_t{1} << 32), "shuffle_permutation: example count ", n,
-                 " outside [0, 2^32]");
-  if (n == 0) return;
-  DSSTNE_EXPECTS(perm != nullptr, "shuffle_permutation: permutation pointer is null");
+void shuffle_permutation(const Context& ctx, const RandomStream& rs, int64_t n, uint32_t* perm) {
+  if (!checks::shuffle_permutation(ctx, rs, n, perm)) return;
 
   // Packing (key, index) into one word makes a plain sort equal to the stable argsort: equal
   // keys are ordered by index.

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cpu {
 
@@ -21,12 +21,9 @@ constexpr int64_t kRegChunk = 1 << 16;
 
 }  // namespace
 
-void sparseness_penalty(const float* a, int64_t rows, int64_t cols, float p, float beta, float* g) {
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "sparseness_penalty: bad shape rows=", rows,
-                 " cols=", cols);
-  if (rows == 0 || cols == 0) return;
-  DSSTNE_EXPECTS(a != nullptr && g != nullptr,
-                 "sparseness_penalty: activation or delta pointer is null");
+void sparseness_penalty(const Context& ctx, const float* a, int64_t rows, int64_t cols, float p,
+                        float beta, float* g) {
+  if (!checks::sparseness_penalty(ctx, a, rows, cols, p, beta, g)) return;
 
   // a, g: rows × cols. Column sums are accumulated row after row so that each column is a
   // sequential float sum over r (the order DSSTNE uses) while reading a row-major.
@@ -49,10 +46,9 @@ void sparseness_penalty(const float* a, int64_t rows, int64_t cols, float p, flo
   }
 }
 
-double regularization_error(const float* w, int64_t n, float lambda, float lambda1) {
-  DSSTNE_EXPECTS(n >= 0, "regularization_error: negative weight count ", n);
-  if (n == 0) return 0.0;
-  DSSTNE_EXPECTS(w != nullptr, "regularization_error: weight pointer is null");
+double regularization_error(const Context& ctx, const float* w, int64_t n, float lambda,
+                            float lambda1) {
+  if (!checks::regularization_error(ctx, w, n, lambda, lambda1)) return 0.0;
 
   const double l2 = 0.5 * static_cast<double>(lambda);
   const double l1 = lambda1;

@@ -9,6 +9,7 @@
 
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
+#include "kernel_checks.hpp"
 
 namespace dsstne::cpu {
 
@@ -18,18 +19,12 @@ namespace {
 /// this one keeps a task's strip of grad and delta rows within a few cache lines.
 constexpr int64_t kColumnBlock = 128;
 
-void check_csr(const CsrView& x, const char* kernel) {
-  DSSTNE_EXPECTS(x.rows >= 0, kernel, ": negative row count ", x.rows);
-  DSSTNE_EXPECTS(x.rows == 0 || (x.offsets != nullptr), kernel, ": CSR batch of ", x.rows,
-                 " rows has no offsets");
-}
-
 }  // namespace
 
-void sparse_product(const CsrView& x, const float* w, int64_t n_out, float* z) {
+void sparse_product(const Context& ctx, const CsrView& x, const float* w, int64_t n_out,
+                    float* z) {
   // x: rows × n_in (CSR), w: n_in × n_out, z: rows × n_out (accumulated into).
-  check_csr(x, "sparse_product");
-  DSSTNE_EXPECTS(n_out >= 0, "sparse_product: negative n_out ", n_out);
+  if (!checks::sparse_product(ctx, x, w, n_out, z)) return;
 #pragma omp parallel for schedule(dynamic, 16)
   for (int64_t r = 0; r < x.rows; ++r) {
     float* zr = z + r * n_out;
@@ -45,12 +40,10 @@ void sparse_product(const CsrView& x, const float* w, int64_t n_out, float* z) {
   }
 }
 
-void sparse_transposed_product(const CsrView& x, const float* delta, int64_t n_in,
-                               int64_t n_out, float alpha, float beta, float* grad) {
+void sparse_transposed_product(const Context& ctx, const CsrView& x, const float* delta,
+                               int64_t n_in, int64_t n_out, float alpha, float beta, float* grad) {
   // x: rows × n_in (CSR), delta: rows × n_out, grad: n_in × n_out.
-  check_csr(x, "sparse_transposed_product");
-  DSSTNE_EXPECTS(n_in >= 0 && n_out >= 0, "sparse_transposed_product: negative size ", n_in,
-                 " × ", n_out);
+  if (!checks::sparse_transposed_product(ctx, x, delta, n_in, n_out, alpha, beta, grad)) return;
   const int64_t nnz = x.rows > 0 ? x.offsets[x.rows] : 0;
   for (int64_t e = 0; e < nnz; ++e) {
     DSSTNE_EXPECTS(x.indices[e] < n_in, "sparse_transposed_product: entry ", e, " has index ",
@@ -82,11 +75,10 @@ void sparse_transposed_product(const CsrView& x, const float* delta, int64_t n_i
   }
 }
 
-void csr_to_dense(const CsrView& x, int64_t col_begin, int64_t cols, float* out) {
+void csr_to_dense(const Context& ctx, const CsrView& x, int64_t col_begin, int64_t cols,
+                  float* out) {
   // x: rows × (global units), out: rows × cols holding global columns [col_begin, col_begin+cols).
-  check_csr(x, "csr_to_dense");
-  DSSTNE_EXPECTS(cols >= 0 && col_begin >= 0, "csr_to_dense: bad column range begin=", col_begin,
-                 " cols=", cols);
+  if (!checks::csr_to_dense(ctx, x, col_begin, cols, out)) return;
 #pragma omp parallel for schedule(dynamic, 16)
   for (int64_t r = 0; r < x.rows; ++r) {
     float* row = out + r * cols;

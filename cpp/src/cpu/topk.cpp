@@ -12,6 +12,7 @@
 
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
+#include "kernel_checks.hpp"
 #include "topk_terms.hpp"
 
 namespace dsstne::cpu {
@@ -20,10 +21,11 @@ using terms::column_of;
 using terms::kNoIndex;
 using terms::rank_key;
 
-void topk(const float* scores, int64_t rows, int64_t cols, int64_t col_begin, int64_t k,
-          const CsrView* exclude, float* out_scores, uint32_t* out_indices) {
+void topk(const Context& ctx, const float* scores, int64_t rows, int64_t cols, int64_t col_begin,
+          int64_t k, const CsrView* exclude, float* out_scores, uint32_t* out_indices) {
   // scores: rows × cols; out_scores, out_indices: rows × k.
-  if (!terms::check_topk_arguments(rows, cols, col_begin, k, exclude)) return;
+  if (!checks::topk(ctx, scores, rows, cols, col_begin, k, exclude, out_scores, out_indices))
+    return;
 
 #pragma omp parallel
   {

@@ -1,14 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// @file topk_terms.hpp
-/// @brief The top-k ranking key and argument checks, shared by the CPU reference and the CUDA
-/// kernel so both rank (and refuse) exactly alike.
+/// @brief The top-k ranking key, shared by the CPU reference and the CUDA kernel so both rank
+/// exactly alike.
 
 #include <cstdint>
 #include <cstring>
 
-#include "dsstne/error.hpp"
-#include "dsstne/kernel_types.hpp"
 #include "dsstne/rng.hpp"  // DSSTNE_HOST_DEVICE
 
 namespace dsstne::terms {
@@ -41,19 +39,6 @@ DSSTNE_HOST_DEVICE uint64_t rank_key(float score, uint32_t col) {
 
 DSSTNE_HOST_DEVICE uint32_t column_of(uint64_t key) {
   return kNoIndex - static_cast<uint32_t>(key);
-}
-
-/// The checks both backends make before ranking. Returns false when there is nothing to rank.
-inline bool check_topk_arguments(int64_t rows, int64_t cols, int64_t col_begin, int64_t k,
-                                 const CsrView* exclude) {
-  DSSTNE_EXPECTS(rows >= 0 && cols >= 0 && k >= 0, "topk: negative size rows=", rows, " cols=",
-                 cols, " k=", k);
-  DSSTNE_EXPECTS(col_begin >= 0 && col_begin + cols <= static_cast<int64_t>(kNoIndex),
-                 "topk: columns [", col_begin, ", ", col_begin + cols,
-                 ") do not fit 32-bit indices below the padding index ", kNoIndex);
-  DSSTNE_EXPECTS(exclude == nullptr || exclude->rows == rows, "topk: exclusion list has ",
-                 exclude ? exclude->rows : 0, " rows, scores have ", rows);
-  return k != 0 && rows != 0;
 }
 
 }  // namespace dsstne::terms

@@ -84,7 +84,7 @@ cdef extern from "dsstne/device_buffer.hpp" namespace "dsstne" nogil:
 
 
 cdef extern from "dsstne/device_buffer.hpp" namespace "dsstne::detail" nogil:
-    void copy_to_host(Device, void*, const void*, size_t) except +translate_exception
+    void copy_to_host(const Context&, void*, const void*, size_t) except +translate_exception
 
 
 cdef extern from "dsstne/memory_budget.hpp" namespace "dsstne" nogil:

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// The cuBLAS handle of the current device (created on first use) and its error check.
+// The cuBLAS error check. Each context owns its handle (context.cuh: Resources::blas).
 #include <cublas_v2.h>
 
 #include "dsstne/error.hpp"
@@ -12,10 +12,3 @@
       DSSTNE_FAIL(::dsstne::CudaError, #call, " failed at ", __FILE__, ":", __LINE__,         \
                   ": cuBLAS status ", int(dsstne_status));                                    \
   } while (0)
-
-namespace dsstne::cuda {
-/// The handle for the current device; float32 math unless TF32 was turned on.
-cublasHandle_t blas_handle();
-/// Switches dense products between exact float32 and TF32 tensor cores.
-void blas_set_tf32(bool on);
-}  // namespace dsstne::cuda

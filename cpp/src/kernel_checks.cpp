@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: Apache-2.0
+// The kernels' argument checks (kernel_checks.hpp). Compiled once, into libdsstne, and called by
+// both backends: the CUDA objects link against these definitions, so the messages cannot drift.
+#include "kernel_checks.hpp"
+
+#include <algorithm>
+#include <climits>
+
+#include "cpu/init_law.hpp"
+#include "cpu/loss_terms.hpp"
+#include "cpu/topk_terms.hpp"
+#include "dsstne/error.hpp"
+
+namespace dsstne::checks {
+namespace {
+
+void check_csr(const CsrView& x, const char* kernel) {
+  DSSTNE_EXPECTS(x.rows >= 0, kernel, ": negative row count ", x.rows);
+  DSSTNE_EXPECTS(x.rows == 0 || (x.offsets != nullptr), kernel, ": CSR batch of ", x.rows,
+                 " rows has no offsets");
+}
+
+void check_blas_int(int64_t v, const char* name) {
+  DSSTNE_EXPECTS(v >= 0 && v <= INT_MAX, "gemm: ", name, " = ", v,
+                 " is outside the range BLAS accepts [0, ", INT_MAX, "]");
+}
+
+bool activation_shape(const char* kernel, const ActivationParams& p, int64_t rows, int64_t cols) {
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, kernel, ": bad shape rows=", rows, " cols=", cols);
+  DSSTNE_EXPECTS(terms::known_activation(p.kind), kernel, ": unknown activation code ",
+                 static_cast<uint32_t>(p.kind));
+  return rows * cols != 0;
+}
+
+/// Shapes, codes, the DataScaledMarginalCrossEntropy rules and the target pointers.
+bool loss_arguments(const char* kernel, const LossParams& p, const float* a, int64_t rows,
+                    int64_t cols, int64_t col_begin, const TargetView& t) {
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0 && col_begin >= 0, kernel, ": bad shape rows=", rows,
+                 " cols=", cols, " col_begin=", col_begin);
+  DSSTNE_EXPECTS(terms::known_error_function(p.function), kernel, ": unknown error function code ",
+                 static_cast<uint32_t>(p.function));
+  DSSTNE_EXPECTS(terms::known_activation(p.activation.kind), kernel, ": unknown activation code ",
+                 static_cast<uint32_t>(p.activation.kind));
+  if (p.function == ErrorFunction::DataScaledMarginalCrossEntropy) {
+    DSSTNE_EXPECTS(t.sparse, "DataScaledMarginalCrossEntropy needs sparse targets");
+    DSSTNE_EXPECTS(!terms::is_softmax(p),
+                   "DataScaledMarginalCrossEntropy is not defined for a SoftMax output layer");
+  }
+  if (rows == 0 || cols == 0) return false;
+  DSSTNE_EXPECTS(a != nullptr, kernel, ": the activation pointer is null");
+  if (!t.sparse) {
+    DSSTNE_EXPECTS(t.dense != nullptr, kernel, ": dense targets without a target pointer");
+    return true;
+  }
+  DSSTNE_EXPECTS(t.csr.offsets != nullptr, kernel, ": sparse targets without offsets");
+  DSSTNE_EXPECTS(t.csr.rows >= rows, kernel, ": sparse targets have ", t.csr.rows,
+                 " rows for a batch of ", rows);
+  return true;
+}
+
+bool update_arguments(const char* who, const UpdateParams& u, const float* input, int64_t n,
+                      const float* p, const float* v, const float* v2) {
+  DSSTNE_EXPECTS(n >= 0, who, ": negative element count ", n);
+  const TrainingMode mode = u.mode;
+  switch (mode) {
+    case TrainingMode::SGD:
+    case TrainingMode::Momentum:
+    case TrainingMode::Nesterov:
+    case TrainingMode::AdaGrad:
+    case TrainingMode::RMSProp:
+    case TrainingMode::AdaDelta:
+    case TrainingMode::Adam:
+      break;
+    default:
+      DSSTNE_FAIL(InvalidArgument, who, ": unknown training mode code ",
+                  static_cast<uint32_t>(mode));
+  }
+  DSSTNE_EXPECTS(mode != TrainingMode::Adam || u.step >= 1, who,
+                 ": Adam needs a 1-based step count, got ", u.step);
+  if (n == 0) return false;
+  const bool needs_v = mode != TrainingMode::SGD;
+  const bool needs_v2 = mode == TrainingMode::AdaDelta || mode == TrainingMode::Adam;
+  DSSTNE_EXPECTS(input != nullptr && p != nullptr, who, ": gradient or parameter pointer is null");
+  DSSTNE_EXPECTS(!needs_v || v != nullptr, who, ": training mode code ",
+                 static_cast<uint32_t>(mode), " needs optimizer state v, got null");
+  DSSTNE_EXPECTS(!needs_v2 || v2 != nullptr, who, ": training mode code ",
+                 static_cast<uint32_t>(mode), " needs optimizer state v2, got null");
+  return true;
+}
+
+}  // namespace
+
+// ---- activation --------------------------------------------------------------------------------
+
+bool activation_forward(const Context&, const ActivationParams& p, float* z, int64_t rows,
+                        int64_t cols) {
+  if (!activation_shape("activation_forward", p, rows, cols)) return false;
+  DSSTNE_EXPECTS(z != nullptr, "activation_forward: the unit pointer is null");
+  return true;
+}
+
+bool activation_backward(const Context&, const ActivationParams& p, const float* a, float* g,
+                         int64_t rows, int64_t cols) {
+  if (!activation_shape("activation_backward", p, rows, cols)) return false;
+  DSSTNE_EXPECTS(a != nullptr && g != nullptr,
+                 "activation_backward: activation or gradient pointer is null");
+  return true;
+}
+
+// ---- loss --------------------------------------------------------------------------------------
+
+bool output_error(const Context&, const LossParams& p, const float* a, int64_t rows, int64_t cols,
+                  int64_t col_begin, const TargetView& t) {
+  return loss_arguments("output_error", p, a, rows, cols, col_begin, t);
+}
+
+bool output_delta(const Context&, const LossParams& p, const float* a, int64_t rows, int64_t cols,
+                  int64_t col_begin, const TargetView& t, float* delta) {
+  if (!loss_arguments("output_delta", p, a, rows, cols, col_begin, t)) return false;
+  DSSTNE_EXPECTS(delta != nullptr, "output_delta: the delta pointer is null");
+  return true;
+}
+
+// ---- dense -------------------------------------------------------------------------------------
+
+bool gemm(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float,
+          const float*, int64_t lda, const float*, int64_t ldb, float, float*, int64_t ldc) {
+  // Stored shapes: A is m × k (or k × m when trans_a), B is k × n (or n × k), C is m × n.
+  DSSTNE_EXPECTS(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=", m, " n=", n, " k=", k);
+  DSSTNE_EXPECTS(ldc >= std::max<int64_t>(1, n), "gemm: ldc=", ldc, " < n=", n);
+  if (m == 0 || n == 0) return false;
+  if (k == 0) return true;  // no product terms: C = beta·C, and A and B are never read
+  const int64_t a_cols = trans_a ? m : k;
+  const int64_t b_cols = trans_b ? k : n;
+  DSSTNE_EXPECTS(lda >= a_cols, "gemm: lda=", lda, " < ", a_cols, " columns of stored A");
+  DSSTNE_EXPECTS(ldb >= b_cols, "gemm: ldb=", ldb, " < ", b_cols, " columns of stored B");
+  check_blas_int(m, "m");
+  check_blas_int(n, "n");
+  check_blas_int(k, "k");
+  check_blas_int(lda, "lda");
+  check_blas_int(ldb, "ldb");
+  check_blas_int(ldc, "ldc");
+  return true;
+}
+
+bool broadcast_rows(const Context&, const float*, int64_t rows, int64_t cols, bool, float*) {
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "broadcast_rows: negative size ", rows, " × ", cols);
+  return rows > 0 && cols > 0;
+}
+
+bool add(const Context&, const float*, int64_t n, float*) {
+  DSSTNE_EXPECTS(n >= 0, "add: negative size ", n);
+  return n > 0;
+}
+
+bool column_mean(const Context&, const float*, int64_t rows, int64_t cols, float*) {
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "column_mean: negative size ", rows, " × ", cols);
+  return cols > 0;
+}
+
+bool fill(const Context&, float*, int64_t n, float) {
+  DSSTNE_EXPECTS(n >= 0, "fill: negative size ", n);
+  return n > 0;
+}
+
+bool clip_row_norms(const Context&, float*, int64_t rows, int64_t cols, float max_norm) {
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "clip_row_norms: negative size ", rows, " × ", cols);
+  return max_norm > 0.0f && rows > 0 && cols > 0;  // max_norm 0 (the default) disables it
+}
+
+bool clip_column_norms(const Context&, float*, int64_t n_in, int64_t n_out, float max_norm) {
+  DSSTNE_EXPECTS(n_in >= 0 && n_out >= 0, "clip_column_norms: negative size ", n_in, " × ",
+                 n_out);
+  return max_norm > 0.0f && n_in > 0 && n_out > 0;
+}
+
+// ---- sparse ------------------------------------------------------------------------------------
+
+bool sparse_product(const Context&, const CsrView& x, const float*, int64_t n_out, float*) {
+  check_csr(x, "sparse_product");
+  DSSTNE_EXPECTS(n_out >= 0, "sparse_product: negative n_out ", n_out);
+  return x.rows > 0 && n_out > 0;
+}
+
+bool sparse_transposed_product(const Context&, const CsrView& x, const float*, int64_t n_in,
+                               int64_t n_out, float, float, float*) {
+  check_csr(x, "sparse_transposed_product");
+  DSSTNE_EXPECTS(n_in >= 0 && n_out >= 0, "sparse_transposed_product: negative size ", n_in,
+                 " × ", n_out);
+  return n_in > 0 && n_out > 0;
+}
+
+bool csr_to_dense(const Context&, const CsrView& x, int64_t col_begin, int64_t cols, float*) {
+  check_csr(x, "csr_to_dense");
+  DSSTNE_EXPECTS(cols >= 0 && col_begin >= 0, "csr_to_dense: bad column range begin=", col_begin,
+                 " cols=", cols);
+  return x.rows > 0 && cols > 0;
+}
+
+// ---- gather ------------------------------------------------------------------------------------
+
+bool sparse_row_counts(const Context&, const SparseStorageView&, const uint32_t*, int64_t rows,
+                       int64_t*) {
+  DSSTNE_EXPECTS(rows >= 0, "sparse_row_counts: negative row count ", rows);
+  return rows > 0;
+}
+
+bool sparse_batch_fill(const Context&, const SparseStorageView&, const uint32_t*, int64_t rows,
+                       const int64_t*, bool, const DenoiseParams& dn, uint32_t*, float*) {
+  DSSTNE_EXPECTS(rows >= 0, "sparse_batch_fill: negative row count ", rows);
+  DSSTNE_EXPECTS(dn.p >= 0.0f && dn.p < 1.0f, "sparse_batch_fill: denoising probability ", dn.p,
+                 " is outside [0, 1)");
+  return rows > 0;
+}
+
+bool dense_batch_fill(const Context&, const DenseStorageView& s, const uint32_t*, int64_t rows,
+                      int64_t col_begin, int64_t cols, bool, float*) {
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0 && col_begin >= 0, "dense_batch_fill: bad shape rows=",
+                 rows, " col_begin=", col_begin, " cols=", cols);
+  DSSTNE_EXPECTS(s.one_hot || col_begin + cols <= s.stride, "dense_batch_fill: columns [",
+                 col_begin, ", ", col_begin + cols, ") exceed the record stride ", s.stride);
+  return rows > 0 && cols > 0;
+}
+
+bool gather_weights(const Context&, const float*, const uint32_t*, int64_t rows, float*) {
+  DSSTNE_EXPECTS(rows >= 0, "gather_weights: negative row count ", rows);
+  return rows > 0;
+}
+
+// ---- random and dropout ------------------------------------------------------------------------
+
+bool init_weights(const Context&, WeightInit scheme, float scale, const RandomStream&,
+                  int64_t n_in, int64_t n_out, const MatrixBlock& b, float* w) {
+  DSSTNE_EXPECTS(n_in > 0 && n_out > 0, "init_weights: matrix must be non-empty, got ", n_in,
+                 " x ", n_out);
+  DSSTNE_EXPECTS(b.col_begin >= 0 && b.cols >= 0 && b.col_begin + b.cols <= n_out,
+                 "init_weights: columns [", b.col_begin, ", ", b.col_begin + b.cols,
+                 ") outside the ", n_out, " output units");
+  DSSTNE_EXPECTS(b.row_begin >= 0 && b.rows >= 0 && b.row_begin + b.rows <= n_in,
+                 "init_weights: rows [", b.row_begin, ", ", b.row_begin + b.rows,
+                 ") outside the ", n_in, " input units");
+  init::init_law(scheme, scale, n_in, n_out);  // raises for an unknown scheme
+  if (b.cols == 0 || b.rows == 0) return false;
+  DSSTNE_EXPECTS(w != nullptr, "init_weights: weight pointer is null");
+  return true;
+}
+
+bool shuffle_permutation(const Context&, const RandomStream&, int64_t n, uint32_t* perm) {
+  DSSTNE_EXPECTS(n >= 0 && n <= (int64_t{1} << 32), "shuffle_permutation: example count ", n,
+                 " outside [0, 2^32]");
+  if (n == 0) return false;
+  DSSTNE_EXPECTS(perm != nullptr, "shuffle_permutation: permutation pointer is null");
+  return true;
+}
+
+bool dropout_forward(const Context&, const ActivationParams&, float p, const RandomStream&,
+                     int64_t row_pitch, int64_t col_begin, int64_t rows, int64_t cols, float* a,
+                     float* saved, uint8_t* mask) {
+  DSSTNE_EXPECTS(p < 1.0f, "dropout_forward: dropout probability ", p, " must be below 1");
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0 && col_begin >= 0 && row_pitch >= col_begin + cols,
+                 "dropout_forward: bad shape rows=", rows, " cols=", cols, " col_begin=", col_begin,
+                 " row_pitch=", row_pitch);
+  if (rows * cols == 0) return false;
+  DSSTNE_EXPECTS(a != nullptr && saved != nullptr && mask != nullptr,
+                 "dropout_forward: activation, saved or mask pointer is null");
+  return true;
+}
+
+bool dropout_backward(const Context&, const ActivationParams&, float p, const uint8_t* mask,
+                      int64_t rows, int64_t cols, float* g) {
+  DSSTNE_EXPECTS(p < 1.0f, "dropout_backward: dropout probability ", p, " must be below 1");
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "dropout_backward: bad shape rows=", rows, " cols=", cols);
+  if (rows * cols == 0) return false;
+  DSSTNE_EXPECTS(mask != nullptr && g != nullptr,
+                 "dropout_backward: mask or delta pointer is null");
+  return true;
+}
+
+// ---- regularize --------------------------------------------------------------------------------
+
+bool sparseness_penalty(const Context&, const float* a, int64_t rows, int64_t cols, float, float,
+                        float* g) {
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "sparseness_penalty: bad shape rows=", rows,
+                 " cols=", cols);
+  if (rows == 0 || cols == 0) return false;
+  DSSTNE_EXPECTS(a != nullptr && g != nullptr,
+                 "sparseness_penalty: activation or delta pointer is null");
+  return true;
+}
+
+bool regularization_error(const Context&, const float* w, int64_t n, float, float) {
+  DSSTNE_EXPECTS(n >= 0, "regularization_error: negative weight count ", n);
+  if (n == 0) return false;
+  DSSTNE_EXPECTS(w != nullptr, "regularization_error: weight pointer is null");
+  return true;
+}
+
+// ---- optimizer ---------------------------------------------------------------------------------
+
+bool update_weights(const Context&, const UpdateParams& u, const float* g, int64_t n, float* w,
+                    float* v, float* v2) {
+  return update_arguments("update_weights", u, g, n, w, v, v2);
+}
+
+bool update_biases(const Context&, const UpdateParams& u, const float* mean_delta, int64_t n,
+                   float* b, float* v, float* v2) {
+  return update_arguments("update_biases", u, mean_delta, n, b, v, v2);
+}
+
+// ---- topk --------------------------------------------------------------------------------------
+
+bool topk(const Context&, const float*, int64_t rows, int64_t cols, int64_t col_begin, int64_t k,
+          const CsrView* exclude, float*, uint32_t*) {
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0 && k >= 0, "topk: negative size rows=", rows, " cols=",
+                 cols, " k=", k);
+  DSSTNE_EXPECTS(col_begin >= 0 && col_begin + cols <= static_cast<int64_t>(terms::kNoIndex),
+                 "topk: columns [", col_begin, ", ", col_begin + cols,
+                 ") do not fit 32-bit indices below the padding index ", terms::kNoIndex);
+  DSSTNE_EXPECTS(exclude == nullptr || exclude->rows == rows, "topk: exclusion list has ",
+                 exclude ? exclude->rows : 0, " rows, scores have ", rows);
+  return k != 0 && rows != 0;
+}
+
+}  // namespace dsstne::checks

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+/// @file kernel_checks.hpp
+/// @brief The argument checks of every kernel, written once for both backends (and the CUDA stubs
+/// of a build without CUDA), so a bad call raises the same error with the same message wherever
+/// it goes. checks::name takes exactly the parameters of kernel `name` in kernels.inc, raises
+/// InvalidArgument naming the kernel and the culprit, and returns whether there is anything to
+/// compute. Each kernel calls it first.
+///
+/// Only what the host can see is checked here: sizes, codes, pointers being set. Data in device
+/// memory (sparse offsets and indices) are checked by each backend where they live, and limits of
+/// one backend (grid sizes, 32-bit sort counts) by that backend.
+
+#include <cstdint>
+
+#include "dsstne/kernels.hpp"
+
+namespace dsstne::checks {
+
+// ---- activation --------------------------------------------------------------------------------
+bool activation_forward(const Context& ctx, const ActivationParams& p, float* z, int64_t rows,
+                        int64_t cols);
+bool activation_backward(const Context& ctx, const ActivationParams& p, const float* a, float* g,
+                         int64_t rows, int64_t cols);
+
+// ---- loss: the target pointers and shapes; each backend checks the sparse offsets ---------------
+bool output_error(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
+                  int64_t cols, int64_t col_begin, const TargetView& t);
+bool output_delta(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
+                  int64_t cols, int64_t col_begin, const TargetView& t, float* delta);
+
+// ---- dense: gemm returns true also when k == 0 (C is only scaled) ------------------------------
+bool gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+          float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+          float* c, int64_t ldc);
+bool broadcast_rows(const Context& ctx, const float* v, int64_t rows, int64_t cols,
+                    bool accumulate, float* z);
+bool add(const Context& ctx, const float* x, int64_t n, float* y);
+/// True whenever cols > 0: zero rows still write a mean of 0.
+bool column_mean(const Context& ctx, const float* x, int64_t rows, int64_t cols, float* out);
+bool fill(const Context& ctx, float* x, int64_t n, float v);
+/// False also when max_norm <= 0 (the constraint is off).
+bool clip_row_norms(const Context& ctx, float* x, int64_t rows, int64_t cols, float max_norm);
+bool clip_column_norms(const Context& ctx, float* w, int64_t n_in, int64_t n_out,
+                       float max_norm);
+
+// ---- sparse ------------------------------------------------------------------------------------
+bool sparse_product(const Context& ctx, const CsrView& x, const float* w, int64_t n_out,
+                    float* z);
+/// True when grad must change: beta != 1 scales it even for an empty batch.
+bool sparse_transposed_product(const Context& ctx, const CsrView& x, const float* delta,
+                               int64_t n_in, int64_t n_out, float alpha, float beta, float* grad);
+bool csr_to_dense(const Context& ctx, const CsrView& x, int64_t col_begin, int64_t cols,
+                  float* out);
+
+// ---- gather ------------------------------------------------------------------------------------
+bool sparse_row_counts(const Context& ctx, const SparseStorageView& s, const uint32_t* examples,
+                       int64_t rows, int64_t* counts);
+bool sparse_batch_fill(const Context& ctx, const SparseStorageView& s, const uint32_t* examples,
+                       int64_t rows, const int64_t* offsets, bool apply_weights,
+                       const DenoiseParams& dn, uint32_t* indices, float* values);
+bool dense_batch_fill(const Context& ctx, const DenseStorageView& s, const uint32_t* examples,
+                      int64_t rows, int64_t col_begin, int64_t cols, bool apply_weights,
+                      float* out);
+bool gather_weights(const Context& ctx, const float* weights, const uint32_t* examples,
+                    int64_t rows, float* out);
+
+// ---- random and dropout ------------------------------------------------------------------------
+bool init_weights(const Context& ctx, WeightInit scheme, float scale, const RandomStream& rs,
+                  int64_t n_in, int64_t n_out, const MatrixBlock& block, float* w);
+bool shuffle_permutation(const Context& ctx, const RandomStream& rs, int64_t n, uint32_t* perm);
+bool dropout_forward(const Context& ctx, const ActivationParams& act, float p,
+                     const RandomStream& rs, int64_t row_pitch, int64_t col_begin, int64_t rows,
+                     int64_t cols, float* a, float* saved, uint8_t* mask);
+bool dropout_backward(const Context& ctx, const ActivationParams& act, float p,
+                      const uint8_t* mask, int64_t rows, int64_t cols, float* g);
+
+// ---- regularize --------------------------------------------------------------------------------
+bool sparseness_penalty(const Context& ctx, const float* a, int64_t rows, int64_t cols, float p,
+                        float beta, float* g);
+bool regularization_error(const Context& ctx, const float* w, int64_t n, float lambda,
+                          float lambda1);
+
+// ---- optimizer ---------------------------------------------------------------------------------
+bool update_weights(const Context& ctx, const UpdateParams& u, const float* g, int64_t n,
+                    float* w, float* v, float* v2);
+bool update_biases(const Context& ctx, const UpdateParams& u, const float* mean_delta, int64_t n,
+                   float* b, float* v, float* v2);
+
+// ---- topk: true also when cols == 0 (every slot is padding) -------------------------------------
+bool topk(const Context& ctx, const float* scores, int64_t rows, int64_t cols, int64_t col_begin,
+          int64_t k, const CsrView* exclude, float* out_scores, uint32_t* out_indices);
+
+}  // namespace dsstne::checks

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+// Every kernel refuses a bad call on both backends with the same message: the checks are one
+// front (cpp/src/kernel_checks.cpp) that both call before anything else. The CUDA side is reached
+// with a CPU context, which the checks never look at: on a build without CUDA the call goes to
+// the generated stub, on a CUDA build to the real kernel, which raises before touching a device.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <typeinfo>
+#include <vector>
+
+#include "dsstne/error.hpp"
+#include "dsstne/kernels.hpp"
+#include "host_context.hpp"
+
+namespace dsstne {
+namespace {
+
+using testing::host;
+
+/// The InvalidArgument message `f` raises, or "" (with a failure) when it raises something else.
+template <typename F>
+std::string invalid_argument(const char* backend, F&& f) {
+  try {
+    f();
+  } catch (const InvalidArgument& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << backend << ": expected InvalidArgument, got " << typeid(e).name() << ": "
+                  << e.what();
+    return "";
+  }
+  ADD_FAILURE() << backend << ": expected InvalidArgument, nothing was raised";
+  return "";
+}
+
+/// Calls cpu::kernel and cuda::kernel with the same bad arguments; both must raise alike.
+#define EXPECT_SAME_REFUSAL(kernel, ...)                                                       \
+  do {                                                                                         \
+    SCOPED_TRACE(#kernel);                                                                     \
+    const std::string on_cpu =                                                                 \
+        invalid_argument("cpu", [&] { (void)cpu::kernel(host, __VA_ARGS__); });                \
+    const std::string on_cuda =                                                                \
+        invalid_argument("cuda", [&] { (void)cuda::kernel(host, __VA_ARGS__); });              \
+    EXPECT_FALSE(on_cpu.empty());                                                              \
+    EXPECT_EQ(on_cuda, on_cpu);                                                                \
+  } while (0)
+
+TEST(KernelChecks, ActivationAndLoss) {
+  std::vector<float> z(6, 0.5f);
+  const ActivationParams unknown{static_cast<Activation>(99)};
+  EXPECT_SAME_REFUSAL(activation_forward, unknown, z.data(), 2, 3);
+  EXPECT_SAME_REFUSAL(activation_forward, ActivationParams{}, nullptr, 2, 3);
+  EXPECT_SAME_REFUSAL(activation_backward, ActivationParams{}, z.data(), z.data(), -1, 3);
+  LossParams dsmce;
+  dsmce.function = ErrorFunction::DataScaledMarginalCrossEntropy;
+  TargetView dense;
+  dense.dense = z.data();
+  EXPECT_SAME_REFUSAL(output_error, dsmce, z.data(), 2, 3, 0, dense);
+  TargetView no_offsets;
+  no_offsets.sparse = true;
+  EXPECT_SAME_REFUSAL(output_delta, LossParams{}, z.data(), 2, 3, 0, no_offsets, z.data());
+  EXPECT_SAME_REFUSAL(output_delta, LossParams{}, z.data(), 2, 3, 0, dense, nullptr);
+}
+
+TEST(KernelChecks, Dense) {
+  std::vector<float> a(12, 1.0f);
+  EXPECT_SAME_REFUSAL(gemm, false, false, 2, 2, 3, 1.0f, a.data(), 2, a.data(), 2, 0.0f, a.data(),
+                      2);
+  EXPECT_SAME_REFUSAL(gemm, false, false, 2, 2, 3, 1.0f, a.data(), 3, a.data(), 2, 0.0f, a.data(),
+                      1);
+  EXPECT_SAME_REFUSAL(broadcast_rows, a.data(), -2, 3, false, a.data());
+  EXPECT_SAME_REFUSAL(add, a.data(), -1, a.data());
+  EXPECT_SAME_REFUSAL(column_mean, a.data(), 2, -3, a.data());
+  EXPECT_SAME_REFUSAL(fill, a.data(), -5, 0.0f);
+  EXPECT_SAME_REFUSAL(clip_row_norms, a.data(), -1, 2, 1.0f);
+  EXPECT_SAME_REFUSAL(clip_column_norms, a.data(), 2, -1, 1.0f);
+}
+
+TEST(KernelChecks, Sparse) {
+  std::vector<float> w(12, 1.0f);
+  CsrView no_offsets;
+  no_offsets.rows = 3;
+  EXPECT_SAME_REFUSAL(sparse_product, no_offsets, w.data(), 4, w.data());
+  EXPECT_SAME_REFUSAL(sparse_transposed_product, CsrView{}, w.data(), -1, 4, 1.0f, 0.0f,
+                      w.data());
+  EXPECT_SAME_REFUSAL(csr_to_dense, CsrView{}, -1, 4, w.data());
+}
+
+TEST(KernelChecks, Gather) {
+  const std::vector<uint32_t> examples{0, 1};
+  std::vector<int64_t> counts(2);
+  EXPECT_SAME_REFUSAL(sparse_row_counts, SparseStorageView{}, examples.data(), -1, counts.data());
+  DenoiseParams certain;
+  certain.p = 1.0f;
+  EXPECT_SAME_REFUSAL(sparse_batch_fill, SparseStorageView{}, examples.data(), 2, counts.data(),
+                      false, certain, nullptr, nullptr);
+  DenseStorageView narrow;
+  narrow.stride = 3;
+  std::vector<float> out(8);
+  EXPECT_SAME_REFUSAL(dense_batch_fill, narrow, examples.data(), 2, 1, 4, false, out.data());
+  EXPECT_SAME_REFUSAL(gather_weights, out.data(), examples.data(), -3, out.data());
+}
+
+TEST(KernelChecks, RandomAndDropout) {
+  std::vector<float> w(12);
+  std::vector<uint32_t> perm(4);
+  std::vector<uint8_t> mask(12);
+  const RandomStream rs{1, 2};
+  EXPECT_SAME_REFUSAL(init_weights, static_cast<WeightInit>(42), 1.0f, rs, 3, 4, 0, 4, w.data());
+  EXPECT_SAME_REFUSAL(init_weights, WeightInit::Xavier, 1.0f, rs, 3, 4, 2, 3, w.data());
+  EXPECT_SAME_REFUSAL(shuffle_permutation, rs, -1, perm.data());
+  EXPECT_SAME_REFUSAL(shuffle_permutation, rs, 4, nullptr);
+  EXPECT_SAME_REFUSAL(dropout_forward, ActivationParams{}, 1.0f, rs, 4, 0, 3, 4, w.data(),
+                      w.data(), mask.data());
+  EXPECT_SAME_REFUSAL(dropout_forward, ActivationParams{}, 0.5f, rs, 3, 0, 3, 4, w.data(),
+                      w.data(), mask.data());
+  EXPECT_SAME_REFUSAL(dropout_backward, ActivationParams{}, 0.5f, nullptr, 3, 4, w.data());
+}
+
+TEST(KernelChecks, RegularizeOptimizerTopk) {
+  std::vector<float> w(8), v(8);
+  EXPECT_SAME_REFUSAL(sparseness_penalty, nullptr, 2, 4, 0.05f, 1.0f, nullptr);
+  EXPECT_SAME_REFUSAL(regularization_error, nullptr, 8, 0.1f, 0.0f);
+  UpdateParams unknown;
+  unknown.mode = static_cast<TrainingMode>(99);
+  EXPECT_SAME_REFUSAL(update_weights, unknown, w.data(), 8, w.data(), v.data(), v.data());
+  UpdateParams adam;
+  adam.mode = TrainingMode::Adam;
+  adam.step = 0;
+  EXPECT_SAME_REFUSAL(update_biases, adam, w.data(), 8, w.data(), v.data(), v.data());
+  UpdateParams momentum;
+  momentum.mode = TrainingMode::Momentum;
+  EXPECT_SAME_REFUSAL(update_weights, momentum, w.data(), 8, w.data(), nullptr, nullptr);
+  CsrView exclude;
+  exclude.rows = 3;
+  std::vector<float> scores(4);
+  std::vector<uint32_t> indices(4);
+  EXPECT_SAME_REFUSAL(topk, w.data(), 2, 4, 0, 2, &exclude, scores.data(), indices.data());
+  EXPECT_SAME_REFUSAL(topk, w.data(), 2, 4, 0, -2, nullptr, scores.data(), indices.data());
+}
+
+}  // namespace
+}  // namespace dsstne
