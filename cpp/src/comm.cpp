@@ -13,14 +13,14 @@ void LocalCommunicator::allgather(const Context& ctx, const float* send, float* 
                                   const std::vector<int64_t>& counts) {
   DSSTNE_EXPECTS(counts.size() == 1, "allgather: ", counts.size(), " counts for 1 rank");
   if (send != recv && counts[0] > 0)
-    detail::copy_on_device(ctx.device(), recv, send, std::size_t(counts[0]) * sizeof(float));
+    detail::copy_on_device(ctx, recv, send, std::size_t(counts[0]) * sizeof(float));
 }
 
 void LocalCommunicator::reduce_scatter(const Context& ctx, const float* send, float* recv,
                                        const std::vector<int64_t>& counts) {
   DSSTNE_EXPECTS(counts.size() == 1, "reduce_scatter: ", counts.size(), " counts for 1 rank");
   if (send != recv && counts[0] > 0)
-    detail::copy_on_device(ctx.device(), recv, send, std::size_t(counts[0]) * sizeof(float));
+    detail::copy_on_device(ctx, recv, send, std::size_t(counts[0]) * sizeof(float));
 }
 
 std::vector<std::vector<unsigned char>> LocalCommunicator::allgather_bytes(const void* data,

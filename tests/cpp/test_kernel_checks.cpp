@@ -107,8 +107,10 @@ TEST(KernelChecks, RandomAndDropout) {
   std::vector<uint32_t> perm(4);
   std::vector<uint8_t> mask(12);
   const RandomStream rs{1, 2};
-  EXPECT_SAME_REFUSAL(init_weights, static_cast<WeightInit>(42), 1.0f, rs, 3, 4, 0, 4, w.data());
-  EXPECT_SAME_REFUSAL(init_weights, WeightInit::Xavier, 1.0f, rs, 3, 4, 2, 3, w.data());
+  const MatrixBlock whole{0, 3, 0, 4}, past_columns{0, 3, 2, 3}, past_rows{2, 2, 0, 4};
+  EXPECT_SAME_REFUSAL(init_weights, static_cast<WeightInit>(42), 1.0f, rs, 3, 4, whole, w.data());
+  EXPECT_SAME_REFUSAL(init_weights, WeightInit::Xavier, 1.0f, rs, 3, 4, past_columns, w.data());
+  EXPECT_SAME_REFUSAL(init_weights, WeightInit::Xavier, 1.0f, rs, 3, 4, past_rows, w.data());
   EXPECT_SAME_REFUSAL(shuffle_permutation, rs, -1, perm.data());
   EXPECT_SAME_REFUSAL(shuffle_permutation, rs, 4, nullptr);
   EXPECT_SAME_REFUSAL(dropout_forward, ActivationParams{}, 1.0f, rs, 4, 0, 3, 4, w.data(),

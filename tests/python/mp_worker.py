@@ -28,7 +28,8 @@ COMM = MPI.COMM_WORLD
 
 
 def context():
-    ctx = dsstne.Context("cpu", seed=7, comm=COMM)
+    # The device of the tests' run: on the GPU machine the ranks share its one GPU.
+    ctx = dsstne.Context(os.environ.get("DSSTNE_DEVICE", "cpu"), seed=7, comm=COMM)
     assert ctx.ranks == COMM.Get_size() and ctx.rank == COMM.Get_rank()
     return ctx
 

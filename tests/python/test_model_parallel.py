@@ -32,6 +32,9 @@ sys.path.insert(0, str(HERE))
 import mp_cases  # noqa: E402
 
 TOLERANCE = 1e-5
+# With DSSTNE_DEVICE=cuda (the GPU machine) every rank runs on the GPU, all sharing one when
+# there is one, through the MPI communicator's host staging.
+DEVICE = os.environ.get("DSSTNE_DEVICE", "cpu")
 
 
 def mpirun(ranks, *args, timeout=120, env=None):
@@ -51,7 +54,7 @@ def trained(ranks, directory):
 
 @pytest.fixture(scope="module")
 def one_rank():
-    return {name: mp_cases.run_case(name, dsstne.Context("cpu", seed=7))
+    return {name: mp_cases.run_case(name, dsstne.Context(DEVICE, seed=7))
             for name in mp_cases.CASES}
 
 

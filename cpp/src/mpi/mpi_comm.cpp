@@ -40,14 +40,14 @@ template <typename T>
 const T* on_host(const Context& ctx, const T* src, int64_t count, std::vector<T>& staging) {
   if (!ctx.is_cuda()) return src;
   staging.resize(std::size_t(count));
-  if (count > 0) detail::copy_to_host(ctx.device(), staging.data(), src, std::size_t(count) * sizeof(T));
+  if (count > 0) detail::copy_to_host(ctx, staging.data(), src, std::size_t(count) * sizeof(T));
   return staging.data();
 }
 
 template <typename T>
 void to_device(const Context& ctx, T* dst, const T* host, int64_t count) {
   if (ctx.is_cuda() && count > 0)
-    detail::copy_to_device(ctx.device(), dst, host, std::size_t(count) * sizeof(T));
+    detail::copy_to_device(ctx, dst, host, std::size_t(count) * sizeof(T));
 }
 
 class MpiCommunicator final : public Communicator {
@@ -137,7 +137,7 @@ class MpiCommunicator final : public Communicator {
     auto* p = static_cast<unsigned char*>(data);
     if (ctx.is_cuda()) {
       host.resize(std::size_t(bytes));
-      if (rank_ == root && bytes > 0) detail::copy_to_host(ctx.device(), host.data(), data, std::size_t(bytes));
+      if (rank_ == root && bytes > 0) detail::copy_to_host(ctx, host.data(), data, std::size_t(bytes));
       p = host.data();
     }
     MPI_Request request;
@@ -145,7 +145,7 @@ class MpiCommunicator final : public Communicator {
           "MPI_Ibcast");
     wait(request, "broadcast");
     if (ctx.is_cuda() && rank_ != root && bytes > 0)
-      detail::copy_to_device(ctx.device(), data, host.data(), std::size_t(bytes));
+      detail::copy_to_device(ctx, data, host.data(), std::size_t(bytes));
   }
 
   std::vector<std::vector<unsigned char>> allgather_bytes(const void* data,
