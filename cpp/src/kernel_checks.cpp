@@ -121,6 +121,71 @@ bool output_delta(const Context&, const LossParams& p, const float* a, int64_t r
   return true;
 }
 
+bool softmax_delta_sums(const Context&, const LossParams& p, const float* a, int64_t rows,
+                        int64_t cols, int64_t col_begin, const TargetView& t, float* sums) {
+  DSSTNE_EXPECTS(p.activation.kind == Activation::SoftMax,
+                 "softmax_delta_sums: the output layer is not a SoftMax");
+  if (!loss_arguments("softmax_delta_sums", p, a, rows, cols, col_begin, t)) return false;
+  DSSTNE_EXPECTS(sums != nullptr, "softmax_delta_sums: the sums pointer is null");
+  return true;
+}
+
+bool softmax_output_delta(const Context&, const LossParams& p, const float* a, int64_t rows,
+                          int64_t cols, int64_t col_begin, const TargetView& t,
+                          const float* sums, float* delta) {
+  DSSTNE_EXPECTS(p.activation.kind == Activation::SoftMax,
+                 "softmax_output_delta: the output layer is not a SoftMax");
+  if (!loss_arguments("softmax_output_delta", p, a, rows, cols, col_begin, t)) return false;
+  DSSTNE_EXPECTS(sums != nullptr && delta != nullptr,
+                 "softmax_output_delta: the sums or delta pointer is null");
+  return true;
+}
+
+// ---- rows --------------------------------------------------------------------------------------
+
+bool row_stats(const Context&, RowStat stat, const float* a, const float* b, int64_t rows,
+               int64_t cols, float* out) {
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "row_stats: negative size ", rows, " × ", cols);
+  DSSTNE_EXPECTS(int(stat) >= 0 && int(stat) <= int(RowStat::Dot), "row_stats: unknown statistic ",
+                 int(stat));
+  if (rows == 0) return false;
+  DSSTNE_EXPECTS(out != nullptr && (cols == 0 || a != nullptr), "row_stats: null pointer");
+  DSSTNE_EXPECTS(stat != RowStat::Dot || cols == 0 || b != nullptr,
+                 "row_stats: Dot needs its second matrix");
+  return true;
+}
+
+bool transform_rows(const Context&, RowOp op, float* x, const float* a, int64_t rows,
+                    int64_t cols, const float* v, float max_norm) {
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "transform_rows: negative size ", rows, " × ", cols);
+  DSSTNE_EXPECTS(int(op) >= 0 && int(op) <= int(RowOp::SoftmaxBackward),
+                 "transform_rows: unknown operation ", int(op));
+  DSSTNE_EXPECTS(op != RowOp::ClipNorm || max_norm > 0.0f,
+                 "transform_rows: ClipNorm needs a norm > 0, got ", max_norm);
+  if (rows == 0 || cols == 0) return false;
+  DSSTNE_EXPECTS(x != nullptr && v != nullptr, "transform_rows: null pointer");
+  DSSTNE_EXPECTS(op != RowOp::SoftmaxBackward || a != nullptr,
+                 "transform_rows: SoftmaxBackward needs the activations");
+  return true;
+}
+
+bool column_square_sums(const Context&, const float* w, int64_t rows, int64_t cols, float* out) {
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "column_square_sums: negative size ", rows, " × ", cols);
+  if (cols == 0) return false;
+  DSSTNE_EXPECTS(out != nullptr && (rows == 0 || w != nullptr),
+                 "column_square_sums: null pointer");
+  return true;
+}
+
+bool clip_columns(const Context&, float* w, int64_t rows, int64_t cols, const float* sq,
+                  float max_norm) {
+  DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "clip_columns: negative size ", rows, " × ", cols);
+  DSSTNE_EXPECTS(max_norm > 0.0f, "clip_columns: the norm must be > 0, got ", max_norm);
+  if (rows == 0 || cols == 0) return false;
+  DSSTNE_EXPECTS(w != nullptr && sq != nullptr, "clip_columns: null pointer");
+  return true;
+}
+
 // ---- dense -------------------------------------------------------------------------------------
 
 bool gemm(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float,

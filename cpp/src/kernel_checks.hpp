@@ -28,6 +28,21 @@ bool output_error(const Context& ctx, const LossParams& p, const float* a, int64
                   int64_t cols, int64_t col_begin, const TargetView& t);
 bool output_delta(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
                   int64_t cols, int64_t col_begin, const TargetView& t, float* delta);
+bool softmax_delta_sums(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
+                        int64_t cols, int64_t col_begin, const TargetView& t, float* sums);
+bool softmax_output_delta(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
+                          int64_t cols, int64_t col_begin, const TargetView& t,
+                          const float* sums, float* delta);
+
+// ---- rows --------------------------------------------------------------------------------------
+bool row_stats(const Context& ctx, RowStat stat, const float* a, const float* b, int64_t rows,
+               int64_t cols, float* out);
+bool transform_rows(const Context& ctx, RowOp op, float* x, const float* a, int64_t rows,
+                    int64_t cols, const float* v, float max_norm);
+bool column_square_sums(const Context& ctx, const float* w, int64_t rows, int64_t cols,
+                        float* out);
+bool clip_columns(const Context& ctx, float* w, int64_t rows, int64_t cols, const float* sq,
+                  float max_norm);
 
 // ---- dense: gemm returns true also when k == 0 (C is only scaled) ------------------------------
 bool gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,

@@ -32,6 +32,7 @@ Layer::Layer(const LayerDescriptor& desc, int id, const Context& ctx)
   reduced_ = DeviceBuffer<float>(ctx, 0, n + ".reduced");
   grad_partial_ = DeviceBuffer<float>(ctx, 0, n + ".gradient_partial");
   delta_gathered_ = DeviceBuffer<float>(ctx, 0, n + ".gathered_deltas");
+  row_values_ = DeviceBuffer<float>(ctx, 0, n + ".row_values");
 }
 
 ActivationParams Layer::activation_params() const {
@@ -77,6 +78,7 @@ void Layer::allocate(int64_t batch) {
     saved_.resize(n);
     mask_.resize(n);
   }
+  if (sharded()) row_values_.resize(std::size_t(batch));
   const std::size_t whole = std::size_t(batch) * std::size_t(stride());
   if (needs_gather_) {
     gathered_.resize(whole);

@@ -125,7 +125,6 @@ void Network::build_weights() {
                        sharer.input().name(), "'");
     }
   }
-  check_supported_across_ranks();
   for (auto& w : weights_) {
     if (w->split() == WeightSplit::Columns && w->input().sharded()) w->input().needs_gather_ = true;
     if (w->split() == WeightSplit::Rows) w->output().has_row_inputs_ = true;
@@ -139,23 +138,6 @@ void Network::build_weights() {
     }
     DSSTNE_DISPATCH(ctx_, fill, w->b_.data(), int64_t(w->b_.size()), out.bias_init);
   }
-}
-
-void Network::check_supported_across_ranks() const {
-  if (ctx_.comm().size() == 1) return;
-  // What still normalises each rank's slice on its own would train a different network.
-  for (const auto& l : layers_) {
-    if (!l->sharded()) continue;
-    const LayerDescriptor& d = l->descriptor();
-    DSSTNE_EXPECTS_T(NotSupported, d.activation != Activation::SoftMax,
-                     "not supported yet: a SoftMax layer ('", l->name(), "') across ranks");
-    DSSTNE_EXPECTS_T(NotSupported, d.delta_norm == 0.0f, "not supported yet: DeltaNorm of layer '",
-                     l->name(), "' across ranks");
-  }
-  for (const auto& w : weights_)
-    DSSTNE_EXPECTS_T(NotSupported, w->norm() == 0.0f || w->split() == WeightSplit::Columns,
-                     "not supported yet: WeightNorm of ", w->input().name(), "->",
-                     w->output().name(), ", which the ranks split by input rows");
 }
 
 void Network::compute_order() {

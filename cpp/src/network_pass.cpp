@@ -129,7 +129,7 @@ void Network::forward_layer(Layer& layer, Mode mode) {
     add_skip(*s, layer);
   }
   const ActivationParams act = layer.activation_params();
-  DSSTNE_DISPATCH(ctx_, activation_forward, act, z, rows, cols);
+  activate(layer);
   const float p = layer.descriptor().p_dropout;
   if (mode == Mode::Training && p > 0.0f) {
     const RandomStream rs{ctx_.seed(), make_stream(RandomPurpose::kDropout, layer.id(), step_)};
@@ -200,13 +200,10 @@ void Network::output_delta(Layer& layer) {
     hidden_delta(layer);
     std::swap(layer.delta_, layer.grad_);
   }
-  DSSTNE_DISPATCH(ctx_, output_delta, loss_params(layer), layer.units_.data(), rows, cols,
-                  layer.slice().begin, target_view(layer), layer.delta_.data());
+  loss_delta(layer);
   if (layer.grad_written_) DSSTNE_DISPATCH(ctx_, add, layer.grad_.data(), rows * cols,
                                            layer.delta_.data());
-  if (layer.descriptor().delta_norm > 0.0f)
-    DSSTNE_DISPATCH(ctx_, clip_row_norms, layer.delta_.data(), rows, cols,
-                    layer.descriptor().delta_norm);
+  if (layer.descriptor().delta_norm > 0.0f) clip_deltas(layer);
 }
 
 void Network::hidden_delta(Layer& layer) {
@@ -229,10 +226,9 @@ void Network::hidden_delta(Layer& layer) {
         d.sparseness_penalty_beta > 0 ? d.sparseness_penalty_beta : desc_.sparseness_penalty_beta;
     DSSTNE_DISPATCH(ctx_, sparseness_penalty, a, rows, cols, p, beta, g);
   }
-  DSSTNE_DISPATCH(ctx_, activation_backward, act, a, g, rows, cols);
+  activation_gradient(layer, a, g);
   std::swap(layer.grad_, layer.delta_);
-  if (d.delta_norm > 0.0f && layer.kind() != LayerKind::Output)
-    DSSTNE_DISPATCH(ctx_, clip_row_norms, layer.delta_.data(), rows, cols, d.delta_norm);
+  if (d.delta_norm > 0.0f && layer.kind() != LayerKind::Output) clip_deltas(layer);
 }
 
 void Network::propagate(Layer& layer) {
@@ -297,9 +293,7 @@ void Network::update(const TrainParams& params, float alpha) {
                       w.w_v_.data(), w.w_v2_.data());
     DSSTNE_DISPATCH(ctx_, update_biases, u, w.output().mean_delta_.data(), int64_t(w.b_.size()),
                     w.b_.data(), w.b_v_.data(), w.b_v2_.data());
-    if (!w.shared() && w.norm() > 0.0f)
-      DSSTNE_DISPATCH(ctx_, clip_column_norms, w.w_.data(), w.n_in(), w.output().local_units(),
-                      w.norm());
+    if (!w.shared() && w.norm() > 0.0f) clip_weight_columns(w);
   }
 }
 

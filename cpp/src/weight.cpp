@@ -31,6 +31,7 @@ Weight::Weight(Layer& input, Layer& output, int id, const Context& ctx, WeightSp
   w_v2_ = DeviceBuffer<float>(ctx, 0, n + ".velocity2");
   b_v_ = DeviceBuffer<float>(ctx, 0, n + ".bias_velocity");
   b_v2_ = DeviceBuffer<float>(ctx, 0, n + ".bias_velocity2");
+  column_sums_ = DeviceBuffer<float>(ctx, 0, n + ".column_square_sums");
 }
 
 void Weight::share(Weight& owner, bool transposed) {

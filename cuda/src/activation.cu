@@ -7,6 +7,7 @@
 #include "cpu/activation_terms.hpp"
 #include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
+#include "dsstne/cuda/reduce.cuh"
 #include "dsstne/kernels.hpp"
 #include "kernel_checks.hpp"
 
@@ -27,26 +28,6 @@ __global__ void activation_slope_kernel(ActivationParams p, const float* a, floa
   if (i < n) g[i] *= terms::activation_slope(p, a[i]);
 }
 
-// Block-wide reduction in a fixed tree over shared memory (deterministic).
-template <typename Op>
-__device__ float block_reduce(float value, float* shared, Op op) {
-  shared[threadIdx.x] = value;
-  __syncthreads();
-  for (unsigned int stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) shared[threadIdx.x] = op(shared[threadIdx.x], shared[threadIdx.x + stride]);
-    __syncthreads();
-  }
-  const float result = shared[0];
-  __syncthreads();
-  return result;
-}
-
-struct MaxOp {
-  __device__ float operator()(float x, float y) const { return fmaxf(x, y); }
-};
-struct SumOp {
-  __device__ float operator()(float x, float y) const { return x + y; }
-};
 
 // One block per row: a = exp(z − max) / Σ exp(z − max).
 __global__ void softmax_kernel(float* z, int64_t cols) {

@@ -9,6 +9,7 @@
 #include "dsstne/cuda/blas.cuh"
 #include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
+#include "dsstne/cuda/reduce.cuh"
 #include "dsstne/kernels.hpp"
 #include "kernel_checks.hpp"
 
@@ -79,19 +80,6 @@ __global__ void column_mean_kernel(const float* x, int64_t rows, int64_t cols, f
   out[col] = rows > 0 ? sum / static_cast<float>(rows) : sum;
 }
 
-// Block-wide sum in a fixed tree over shared memory (deterministic); all threads get the result.
-__device__ float block_sum(float value, float* shared) {
-  shared[threadIdx.x] = value;
-  __syncthreads();
-  for (unsigned int stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) shared[threadIdx.x] += shared[threadIdx.x + stride];
-    __syncthreads();
-  }
-  const float result = shared[0];
-  __syncthreads();
-  return result;
-}
-
 // x: rows × cols; one block per row (blocks.x strided over rows). Each thread sums the squares of
 // its strided columns in order, then the block combines them in a fixed tree.
 __global__ void clip_row_norms_kernel(float* x, int64_t rows, int64_t cols, float max_norm) {
@@ -101,7 +89,7 @@ __global__ void clip_row_norms_kernel(float* x, int64_t rows, int64_t cols, floa
     float* row = x + r * cols;
     float local = 0.0f;
     for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) local += row[c] * row[c];
-    const float sq = block_sum(local, shared);
+    const float sq = block_reduce(local, shared, SumOp{});
     if (sq > max_sq) {
       const float scale = max_norm / sqrtf(sq);
       for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) row[c] *= scale;

@@ -256,9 +256,11 @@ __device__ float softmax_delta(float w, float q_j, float a_j, float q) {
 // corrections for sparse targets), then δ_j = w·(q_j − a_j·Q) for every unit, then the stored
 // units are rewritten with their targets. a, delta (and dense targets): rows × cols. Wide rows
 // get 1024 threads, so that one block keeps enough loads in flight when the batch is small; the
-// block size depends on cols alone, so results stay repeatable.
+// block size depends on cols alone, so results stay repeatable. With `sums_out` the kernel only
+// writes Q (a split output's part of it); with `sums_in` it takes Q from there (every rank's).
 __global__ void softmax_delta_kernel(LossParams p, Targets t, const float* a, int64_t cols,
-                                     int64_t col_begin, bool boost, float* delta) {
+                                     int64_t col_begin, bool boost, const float* sums_in,
+                                     float* sums_out, float* delta) {
   const int64_t r = blockIdx.x;
   const float w = weight_of(t, r);
   const float* ar = a + r * cols;
@@ -266,10 +268,19 @@ __global__ void softmax_delta_kernel(LossParams p, Targets t, const float* a, in
   double q_sum = 0.0;
   if (!t.sparse) {
     const float* tr = t.dense + r * cols;
-    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
-      q_sum += terms::softmax_term(p, ar[j], tr[j]);
+    float q = 0.0f;
+    if (sums_in != nullptr) {
+      q = sums_in[r];
+    } else {
+      for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+        q_sum += terms::softmax_term(p, ar[j], tr[j]);
+      }
+      q = static_cast<float>(block_sum(q_sum));
     }
-    const float q = static_cast<float>(block_sum(q_sum));
+    if (sums_out != nullptr) {
+      if (threadIdx.x == 0) sums_out[r] = q;
+      return;
+    }
     for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
       dr[j] = softmax_delta(w, terms::softmax_term(p, ar[j], tr[j]), ar[j], q);
     }
@@ -284,18 +295,27 @@ __global__ void softmax_delta_kernel(LossParams p, Targets t, const float* a, in
     if (share >= 0.0f) target = share;
     return col >= 0 && col < cols;
   };
-  if (!t.ignore_zero) {
-    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
-      q_sum += terms::softmax_term(p, ar[j], 0.0f);
+  float q = 0.0f;
+  if (sums_in != nullptr) {
+    q = sums_in[r];
+  } else {
+    if (!t.ignore_zero) {
+      for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+        q_sum += terms::softmax_term(p, ar[j], 0.0f);
+      }
     }
+    for_each_distinct(e, ascending, [&](uint32_t index, float target) {
+      int64_t col;
+      if (!local(index, target, col)) return;
+      q_sum += terms::softmax_term(p, ar[col], target);
+      if (!t.ignore_zero) q_sum -= terms::softmax_term(p, ar[col], 0.0f);
+    });
+    q = static_cast<float>(block_sum(q_sum));
   }
-  for_each_distinct(e, ascending, [&](uint32_t index, float target) {
-    int64_t col;
-    if (!local(index, target, col)) return;
-    q_sum += terms::softmax_term(p, ar[col], target);
-    if (!t.ignore_zero) q_sum -= terms::softmax_term(p, ar[col], 0.0f);
-  });
-  const float q = static_cast<float>(block_sum(q_sum));
+  if (sums_out != nullptr) {
+    if (threadIdx.x == 0) sums_out[r] = q;
+    return;
+  }
   for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
     const float q_j = t.ignore_zero ? 0.0f : terms::softmax_term(p, ar[j], 0.0f);
     float d = softmax_delta(w, q_j, ar[j], q);
@@ -382,6 +402,36 @@ double output_error(const Context& ctx, const LossParams& p, const float* a, int
   return total;
 }
 
+namespace {
+
+void launch_softmax_delta(const StreamScope& s, const LossParams& p, const Targets& targets,
+                          const float* a, int64_t rows, int64_t cols, int64_t col_begin,
+                          bool boost, const float* sums_in, float* sums_out, float* delta) {
+  const unsigned int threads = cols >= kWideRow ? kWideThreads : kThreads;
+  softmax_delta_kernel<<<static_cast<unsigned int>(rows), threads, 0, s.stream()>>>(
+      p, targets, a, cols, col_begin, boost, sums_in, sums_out, delta);
+  DSSTNE_CHECK_LAST_KERNEL();
+}
+
+}  // namespace
+
+void softmax_delta_sums(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
+                        int64_t cols, int64_t col_begin, const TargetView& t, float* sums) {
+  if (!checks::softmax_delta_sums(ctx, p, a, rows, cols, col_begin, t, sums)) return;
+  const StreamScope s(ctx);
+  launch_softmax_delta(s, p, targets_of(t), a, rows, cols, col_begin, false, nullptr, sums,
+                       nullptr);
+}
+
+void softmax_output_delta(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
+                          int64_t cols, int64_t col_begin, const TargetView& t,
+                          const float* sums, float* delta) {
+  if (!checks::softmax_output_delta(ctx, p, a, rows, cols, col_begin, t, sums, delta)) return;
+  const StreamScope s(ctx);
+  launch_softmax_delta(s, p, targets_of(t), a, rows, cols, col_begin,
+                       terms::boosts_deltas(p, t.sparse), sums, nullptr, delta);
+}
+
 void output_delta(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
                   int64_t cols, int64_t col_begin, const TargetView& t, float* delta) {
   if (!checks::output_delta(ctx, p, a, rows, cols, col_begin, t, delta)) return;
@@ -391,10 +441,7 @@ void output_delta(const Context& ctx, const LossParams& p, const float* a, int64
   const unsigned int row_blocks = static_cast<unsigned int>(rows);
 
   if (terms::is_softmax(p)) {
-    const unsigned int threads = cols >= kWideRow ? kWideThreads : kThreads;
-    softmax_delta_kernel<<<row_blocks, threads, 0, s.stream()>>>(p, targets, a, cols, col_begin,
-                                                                 boost, delta);
-    DSSTNE_CHECK_LAST_KERNEL();
+    launch_softmax_delta(s, p, targets, a, rows, cols, col_begin, boost, nullptr, nullptr, delta);
     return;
   }
   const int64_t x_blocks = (cols + kDeltaChunk - 1) / kDeltaChunk;

@@ -18,6 +18,7 @@
 #include "dsstne/cuda_runtime.hpp"
 #include "dsstne/device_buffer.hpp"
 #include "host_context.hpp"
+#include "random_values.hpp"
 
 namespace dsstne::testing {
 
@@ -41,15 +42,6 @@ inline std::string cuda_unavailable_reason() {
     GTEST_SKIP() << name##_reason;                                                \
   }                                                                               \
   const ::dsstne::Context name(::dsstne::Device::CUDA, 0, 12134)
-
-/// n values uniform in [-1, 1) from a 64-bit Mersenne Twister seeded with `seed`.
-inline std::vector<float> uniform_values(std::size_t n, uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> x(n);
-  for (float& v : x) v = dist(gen);
-  return x;
-}
 
 /// A device copy of a host vector.
 template <typename T>

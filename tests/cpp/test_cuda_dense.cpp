@@ -26,14 +26,7 @@ using dsstne::testing::host;
 using testing::expect_close;
 using testing::expect_bitwise;
 using testing::on_device;
-
-std::vector<float> uniform_values(std::size_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937_64 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> x(n);
-  for (float& v : x) v = dist(gen);
-  return x;
-}
+using testing::uniform_values;
 
 std::string shape(int64_t rows, int64_t cols, uint64_t seed) {
   return std::to_string(rows) + "x" + std::to_string(cols) + " seed " + std::to_string(seed);

@@ -74,6 +74,21 @@ def tied():
                                      "SourceOutputLayer": "H0", "Transposed": True})])
 
 
+def softmax():
+    """SoftMax on a split hidden layer and on the split output: row maxima and sums over ranks."""
+    return autoencoder((12,), "SoftMax", "SoftMax", "CrossEntropy")
+
+
+def norms():
+    """DeltaNorm (row norms of deltas over the ranks' units) and WeightNorm, H0 → H1 (16 → 6)
+    split by rows, so its column norms add the ranks' parts."""
+    return net([layer("Input", "Input", "auto", DataSet="x", Sparse=True),
+                layer("H0", "Hidden", 16, Activation="Tanh", WeightNorm=0.6, DeltaNorm=0.002),
+                layer("H1", "Hidden", 6, Activation="Sigmoid", WeightNorm=0.4, DeltaNorm=0.02),
+                layer("Output", "Output", "auto", DataSet="x", Activation="Sigmoid",
+                      WeightNorm=0.5, DeltaNorm=0.5)])
+
+
 def data_for(name):
     rng = np.random.default_rng(3)
     if name == "dense_chain":
@@ -89,11 +104,13 @@ CASES = {
     "dense_chain": dense_chain(),
     "branches": branches(),
     "tied": tied(),
+    "softmax": softmax(),
+    "norms": norms(),
 }
 # AdaGrad's first step is alpha·sign(g), which turns rounding noise in a near-zero gradient into
 # a full step: it cannot agree across rank counts to 1e-5, so no case uses it.
 OPTIMIZER = {"autoencoder": "adam", "deep_relu_l2": "momentum", "smce_tanh": "rmsprop",
-             "dense_chain": "sgd", "branches": "nesterov", "tied": "momentum"}
+             "dense_chain": "sgd", "branches": "nesterov", "tied": "momentum", "softmax": "adam", "norms": "sgd"}
 
 
 def run_case(name, context):

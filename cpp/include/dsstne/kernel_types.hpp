@@ -47,6 +47,12 @@ struct LossParams {
   float delta_boost_zero = 1.0f;  ///< scales deltas at the other units of sparse targets
 };
 
+/// What row_stats reduces each row to (for layers split across ranks, whose row-wise
+/// reductions are finished with the other ranks' values).
+enum class RowStat { Max, Sum, SquareSum, Dot };
+/// The row-wise transforms of transform_rows, each with one value v per row.
+enum class RowOp { SubtractExp, Divide, ClipNorm, SoftmaxBackward };
+
 /// A block of a matrix: rows [row_begin, row_begin + rows) × columns [col_begin, col_begin + cols).
 struct MatrixBlock {
   int64_t row_begin = 0;

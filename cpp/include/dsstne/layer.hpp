@@ -106,6 +106,7 @@ class Layer {
   bool gathered_valid_ = false;      ///< gathered_ holds this batch's units
   bool deltas_gathered_ = false;     ///< delta_gathered_ holds this batch's deltas
   bool grad_partial_written_ = false;
+  DeviceBuffer<float> row_values_;   ///< one value per row: a split layer's row reductions
 };
 
 }  // namespace dsstne

@@ -152,9 +152,6 @@ class Network {
 
  private:
   void build_weights();
-  /// NotSupported for what several ranks cannot compute yet (SoftMax, DeltaNorm and row-split
-  /// WeightNorm need cross-rank reductions).
-  void check_supported_across_ranks() const;
   void compute_order();
   void check_binding(const Layer& layer, const DataSet& data) const;
   /// Checks `bindings` as bind() would apply them (each pair, then the example counts of the
@@ -190,6 +187,12 @@ class Network {
   void row_delta(Weight& w, Layer& layer);
   /// Adds what column-split consumers computed for this layer's units on every rank.
   void collect_gradient(Layer& layer);
+  // Row-wise operations, reduced over the ranks of a split layer (network_rowwise.cpp).
+  void activate(Layer& layer);
+  void activation_gradient(Layer& layer, const float* a, float* g);
+  void loss_delta(Layer& layer);
+  void clip_deltas(Layer& layer);
+  void clip_weight_columns(Weight& w);
   LossParams loss_params(const Layer& layer) const;
   TargetView target_view(const Layer& layer) const;
   double regularization_error(const TrainParams& params) const;

@@ -104,6 +104,7 @@ class Weight {
   DeviceBuffer<float> w_, grad_, w_v_, w_v2_;
   DeviceBuffer<float> b_, b_v_, b_v2_;
   int grad_contributions_ = 0;  ///< how many connections wrote grad_ in this batch
+  DeviceBuffer<float> column_sums_;  ///< a row-split WeightNorm's column square sums
 };
 
 }  // namespace dsstne

@@ -102,21 +102,15 @@ double sparse_row_error(const LossParams& p, bool softmax, bool ignore_zero, con
   return sum;
 }
 
-/// SoftMax delta of one row with dense targets: δ_j = w·(q_j − a_j·Q), Q = Σ_k q_k.
-void dense_softmax_delta(const LossParams& p, const float* a, const float* t, int64_t cols, float w,
-                         float* delta) {
+/// Q = Σ_j q_j of one SoftMax row over its local units, in double: dense targets `tr`, or the
+/// stored targets assembled like the error (raw + stored correction).
+double softmax_row_sum(const LossParams& p, bool ignore_zero, const float* a, const float* tr,
+                       int64_t cols, const std::vector<StoredTarget>& stored) {
   double q_sum = 0.0;
-  for (int64_t j = 0; j < cols; ++j) q_sum += terms::softmax_term(p, a[j], t[j]);
-  const float q = static_cast<float>(q_sum);
-  for (int64_t j = 0; j < cols; ++j) delta[j] = w * (terms::softmax_term(p, a[j], t[j]) - a[j] * q);
-}
-
-/// SoftMax delta of one row with sparse targets. Q is assembled like the error (raw + stored
-/// correction). With ignore_zero the unstored units have g = 0 but still get the −a_j·Q term
-/// of the Jacobian.
-void sparse_softmax_delta(const LossParams& p, bool ignore_zero, const float* a, int64_t cols,
-                          const std::vector<StoredTarget>& stored, float w, float* delta) {
-  double q_sum = 0.0;
+  if (tr != nullptr) {
+    for (int64_t j = 0; j < cols; ++j) q_sum += terms::softmax_term(p, a[j], tr[j]);
+    return q_sum;
+  }
   if (!ignore_zero) {
     for (int64_t j = 0; j < cols; ++j) q_sum += terms::softmax_term(p, a[j], 0.0f);
   }
@@ -124,13 +118,40 @@ void sparse_softmax_delta(const LossParams& p, bool ignore_zero, const float* a,
     q_sum += terms::softmax_term(p, a[st.col], st.t);
     if (!ignore_zero) q_sum -= terms::softmax_term(p, a[st.col], 0.0f);
   }
-  const float q = static_cast<float>(q_sum);
+  return q_sum;
+}
+
+/// SoftMax delta of one row given its Q: δ_j = w·(q_j − a_j·Q). With sparse targets and
+/// ignore_zero the unstored units have g = 0 but still get the −a_j·Q term of the Jacobian.
+void softmax_row_delta(const LossParams& p, bool ignore_zero, const float* a, const float* tr,
+                       int64_t cols, const std::vector<StoredTarget>& stored, float w, float q,
+                       float* delta) {
+  if (tr != nullptr) {
+    for (int64_t j = 0; j < cols; ++j) delta[j] = w * (terms::softmax_term(p, a[j], tr[j]) - a[j] * q);
+    return;
+  }
   for (int64_t j = 0; j < cols; ++j) {
     const float q_j = ignore_zero ? 0.0f : terms::softmax_term(p, a[j], 0.0f);
     delta[j] = w * (q_j - a[j] * q);
   }
   for (const StoredTarget& st : stored) {
     delta[st.col] = w * (terms::softmax_term(p, a[st.col], st.t) - a[st.col] * q);
+  }
+}
+
+/// Calls f(r, a_r, dense targets of r or nullptr, stored targets of r) for every row, each
+/// thread owning whole rows.
+template <typename F>
+void for_each_row(const float* a, int64_t rows, int64_t cols, int64_t col_begin,
+                  const TargetView& t, bool softmax, F&& f) {
+#pragma omp parallel if (rows * cols >= kParallelMin)
+  {
+    RowScratch scratch;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      if (t.sparse) resolve_row(t.csr, r, softmax, col_begin, cols, scratch);
+      f(r, a + r * cols, t.sparse ? nullptr : t.dense + r * cols, scratch.local);
+    }
   }
 }
 
@@ -194,33 +215,48 @@ void output_delta(const Context& ctx, const LossParams& p, const float* a, int64
   const bool softmax = terms::is_softmax(p);
   const bool boost = terms::boosts_deltas(p, t.sparse);
 
-  // a, delta: rows × cols; dense targets rows × cols. Each thread owns whole rows.
-#pragma omp parallel if (rows * cols >= kParallelMin)
-  {
-    RowScratch scratch;
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const float w = example_weight(t, r);
-      const float* ar = a + r * cols;
-      float* dr = delta + r * cols;
-      if (!t.sparse) {
-        const float* tr = t.dense + r * cols;
-        if (softmax) {
-          dense_softmax_delta(p, ar, tr, cols, w, dr);
-        } else {
-          for (int64_t j = 0; j < cols; ++j) dr[j] = w * terms::delta_term(p, ar[j], tr[j]);
-        }
-        continue;
-      }
-      resolve_row(t.csr, r, softmax, col_begin, cols, scratch);
-      if (softmax) {
-        sparse_softmax_delta(p, t.ignore_zero, ar, cols, scratch.local, w, dr);
-      } else {
-        sparse_delta(p, t.ignore_zero, ar, cols, scratch.local, w, dr);
-      }
-      if (boost) boost_row(p, cols, scratch.local, dr);
+  // a, delta: rows × cols; dense targets rows × cols.
+  for_each_row(a, rows, cols, col_begin, t, softmax,
+               [&](int64_t r, const float* ar, const float* tr,
+                   const std::vector<StoredTarget>& stored) {
+    const float w = example_weight(t, r);
+    float* dr = delta + r * cols;
+    if (softmax) {
+      const float q = static_cast<float>(softmax_row_sum(p, t.ignore_zero, ar, tr, cols, stored));
+      softmax_row_delta(p, t.ignore_zero, ar, tr, cols, stored, w, q, dr);
+    } else if (tr != nullptr) {
+      for (int64_t j = 0; j < cols; ++j) dr[j] = w * terms::delta_term(p, ar[j], tr[j]);
+    } else {
+      sparse_delta(p, t.ignore_zero, ar, cols, stored, w, dr);
     }
-  }
+    if (boost) boost_row(p, cols, stored, dr);
+  });
+}
+
+void softmax_delta_sums(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
+                        int64_t cols, int64_t col_begin, const TargetView& t, float* sums) {
+  if (!checks::softmax_delta_sums(ctx, p, a, rows, cols, col_begin, t, sums)) return;
+  check_offsets("softmax_delta_sums", rows, t);
+  for_each_row(a, rows, cols, col_begin, t, true,
+               [&](int64_t r, const float* ar, const float* tr,
+                   const std::vector<StoredTarget>& stored) {
+    sums[r] = static_cast<float>(softmax_row_sum(p, t.ignore_zero, ar, tr, cols, stored));
+  });
+}
+
+void softmax_output_delta(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
+                          int64_t cols, int64_t col_begin, const TargetView& t,
+                          const float* sums, float* delta) {
+  if (!checks::softmax_output_delta(ctx, p, a, rows, cols, col_begin, t, sums, delta)) return;
+  check_offsets("softmax_output_delta", rows, t);
+  const bool boost = terms::boosts_deltas(p, t.sparse);
+  for_each_row(a, rows, cols, col_begin, t, true,
+               [&](int64_t r, const float* ar, const float* tr,
+                   const std::vector<StoredTarget>& stored) {
+    float* dr = delta + r * cols;
+    softmax_row_delta(p, t.ignore_zero, ar, tr, cols, stored, example_weight(t, r), sums[r], dr);
+    if (boost) boost_row(p, cols, stored, dr);
+  });
 }
 
 }  // namespace dsstne::cpu

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Block-wide reductions in a fixed tree over shared memory: deterministic, no atomics.
+#include <cuda_runtime.h>
+
+namespace dsstne::cuda {
+
+/// Reduces one value per thread of the block with `op`; every thread gets the result. `shared`
+/// holds blockDim.x floats (a power of two).
+template <typename Op>
+__device__ float block_reduce(float value, float* shared, Op op) {
+  shared[threadIdx.x] = value;
+  __syncthreads();
+  for (unsigned int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) shared[threadIdx.x] = op(shared[threadIdx.x], shared[threadIdx.x + stride]);
+    __syncthreads();
+  }
+  const float result = shared[0];
+  __syncthreads();
+  return result;
+}
+
+struct MaxOp {
+  __device__ float operator()(float x, float y) const { return fmaxf(x, y); }
+};
+struct SumOp {
+  __device__ float operator()(float x, float y) const { return x + y; }
+};
+
+}  // namespace dsstne::cuda
