@@ -3,7 +3,8 @@
 # pytest on the GPU (GPU tests fail instead of skipping), then the benchmarks (MovieLens training,
 # predict against predict_topk, saving and loading). Logs go to $OUT.
 # Debian packages the machine lacks (OpenBLAS, nlohmann-json, GoogleTest) travel as .deb files in
-# device/debs and are unpacked into a private prefix.
+# device/debs and are unpacked into a private prefix; scripts/gpu_carry.sh gathers them (and the
+# netCDF4 wheels in .whl, DSSTNE's reference files in device/ref) on a machine with internet.
 # Usage: scripts/gpu_check.sh [build|test|bench|all]...
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The one-rank communicator, and the MPI entry point of a build without MPI.
+// The one-rank communicator, and the MPI and NCCL entry points of a build without them.
 #include "dsstne/comm.hpp"
 
 #include <cstring>
@@ -35,6 +35,16 @@ bool mpi_built() { return false; }
 std::shared_ptr<Communicator> mpi_communicator(std::uintptr_t, double) {
   DSSTNE_FAIL(NotSupported, "this build of dsstne has no MPI communicator: install an MPI "
               "(Debian: libopenmpi-dev openmpi-bin) and rebuild (DSSTNE_ENABLE_MPI=ON)");
+}
+#endif
+
+#ifndef DSSTNE_WITH_NCCL
+bool nccl_built() { return false; }
+
+std::shared_ptr<Communicator> nccl_communicator(std::shared_ptr<Communicator>, int, double) {
+  DSSTNE_FAIL(NotSupported, "this build of dsstne has no NCCL communicator: it needs the CUDA "
+              "backend and NCCL at build time (set NCCL_HOME, or pip install nvidia-nccl-cu13, "
+              "and rebuild with DSSTNE_ENABLE_NCCL=ON)");
 }
 #endif
 

@@ -186,6 +186,14 @@ bool clip_columns(const Context&, float* w, int64_t rows, int64_t cols, const fl
   return true;
 }
 
+bool sum_blocks(const Context&, const float* blocks, int64_t nblocks, int64_t count, float* out) {
+  DSSTNE_EXPECTS(nblocks >= 1 && count >= 0, "sum_blocks: ", nblocks, " blocks of ", count,
+                 " values (at least one block, no negative size)");
+  if (count == 0) return false;
+  DSSTNE_EXPECTS(blocks != nullptr && out != nullptr, "sum_blocks: null pointer");
+  return true;
+}
+
 // ---- dense -------------------------------------------------------------------------------------
 
 bool gemm(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float,

@@ -43,6 +43,8 @@ bool column_square_sums(const Context& ctx, const float* w, int64_t rows, int64_
                         float* out);
 bool clip_columns(const Context& ctx, float* w, int64_t rows, int64_t cols, const float* sq,
                   float max_norm);
+bool sum_blocks(const Context& ctx, const float* blocks, int64_t nblocks, int64_t count,
+                float* out);
 
 // ---- dense: gemm returns true also when k == 0 (C is only scaled) ------------------------------
 bool gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The halves of row- and column-wise reductions that the ranks of a split layer finish together
 // (reference: cpp/src/cpu/rows.cpp). Row reductions take one block per row and a fixed tree;
-// column sums walk the rows in order with explicitly rounded operations, as the CPU does.
+// column sums (and sum_blocks, the communicators' rank-order sum) walk the rows in order with
+// explicitly rounded operations, as the CPU does.
 #include <algorithm>
 #include <cfloat>
 #include <cstdint>
@@ -88,6 +89,16 @@ __global__ void clip_columns_kernel(float* w, int64_t rows, int64_t cols, const 
   for (int64_t i = 0; i < rows; ++i) w[i * cols + c] = __fmul_rn(w[i * cols + c], scale);
 }
 
+__global__ void sum_blocks_kernel(const float* blocks, int64_t nblocks, int64_t count,
+                                  float* out) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    float sum = blocks[i];
+    for (int64_t b = 1; b < nblocks; ++b) sum = __fadd_rn(sum, blocks[b * count + i]);
+    out[i] = sum;
+  }
+}
+
 unsigned int column_blocks(int64_t cols) {
   return static_cast<unsigned int>((cols + kThreads - 1) / kThreads);
 }
@@ -126,6 +137,16 @@ void clip_columns(const Context& ctx, float* w, int64_t rows, int64_t cols, cons
   const StreamScope s(ctx);
   clip_columns_kernel<<<column_blocks(cols), kThreads, 0, s.stream()>>>(w, rows, cols, sq,
                                                                         max_norm);
+  DSSTNE_CHECK_LAST_KERNEL();
+}
+
+void sum_blocks(const Context& ctx, const float* blocks, int64_t nblocks, int64_t count,
+                float* out) {
+  if (!checks::sum_blocks(ctx, blocks, nblocks, count, out)) return;
+  const StreamScope s(ctx);
+  const auto grid =
+      static_cast<unsigned int>(std::min<int64_t>((count + kThreads - 1) / kThreads, kMaxBlocks));
+  sum_blocks_kernel<<<grid, kThreads, 0, s.stream()>>>(blocks, nblocks, count, out);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 

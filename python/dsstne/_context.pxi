@@ -19,18 +19,37 @@ def _comm_timeout():
     return seconds
 
 
-def _local_rank(comm):
-    """This process's rank among those of `comm` on the same host."""
+def _host_rank(comm):
+    """This process's rank, and how many ranks of `comm` there are, on its host."""
     from mpi4py import MPI
     local = comm.Split_type(MPI.COMM_TYPE_SHARED)
     try:
-        return local.Get_rank()
+        return local.Get_rank(), local.Get_size()
     finally:
         local.Free()
 
 
+def _choose_transport(transport, device, comm, gpus, host_ranks):
+    """"mpi" or "nccl", the same on every rank (a collective of `comm`)."""
+    from mpi4py import MPI
+    cuda = str(device).lower().startswith(("cuda", "gpu"))
+    if transport is None:
+        # NCCL where every rank has a GPU of its own; MPI's host staging where ranks share one.
+        own_gpu = cuda and cpp.nccl_built() and host_ranks <= gpus
+        return "nccl" if comm.Get_size() > 1 and comm.allreduce(own_gpu, op=MPI.LAND) else "mpi"
+    if transport not in ("mpi", "nccl"):
+        raise ValueError(f"transport must be None, 'mpi' or 'nccl', got {transport!r}")
+    if transport == "nccl" and not cuda:
+        raise ValueError(f"transport 'nccl' moves GPU memory: it needs a CUDA device, not "
+                         f"{device!r}")
+    if transport == "nccl" and not comm.allreduce(host_ranks <= gpus, op=MPI.LAND):
+        raise ValueError(f"transport 'nccl' needs one GPU per rank: a host has more ranks than "
+                         f"GPUs (this one: {host_ranks} ranks, {gpus} GPUs); use 'mpi'")
+    return transport
+
+
 cdef class Context:
-    """Context(device=None, seed=12134, tf32=False, comm=None)
+    """Context(device=None, seed=12134, tf32=False, comm=None, transport=None)
 --
 
     Where a network runs: device ("cpu", "cuda" or "cuda:N"), random seed, and the ranks that
@@ -51,14 +70,22 @@ cdef class Context:
         one rank's. Each rank makes the same calls in the same order. With ``"cuda"`` each rank
         takes the GPU of its rank on the host. A rank waits at most $DSSTNE_COMM_TIMEOUT seconds
         (default 300) for the others before raising dsstne.CommunicationError.
+    transport : {None, "mpi", "nccl"}
+        How GPU memory moves between ranks: "nccl" GPU to GPU (one GPU per rank), "mpi" through
+        host memory (ranks may share a GPU). None: NCCL when this libdsstne has it and every
+        rank has a GPU of its own, else MPI. Both add in the same order, so they give the same
+        bits. Needs `comm`.
     """
     cdef cpp.Context c_ctx
 
-    def __init__(self, device=None, seed=12134, tf32=False, comm=None):
+    def __init__(self, device=None, seed=12134, tf32=False, comm=None, transport=None):
         if device is None:
             device = default_device()
         cdef uint64_t c_seed = _whole(seed, "seed", 0, 2**64 - 1)
         cdef shared_ptr[cpp.Communicator] c_comm
+        if comm is None and transport is not None:
+            raise ValueError("transport chooses how the ranks of comm communicate: give comm "
+                             "(an mpi4py communicator) as well")
         if comm is not None:
             try:
                 from mpi4py import MPI
@@ -68,13 +95,17 @@ cdef class Context:
             if not isinstance(comm, MPI.Comm):
                 raise TypeError(f"comm must be an mpi4py communicator (MPI.COMM_WORLD), got "
                                 f"{type(comm).__name__}")
-            if str(device).lower() in ("cuda", "gpu") and comm.Get_size() > 1:
-                count = cuda_device_count()
-                if count:
-                    device = f"cuda:{_local_rank(comm) % count}"
-            c_comm = cpp.mpi_communicator(<uintptr_t>MPI._handleof(comm), _comm_timeout())
+            gpus = cuda_device_count()
+            host_rank, host_ranks = _host_rank(comm)
+            if str(device).lower() in ("cuda", "gpu") and comm.Get_size() > 1 and gpus:
+                device = f"cuda:{host_rank % gpus}"
+            transport = _choose_transport(transport, device, comm, gpus, host_ranks)
+            timeout = _comm_timeout()
+            c_comm = cpp.mpi_communicator(<uintptr_t>MPI._handleof(comm), timeout)
         self.c_ctx = cpp.Context.from_string(_bytes(device), c_seed)
         if comm is not None:
+            if transport == "nccl":
+                c_comm = cpp.nccl_communicator(c_comm, self.c_ctx.device_ordinal(), timeout)
             self.c_ctx = self.c_ctx.with_communicator(c_comm)
         if tf32:
             self.c_ctx.set_tf32(True)
@@ -99,6 +130,11 @@ cdef class Context:
         with nogil:
             parts = self.c_ctx.comm().allgather_bytes(p, n)
         return [bytes(part).decode("utf-8", "replace") for part in parts]
+
+    @property
+    def transport(self):
+        """How the ranks communicate: "local" (one process), "mpi" or "nccl"."""
+        return _str(self.c_ctx.comm().name())
 
     @property
     def seed(self):

@@ -94,6 +94,11 @@ def mpi_built():
     return cpp.mpi_built()
 
 
+def nccl_built():
+    """Whether this libdsstne contains the NCCL communicator (Context(comm=..., transport="nccl"))."""
+    return cpp.nccl_built()
+
+
 def cuda_built():
     """Whether this libdsstne contains the CUDA backend."""
     return cpp.Context.cuda_built()

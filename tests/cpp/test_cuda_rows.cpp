@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // CUDA-vs-CPU parity of the row-wise kernels of split layers (cuda/src/rows.cu and the SoftMax
-// halves of cuda/src/loss.cu against cpp/src/cpu/rows.cpp and loss.cpp) on random data.
+// halves of cuda/src/loss.cu against cpp/src/cpu/rows.cpp and loss.cpp), and of sum_blocks, the
+// communicators' rank-order sum, on random data.
 //
 // Bitwise where both backends evaluate the same rounded float operations in the same order:
 // row maxima, the column square sums (rows in order) and the column clip, and the transforms
@@ -118,6 +119,28 @@ TEST(CudaParityRows, ColumnSquareSumsAndClip) {
     auto dw = on_device(ctx, w);
     cuda::clip_columns(ctx, dw.data(), s.rows, s.cols, dsq.data(), max_norm);
     expect_bitwise(ref, dw.download(), describe("clip_columns", s));
+  }
+}
+
+TEST(CudaParityRows, SumBlocks) {
+  DSSTNE_CUDA_CONTEXT_OR_SKIP(ctx);
+  uint64_t seed = 500;
+  for (int64_t nblocks : {1, 2, 3, 8}) {
+    for (int64_t count : {1, 7, 1001, 300000}) {
+      const std::string what = "sum_blocks " + std::to_string(nblocks) + " × " +
+                               std::to_string(count);
+      const std::vector<float> blocks = uniform_values(std::size_t(nblocks * count), ++seed);
+      std::vector<float> ref(static_cast<std::size_t>(count));
+      cpu::sum_blocks(host, blocks.data(), nblocks, count, ref.data());
+      const auto d_blocks = on_device(ctx, blocks);
+      DeviceBuffer<float> out(ctx, ref.size(), "out");
+      cuda::sum_blocks(ctx, d_blocks.data(), nblocks, count, out.data());
+      expect_bitwise(ref, out.download(), what);
+      auto in_place = on_device(ctx, blocks);  // into block 0, as the communicators sum
+      cuda::sum_blocks(ctx, in_place.data(), nblocks, count, in_place.data());
+      const std::vector<float> all = in_place.download();
+      expect_bitwise(ref, std::vector<float>(all.begin(), all.begin() + count), what + " in place");
+    }
   }
 }
 

@@ -225,6 +225,19 @@ TEST(Rows, SoftmaxOutputDeltaOfBlocksEqualsTheWhole) {
   expect_split_softmax_delta(p, s, false);
 }
 
+TEST(Rows, SumBlocksAddsInBlockOrder) {
+  // 1e8 + 1 − 1e8 is 0 in float left to right, 1 in any other order.
+  const std::vector<float> blocks = {1e8f, 2.0f, 1.0f, 3.0f, -1e8f, 4.0f};
+  std::vector<float> out(2);
+  cpu::sum_blocks(host, blocks.data(), 3, 2, out.data());
+  EXPECT_EQ(out, (std::vector<float>{0.0f, 9.0f}));
+  std::vector<float> in_place = blocks;
+  cpu::sum_blocks(host, in_place.data(), 3, 2, in_place.data());
+  EXPECT_EQ(std::vector<float>(in_place.begin(), in_place.begin() + 2), out);
+  cpu::sum_blocks(host, blocks.data(), 1, 2, out.data());
+  EXPECT_EQ(out, (std::vector<float>{1e8f, 2.0f}));
+}
+
 TEST(Rows, BadArgumentsAreRefused) {
   std::vector<float> x(10), v(2);
   EXPECT_THROW(cpu::row_stats(host, RowStat(9), x.data(), nullptr, 2, 5, v.data()),
@@ -241,6 +254,8 @@ TEST(Rows, BadArgumentsAreRefused) {
   TargetView t;
   t.dense = x.data();
   EXPECT_THROW(cpu::softmax_delta_sums(host, p, x.data(), 2, 5, 0, t, v.data()), InvalidArgument);
+  EXPECT_THROW(cpu::sum_blocks(host, x.data(), 0, 5, v.data()), InvalidArgument);
+  EXPECT_THROW(cpu::sum_blocks(host, nullptr, 2, 5, v.data()), InvalidArgument);
 }
 
 }  // namespace

@@ -8,6 +8,9 @@
     mp_worker.py kill                    rank 1 dies (SIGKILL) in the middle of training
     mp_worker.py stall                   rank 1 stops taking part; rank 0 must raise
                                          CommunicationError (DSSTNE_COMM_TIMEOUT is short)
+    mp_worker.py transports              Context's choice and checks of its transport
+
+$DSSTNE_TRANSPORT ("mpi" or "nccl") picks the transport of the contexts; unset, Context chooses.
 """
 
 import hashlib
@@ -29,8 +32,11 @@ COMM = MPI.COMM_WORLD
 
 def context():
     # The device of the tests' run: on the GPU machine the ranks share its one GPU.
-    ctx = dsstne.Context(os.environ.get("DSSTNE_DEVICE", "cpu"), seed=7, comm=COMM)
+    transport = os.environ.get("DSSTNE_TRANSPORT") or None
+    ctx = dsstne.Context(os.environ.get("DSSTNE_DEVICE", "cpu"), seed=7, comm=COMM,
+                         transport=transport)
     assert ctx.ranks == COMM.Get_size() and ctx.rank == COMM.Get_rank()
+    assert transport is None or ctx.transport == transport, (ctx.transport, transport)
     return ctx
 
 
@@ -88,6 +94,29 @@ def stall():
     os._exit(0)
 
 
+def transports():
+    def refused(message, **keys):
+        try:
+            dsstne.Context(**keys)
+        except ValueError as e:
+            assert message in str(e), (message, str(e))
+        else:
+            raise AssertionError(f"Context({keys}) was accepted")
+    assert dsstne.Context("cpu").transport == "local"
+    assert dsstne.Context("cpu", comm=COMM).transport == "mpi"  # NCCL moves only GPU memory
+    assert dsstne.Context("cpu", comm=COMM, transport="mpi").transport == "mpi"
+    refused("give comm", device="cpu", transport="mpi")
+    refused("must be None, 'mpi' or 'nccl'", device="cpu", comm=COMM, transport="gloo")
+    refused("needs a CUDA device", device="cpu", comm=COMM, transport="nccl")
+    if dsstne.cuda_device_count() and dsstne.nccl_built():
+        gpu = dsstne.Context("cuda", comm=COMM, transport="nccl")
+        assert gpu.transport == "nccl" and gpu.device == "cuda:0"
+        # One rank per GPU of its own: NCCL unless asked otherwise.
+        auto = dsstne.Context("cuda", comm=COMM)
+        assert auto.transport == ("nccl" if COMM.Get_size() > 1 else "mpi"), auto.transport
+    print("transports ok", flush=True)
+
+
 if __name__ == "__main__":
     {"train": train, "resave": resave, "predict": predict, "kill": kill,
-     "stall": stall}[sys.argv[1]](*sys.argv[2:])
+     "stall": stall, "transports": transports}[sys.argv[1]](*sys.argv[2:])

@@ -45,9 +45,9 @@ def mpirun(ranks, *args, timeout=120, env=None):
                           env=environment)
 
 
-def trained(ranks, directory):
+def trained(ranks, directory, env=None):
     directory.mkdir(parents=True, exist_ok=True)
-    run = mpirun(ranks, "train", directory, *mp_cases.CASES)
+    run = mpirun(ranks, "train", directory, *mp_cases.CASES, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
     return {name: dict(np.load(directory / f"{name}.npz")) for name in mp_cases.CASES}
 
@@ -104,6 +104,32 @@ def test_weights_are_split_by_the_three_to_two_rule(one_rank, runs):
     assert rows == {"H1->H2", "H0->H1", "H2->Output"}
     assert not any(v[0] for case in one_rank.values() for key, v in case.items()
                    if key.startswith("split:"))
+
+
+def test_context_chooses_and_checks_its_transport():
+    run = mpirun(1, "transports")
+    assert run.returncode == 0 and "transports ok" in run.stdout, run.stdout + run.stderr
+
+
+GPUS = dsstne.cuda_device_count() if DEVICE.startswith("cuda") else 0
+
+
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+def test_nccl_trains_to_the_bits_of_mpi(runs, tmp_path, ranks):
+    if not DEVICE.startswith("cuda"):
+        pytest.skip("NCCL moves GPU memory: these tests run on the CPU (DSSTNE_DEVICE=cuda runs "
+                    "them on GPUs)")
+    if not dsstne.nccl_built():
+        if os.environ.get("DSSTNE_REQUIRE_GPU") == "1":
+            pytest.fail("DSSTNE_REQUIRE_GPU=1 but this libdsstne has no NCCL communicator")
+        pytest.skip("this libdsstne has no NCCL communicator (no NCCL at build time)")
+    if GPUS < ranks:
+        pytest.skip(f"NCCL needs one GPU per rank: {GPUS} GPUs for {ranks} ranks")
+    # Both transports add the ranks' parts in rank order: the same bits.
+    got = trained(ranks, tmp_path, env={"DSSTNE_TRANSPORT": "nccl"})
+    for case, reference in runs[(ranks, 0)].items():
+        for key, values in reference.items():
+            np.testing.assert_array_equal(got[case][key], values, err_msg=case + key)
 
 
 def test_a_save_from_three_ranks_is_the_one_rank_file_and_loads_on_two(tmp_path):

@@ -9,7 +9,8 @@
 ///
 /// Determinism: every reduction sums the ranks' contributions in rank order on each rank (an
 /// all-gather or all-to-all followed by a local ordered sum), never in an order an MPI or NCCL
-/// algorithm picks, so for a fixed number of ranks every rank gets the same bits on every run.
+/// algorithm picks, so for a fixed number of ranks every rank gets the same bits on every run;
+/// the MPI and NCCL communicators add in the same order, so they get the same bits as well.
 
 #include <cstdint>
 #include <memory>
@@ -99,5 +100,17 @@ bool mpi_built();
 /// rank raises CommunicationError instead of hanging.
 /// @throws NotSupported in a build without MPI.
 std::shared_ptr<Communicator> mpi_communicator(std::uintptr_t handle, double timeout_seconds);
+
+/// Whether this build of libdsstne contains the NCCL communicator.
+bool nccl_built();
+
+/// The NCCL communicator of this rank's GPU `device_ordinal`, over the ranks of `host` (one GPU
+/// per rank; NCCL refuses two ranks on one GPU). Collectives of CUDA contexts on that device move
+/// device memory GPU to GPU; host memory, and CPU contexts, go through `host`, which also carries
+/// NCCL's id at start-up (a collective: every rank of `host` calls it). A rank that waits longer
+/// than `timeout_seconds` aborts the communicator and raises CommunicationError.
+/// @throws NotSupported in a build without NCCL.
+std::shared_ptr<Communicator> nccl_communicator(std::shared_ptr<Communicator> host,
+                                                int device_ordinal, double timeout_seconds);
 
 }  // namespace dsstne

@@ -4,6 +4,7 @@
 /// together: each rank reduces its units (row_stats, column_square_sums), the communicator adds
 /// or maxes those over the ranks, and each rank applies the result to its units (transform_rows,
 /// clip_columns). The formulas are those of the whole kernels (SoftMax, DeltaNorm, WeightNorm).
+/// sum_blocks is the communicators' sum of the ranks' contributions, in rank order.
 #include <algorithm>
 #include <cmath>
 
@@ -86,6 +87,16 @@ void clip_columns(const Context& ctx, float* w, int64_t rows, int64_t cols, cons
     if (!(sq[c] > max_sq)) continue;
     const float scale = max_norm / std::sqrt(sq[c]);
     for (int64_t i = 0; i < rows; ++i) w[i * cols + c] *= scale;
+  }
+}
+
+void sum_blocks(const Context& ctx, const float* blocks, int64_t nblocks, int64_t count,
+                float* out) {
+  if (!checks::sum_blocks(ctx, blocks, nblocks, count, out)) return;
+  if (out != blocks) std::copy(blocks, blocks + count, out);
+  for (int64_t b = 1; b < nblocks; ++b) {
+    const float* block = blocks + b * count;
+    for (int64_t i = 0; i < count; ++i) out[i] += block[i];
   }
 }
 

@@ -45,6 +45,9 @@ cdef extern from "dsstne/comm.hpp" namespace "dsstne" nogil:
             except +translate_exception
     bool mpi_built()
     shared_ptr[Communicator] mpi_communicator(uintptr_t, double) except +translate_exception
+    bool nccl_built()
+    shared_ptr[Communicator] nccl_communicator(shared_ptr[Communicator], int, double) \
+        except +translate_exception
 
 
 cdef extern from "dsstne/context.hpp" namespace "dsstne" nogil:
