@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 import dsstne
+import torch_peers
 from dsstne import synthetic
 
 ITEMS = 27278
@@ -75,9 +76,7 @@ def bench_torch(matrix, epochs: int, tf32: bool, compile_model: bool) -> dict:
     torch.backends.cudnn.allow_tf32 = tf32
     dev = torch.device("cuda")
     torch.manual_seed(0)
-    crow = torch.tensor(matrix.indptr, dtype=torch.int64, device=dev)
-    cols = torch.tensor(matrix.indices, dtype=torch.int64, device=dev)
-    users = matrix.shape[0]
+    crow, cols = torch_peers.csr_tensors(matrix, dev)
 
     class AutoEncoder(torch.nn.Module):
         def __init__(self):
@@ -108,22 +107,7 @@ def bench_torch(matrix, epochs: int, tf32: bool, compile_model: bool) -> dict:
         return loss
 
     run = torch.compile(step) if compile_model else step
-    times = []
-    for _ in range(epochs):
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        for pos in range(0, users, BATCH):
-            end = min(pos + BATCH, users)
-            lo, hi = crow[pos], crow[end]
-            idx = cols[lo:hi]
-            offsets = crow[pos:end] - lo
-            target = torch.zeros(end - pos, ITEMS, device=dev)
-            rows = torch.repeat_interleave(torch.arange(end - pos, device=dev),
-                                           crow[pos + 1:end + 1] - crow[pos:end])
-            target[rows, idx] = 1.0
-            run(idx, offsets, target)
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
+    times = torch_peers.epoch_seconds(run, crow, cols, ITEMS, BATCH, epochs)
     return {"seconds_per_epoch": min(times[1:] or times), "epochs": times}
 
 

@@ -7,6 +7,7 @@
 namespace dsstne::cuda {
 
 int device_count() noexcept { return 0; }
+int64_t host_waits() noexcept { return 0; }
 void check_device(int) { no_cuda_backend("cuda::check_device"); }
 std::string device_name(int) { no_cuda_backend("cuda::device_name"); }
 std::shared_ptr<Resources> make_resources(int) { no_cuda_backend("cuda::make_resources"); }
@@ -14,6 +15,9 @@ void* allocate(const Context&, std::size_t) { no_cuda_backend("cuda::allocate");
 void release(const Context&, void*) noexcept {}
 void copy_to_device(const Context&, void*, const void*, std::size_t) {
   no_cuda_backend("cuda::copy_to_device");
+}
+void upload_staged(const Context&, void*, const void*, std::size_t) {
+  no_cuda_backend("cuda::upload_staged");
 }
 void copy_to_host(const Context&, void*, const void*, std::size_t) {
   no_cuda_backend("cuda::copy_to_host");

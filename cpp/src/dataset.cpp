@@ -5,7 +5,6 @@
 #include <cmath>
 #include <functional>
 #include <limits>
-#include <numeric>
 
 #include "cpu/convert.hpp"
 #include "dsstne/error.hpp"
@@ -83,6 +82,17 @@ DataSet::DataSet(const Context& ctx, const DataSetArrays& a)
   }
   if (weighted()) store(weights_, a.weights, examples_, ".data_weight", borrow);
   if (indexed()) store(index_, a.index, examples_, ".index", borrow);
+  if (sparse() && ctx.is_cuda()) {
+    host_lengths_.resize(static_cast<std::size_t>(examples_));
+    for (int64_t e = 0; e < examples_; ++e) {
+      const int64_t r = indexed() ? int64_t(a.index[e]) : e;
+      const uint64_t length = a.sparse_end[r] - a.sparse_start[r];
+      // A batch's entries are sorted with 32-bit counts (sparse_transposed_product).
+      DSSTNE_EXPECTS(length < (uint64_t{1} << 31), "data set '", name_, "', example ", e, ": ",
+                     length, " stored entries are more than one batch can hold (2^31)");
+      host_lengths_[static_cast<std::size_t>(e)] = static_cast<uint32_t>(length);
+    }
+  }
 }
 
 template <typename T>
@@ -261,24 +271,34 @@ void DataSet::check_loader(const Context& ctx) const {
                  " but its batch was asked for on ", ctx.device_string());
 }
 
-void DataSet::load_sparse_batch(const Context& ctx, const uint32_t* examples, int64_t rows,
-                                bool apply_weights, const DenoiseParams& denoise,
-                                SparseBatch& out) const {
+int64_t DataSet::example_length(uint32_t e) const {
+  if (!host_lengths_.empty()) return host_lengths_[e];
+  const uint64_t r = indexed() ? index_.data()[e] : e;  // host memory: the CPU backend
+  return int64_t(end_.data()[r] - start_.data()[r]);
+}
+
+void DataSet::load_sparse_batch(const Context& ctx, const uint32_t* examples,
+                                const uint32_t* host_examples, int64_t rows, bool apply_weights,
+                                const DenoiseParams& denoise, SparseBatch& out) const {
   DSSTNE_EXPECTS(sparse(), "data set '", name_, "' is dense; a sparse batch was requested");
   check_loader(ctx);
-  const SparseStorageView view = sparse_view();
-  DeviceBuffer<int64_t> counts(ctx, rows, name_ + ".batch_counts");
-  DSSTNE_DISPATCH(ctx, sparse_row_counts, view, examples, rows, counts.data());
-  // The exclusive scan runs on the host: it is rows+1 integers per batch.
-  const std::vector<int64_t> host_counts = counts.download();
-  std::vector<int64_t> offsets(rows + 1, 0);
-  std::partial_sum(host_counts.begin(), host_counts.end(), offsets.begin() + 1);
-  out.offsets.upload(offsets);
-  out.indices.resize(offsets.back());
-  out.values.resize(offsets.back());
+  std::vector<int64_t>& offsets = out.host_offsets;
+  offsets.resize(static_cast<std::size_t>(rows + 1));
+  offsets[0] = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint32_t e = host_examples[r];
+    DSSTNE_EXPECTS_T(OutOfRange, int64_t(e) < examples_, "data set '", name_, "': batch row ", r,
+                     " asks for example ", e, " of ", examples_);
+    offsets[r + 1] = offsets[r] + example_length(e);
+  }
+  const int64_t nnz = offsets[rows];
+  out.offsets.upload_async(offsets.data(), offsets.size());
+  out.indices.resize(nnz);
+  out.values.resize(nnz);
   out.rows = rows;
-  DSSTNE_DISPATCH(ctx, sparse_batch_fill, view, examples, rows, out.offsets.data(), apply_weights,
-                  denoise, out.indices.data(), out.values.data());
+  out.nnz = nnz;
+  DSSTNE_DISPATCH(ctx, sparse_batch_fill, sparse_view(), examples, rows, out.offsets.data(),
+                  apply_weights, denoise, out.indices.data(), out.values.data());
 }
 
 void DataSet::load_dense_batch(const Context& ctx, const uint32_t* examples, int64_t rows,

@@ -80,6 +80,11 @@ void copy_to_device(const Context& ctx, void* dst, const void* src, std::size_t 
   std::memcpy(dst, src, bytes);
 }
 
+void stage_to_device(const Context& ctx, void* dst, const void* src, std::size_t bytes) {
+  if (ctx.is_cuda()) return cuda::upload_staged(ctx, dst, src, bytes);
+  std::memcpy(dst, src, bytes);
+}
+
 void copy_to_host(const Context& ctx, void* dst, const void* src, std::size_t bytes) {
   if (ctx.is_cuda()) return cuda::copy_to_host(ctx, dst, src, bytes);
   std::memcpy(dst, src, bytes);

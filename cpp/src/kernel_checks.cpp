@@ -114,6 +114,13 @@ bool output_error(const Context&, const LossParams& p, const float* a, int64_t r
   return loss_arguments("output_error", p, a, rows, cols, col_begin, t);
 }
 
+bool output_error_sum(const Context&, const LossParams& p, const float* a, int64_t rows,
+                      int64_t cols, int64_t col_begin, const TargetView& t, double* total) {
+  if (!loss_arguments("output_error_sum", p, a, rows, cols, col_begin, t)) return false;
+  DSSTNE_EXPECTS(total != nullptr, "output_error_sum: the total pointer is null");
+  return true;
+}
+
 bool output_delta(const Context&, const LossParams& p, const float* a, int64_t rows, int64_t cols,
                   int64_t col_begin, const TargetView& t, float* delta) {
   if (!loss_arguments("output_delta", p, a, rows, cols, col_begin, t)) return false;
@@ -368,6 +375,15 @@ bool regularization_error(const Context&, const float* w, int64_t n, float, floa
   return true;
 }
 
+bool regularization_error_sum(const Context&, const float* w, int64_t n, float, float,
+                              double* total) {
+  DSSTNE_EXPECTS(n >= 0, "regularization_error_sum: negative weight count ", n);
+  DSSTNE_EXPECTS(total != nullptr, "regularization_error_sum: the total pointer is null");
+  if (n == 0) return false;
+  DSSTNE_EXPECTS(w != nullptr, "regularization_error_sum: weight pointer is null");
+  return true;
+}
+
 // ---- optimizer ---------------------------------------------------------------------------------
 
 bool update_weights(const Context&, const UpdateParams& u, const float* g, int64_t n, float* w,
@@ -378,6 +394,13 @@ bool update_weights(const Context&, const UpdateParams& u, const float* g, int64
 bool update_biases(const Context&, const UpdateParams& u, const float* mean_delta, int64_t n,
                    float* b, float* v, float* v2) {
   return update_arguments("update_biases", u, mean_delta, n, b, v, v2);
+}
+
+bool watch_error(const Context&, const double* error, double tolerance, int32_t* halt) {
+  DSSTNE_EXPECTS(error != nullptr && halt != nullptr, "watch_error: the ",
+                 error == nullptr ? "error" : "halt", " pointer is null");
+  DSSTNE_EXPECTS(tolerance >= 0.0, "watch_error: the tolerance must be >= 0, got ", tolerance);
+  return true;
 }
 
 // ---- topk --------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ bool activation_backward(const Context& ctx, const ActivationParams& p, const fl
 // ---- loss: the target pointers and shapes; each backend checks the sparse offsets ---------------
 bool output_error(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
                   int64_t cols, int64_t col_begin, const TargetView& t);
+bool output_error_sum(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
+                      int64_t cols, int64_t col_begin, const TargetView& t, double* total);
 bool output_delta(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
                   int64_t cols, int64_t col_begin, const TargetView& t, float* delta);
 bool softmax_delta_sums(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
@@ -97,12 +99,15 @@ bool sparseness_penalty(const Context& ctx, const float* a, int64_t rows, int64_
                         float beta, float* g);
 bool regularization_error(const Context& ctx, const float* w, int64_t n, float lambda,
                           float lambda1);
+bool regularization_error_sum(const Context& ctx, const float* w, int64_t n, float lambda,
+                              float lambda1, double* total);
 
 // ---- optimizer ---------------------------------------------------------------------------------
 bool update_weights(const Context& ctx, const UpdateParams& u, const float* g, int64_t n,
                     float* w, float* v, float* v2);
 bool update_biases(const Context& ctx, const UpdateParams& u, const float* mean_delta, int64_t n,
                    float* b, float* v, float* v2);
+bool watch_error(const Context& ctx, const double* error, double tolerance, int32_t* halt);
 
 // ---- topk: true also when cols == 0 (every slot is padding) -------------------------------------
 bool topk(const Context& ctx, const float* scores, int64_t rows, int64_t cols, int64_t col_begin,

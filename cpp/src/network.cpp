@@ -306,6 +306,8 @@ void Network::bind(const Bindings& bindings, bool exclusive) {
   std::iota(identity.begin(), identity.end(), 0u);
   identity_.upload(identity);
   order_.upload(identity);
+  identity_host_ = identity;
+  order_host_ = std::move(identity);
   if (exclusive)
     for (auto& l : layers_) l->data_.reset();
   for (const auto& [name, data] : bindings) layer(name).data_ = data;

@@ -10,9 +10,11 @@
 
 namespace dsstne {
 
-const uint32_t* Network::batch_examples(int64_t position, Mode mode) {
+BatchExamples Network::batch_examples(int64_t position, Mode mode) const {
   const bool shuffled = mode == Mode::Training && desc_.shuffle_indices;
-  return (shuffled ? order_.data() : identity_.data()) + position;
+  const std::size_t at = static_cast<std::size_t>(position);
+  return shuffled ? BatchExamples{order_.data() + at, order_host_.data() + at}
+                  : BatchExamples{identity_.data() + at, identity_host_.data() + at};
 }
 
 void Network::forward_batch(int64_t position, Mode mode) {
@@ -28,14 +30,14 @@ void Network::forward_batch(int64_t position, Mode mode) {
     l->densified_ = false;
     l->gathered_valid_ = false;
   }
-  const uint32_t* examples = batch_examples(position, mode);
+  const BatchExamples examples = batch_examples(position, mode);
   load_inputs(examples, rows, mode);
   for (Layer* l : forward_order_)
     if (l->kind() != LayerKind::Input) forward_layer(*l, mode);
   load_targets(examples, rows);
 }
 
-void Network::load_inputs(const uint32_t* examples, int64_t rows, Mode mode) {
+void Network::load_inputs(const BatchExamples& examples, int64_t rows, Mode mode) {
   for (Layer* l : layers_of_kind(LayerKind::Input)) {
     const DataSet& data = *l->data_;
     if (data.sparse()) {
@@ -44,12 +46,14 @@ void Network::load_inputs(const uint32_t* examples, int64_t rows, Mode mode) {
         dn.p = desc_.denoising_p;
         dn.rs = {ctx_.seed(), make_stream(RandomPurpose::kDenoise, l->id(), uint64_t(epoch_))};
       }
-      data.load_sparse_batch(ctx_, examples, rows, true, dn, l->sparse_batch_);
+      data.load_sparse_batch(ctx_, examples.device, examples.host, rows, true, dn,
+                             l->sparse_batch_);
       continue;
     }
     const int64_t cols = l->local_units();
     l->units_.resize(std::size_t(rows * cols));
-    data.load_dense_batch(ctx_, examples, rows, l->slice().begin, cols, true, l->units_.data());
+    data.load_dense_batch(ctx_, examples.device, rows, l->slice().begin, cols, true,
+                          l->units_.data());
     const float p = l->descriptor().p_dropout;
     if (mode == Mode::Training && p > 0.0f) {
       const RandomStream rs{ctx_.seed(), make_stream(RandomPurpose::kDropout, l->id(), step_)};
@@ -61,20 +65,21 @@ void Network::load_inputs(const uint32_t* examples, int64_t rows, Mode mode) {
   }
 }
 
-void Network::load_targets(const uint32_t* examples, int64_t rows) {
+void Network::load_targets(const BatchExamples& examples, int64_t rows) {
   for (Layer* l : layers_of_kind(LayerKind::Output)) {
     if (!l->data_) continue;
     const DataSet& data = *l->data_;
     if (data.sparse()) {
-      data.load_sparse_batch(ctx_, examples, rows, false, DenoiseParams{}, l->target_sparse_);
+      data.load_sparse_batch(ctx_, examples.device, examples.host, rows, false, DenoiseParams{},
+                             l->target_sparse_);
     } else {
       l->target_dense_.resize(std::size_t(rows * l->local_units()));
-      data.load_dense_batch(ctx_, examples, rows, l->slice().begin, l->local_units(), false,
-                            l->target_dense_.data());
+      data.load_dense_batch(ctx_, examples.device, rows, l->slice().begin, l->local_units(),
+                            false, l->target_dense_.data());
     }
     if (data.weighted()) {
       l->example_weights_.resize(std::size_t(rows));
-      data.load_weights(ctx_, examples, rows, l->example_weights_.data());
+      data.load_weights(ctx_, examples.device, rows, l->example_weights_.data());
     }
   }
 }
@@ -159,15 +164,20 @@ TargetView Network::target_view(const Layer& layer) const {
 }
 
 double Network::batch_error() const {
-  double total = 0.0;
+  DeviceBuffer<double> sum(ctx_, 1, "batch_error");
+  batch_error_sum(sum.data());
+  double total = sum.download()[0];
+  ctx_.comm().allreduce_sum(&total, 1);
+  return total;
+}
+
+void Network::batch_error_sum(double* total) const {
   for (Layer* l : layers_of_kind(LayerKind::Output)) {
     DSSTNE_EXPECTS(l->data_ != nullptr, "output layer '", l->name(), "' has no data (DataSet '",
                    l->descriptor().data_set, "')");
-    total += DSSTNE_DISPATCH(ctx_, output_error, loss_params(*l), l->units_.data(), l->rows_,
-                             l->local_units(), l->slice().begin, target_view(*l));
+    DSSTNE_DISPATCH(ctx_, output_error_sum, loss_params(*l), l->units_.data(), l->rows_,
+                    l->local_units(), l->slice().begin, target_view(*l), total);
   }
-  ctx_.comm().allreduce_sum(&total, 1);
-  return total;
 }
 
 void Network::backward_batch() {
@@ -283,7 +293,8 @@ void Network::propagate(Layer& layer) {
 }
 
 void Network::update(const TrainParams& params, float alpha) {
-  UpdateParams u{params.mode, alpha, params.lambda, params.lambda1, params.mu, params.mu1, step_};
+  UpdateParams u{params.mode, alpha,      params.lambda, params.lambda1,
+                 params.mu,   params.mu1, step_,         halt_};
   // Reverse creation order, as DSSTNE: a shared matrix is final before its owner updates it.
   for (auto it = weights_.rbegin(); it != weights_.rend(); ++it) {
     Weight& w = **it;

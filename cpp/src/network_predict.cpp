@@ -122,17 +122,18 @@ void Network::predict_topk(const std::string& name, int64_t k, const DataSet* ex
                                   "topk.all_indices");
   std::vector<float> host_scores;
   std::vector<uint32_t> host_indices;
-  SparseBatch excluded{DeviceBuffer<int64_t>(ctx_, 0, "topk.exclude_offsets"),
-                       DeviceBuffer<uint32_t>(ctx_, 0, "topk.exclude_indices"),
-                       DeviceBuffer<float>(ctx_, 0, "topk.exclude_values"), 0};
+  SparseBatch excluded;
+  excluded.offsets = DeviceBuffer<int64_t>(ctx_, 0, "topk.exclude_offsets");
+  excluded.indices = DeviceBuffer<uint32_t>(ctx_, 0, "topk.exclude_indices");
+  excluded.values = DeviceBuffer<float>(ctx_, 0, "topk.exclude_values");
   for (int64_t pos = 0; pos < examples_; pos += batch_) {
     forward_batch(pos, Mode::Prediction);
     densify(l);
     const int64_t rows = l.rows_;
     CsrView view;
     if (exclude != nullptr) {
-      exclude->load_sparse_batch(ctx_, identity_.data() + pos, rows, false, DenoiseParams{},
-                                 excluded);
+      exclude->load_sparse_batch(ctx_, identity_.data() + pos, identity_host_.data() + pos, rows,
+                                 false, DenoiseParams{}, excluded);
       view = excluded.view();
     }
     DSSTNE_DISPATCH(ctx_, topk, l.units_.data(), rows, l.local_units(), l.slice().begin, k,

@@ -22,6 +22,39 @@ namespace {
 /// How far below zero an example's error may round before it counts as negative.
 constexpr double kNegativeErrorTolerance = 1e-3;
 
+/// The error and regularisation of each batch, written by the kernels into memory of the
+/// network's device and read by the host a block of batches at a time: a GPU epoch waits for the
+/// device once per block instead of once per batch (and a block holds every batch of most
+/// epochs).
+class BatchErrors {
+ public:
+  static constexpr int64_t kBlock = 1024;
+  explicit BatchErrors(const Context& ctx) : slots_(ctx, 2 * kBlock, "batch_errors") {}
+  /// The slots of the batch being computed, 0 until kernels add to them.
+  double* error_slot() { return slots_.data() + 2 * pending_; }
+  double* regularization_slot() { return slots_.data() + 2 * pending_ + 1; }
+  /// Closes the current batch; true when the block is full and must be read.
+  bool next() { return ++pending_ == kBlock; }
+  /// Appends the closed batches' values to `error` and `regularization` and clears the slots.
+  void read(std::vector<double>& error, std::vector<double>& regularization) {
+    if (pending_ == 0) return;
+    const std::size_t n = static_cast<std::size_t>(pending_);
+    host_.resize(2 * n);
+    slots_.download_to(host_.data(), 2 * n);
+    for (std::size_t i = 0; i < n; ++i) {
+      error.push_back(host_[2 * i]);
+      regularization.push_back(host_[2 * i + 1]);
+    }
+    detail::device_zero(slots_.context(), slots_.data(), 2 * n * sizeof(double));
+    pending_ = 0;
+  }
+
+ private:
+  DeviceBuffer<double> slots_;
+  std::vector<double> host_;
+  int64_t pending_ = 0;
+};
+
 /// How log lines name a network: by its name when it has one.
 std::string log_name(const std::string& name) {
   return name.empty() ? std::string("network") : "network '" + name + "'";
@@ -41,15 +74,12 @@ void Network::set_progress(int epochs, int64_t steps, TrainingMode mode) {
   step_ = steps;
 }
 
-double Network::regularization_error(const TrainParams& params) const {
-  if (params.lambda == 0.0f && params.lambda1 == 0.0f) return 0.0;
-  double total = 0.0;
+void Network::regularization_error_sum(const TrainParams& params, double* total) const {
+  if (params.lambda == 0.0f && params.lambda1 == 0.0f) return;
   for (const auto& w : weights_)
     if (!w->shared())
-      total += DSSTNE_DISPATCH(ctx_, regularization_error, w->w_.data(), int64_t(w->w_.size()),
-                               params.lambda, params.lambda1);
-  ctx_.comm().allreduce_sum(&total, 1);
-  return total;
+      DSSTNE_DISPATCH(ctx_, regularization_error_sum, w->w_.data(), int64_t(w->w_.size()),
+                      params.lambda, params.lambda1, total);
 }
 
 void Network::check_train_params(const TrainParams& p) const {
@@ -134,6 +164,19 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
               epoch_ + epochs, " with ", to_string(params.mode), " on ", examples_,
               " examples, batch ", batch_, ", ", ctx_.is_cuda() ? "cuda" : "cpu");
   }
+  // On one GPU the batches' errors stay on the device until the end of the epoch (or of a block
+  // of batches): a diverged batch sets `halt` there, which stops every later update, and the host
+  // raises when it reads the errors, with the weights and step count the diverged batch found.
+  // The CPU and several ranks (which add their errors per batch) read them after every batch.
+  const bool deferred = ctx_.is_cuda() && ctx_.comm().size() == 1;
+  DeviceBuffer<int32_t> halt(ctx_, 1, "training.halt");
+  halt_ = halt.data();
+  struct ClearHalt {
+    const int32_t*& flag;
+    ~ClearHalt() { flag = nullptr; }
+  } clear_halt{halt_};
+  BatchErrors log(ctx_);
+  const bool regularized = params.lambda != 0.0f || params.lambda1 != 0.0f;
   std::vector<EpochStats> history;
   for (int e = 0; e < epochs; ++e) {
     const auto start = std::chrono::steady_clock::now();
@@ -143,28 +186,60 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
     if (desc_.shuffle_indices) {
       const RandomStream rs{ctx_.seed(), make_stream(RandomPurpose::kShuffle, 0, uint64_t(epoch_))};
       DSSTNE_DISPATCH(ctx_, shuffle_permutation, rs, examples_, order_.data());
+      // The batch loaders form offsets on the host from this copy (one wait per epoch).
+      order_.download_to(order_host_.data(), order_host_.size());
     }
-    double error = 0.0, regularization = 0.0;
-    for (int64_t pos = 0; pos < examples_; pos += batch_) {
-      if (should_stop && should_stop())
-        DSSTNE_FAIL(Interrupted, "training interrupted in epoch ", epoch_ + 1, " at example ", pos);
-      forward_batch(pos, Mode::Training);
-      const int64_t rows = std::min(batch_, examples_ - pos);
-      const double batch_err = batch_error();
-      if (!std::isfinite(batch_err))
-        DSSTNE_FAIL(NumericalError, "training diverged in epoch ", epoch_ + 1, " at example ", pos,
-                    ": the error is ", batch_err, " (try a smaller alpha)");
-      // Every loss is >= 0; the sparse raw-plus-correction sums may round a little below.
-      if (batch_err < -kNegativeErrorTolerance * double(rows))
+    const int64_t first_step = step_;
+    std::vector<double> errors, regularizations;  // per batch, summed over the ranks
+    // Reads the batches computed so far and raises for the first that diverged.
+    const auto settle = [&] {
+      std::size_t i = errors.size();
+      log.read(errors, regularizations);
+      for (; i < errors.size(); ++i) {
+        if (ctx_.comm().size() > 1) {
+          ctx_.comm().allreduce_sum(&errors[i], 1);
+          if (regularized) ctx_.comm().allreduce_sum(&regularizations[i], 1);
+        }
+        const int64_t pos = int64_t(i) * batch_, rows = std::min(batch_, examples_ - pos);
+        const double batch_err = errors[i];
+        const bool finite = std::isfinite(batch_err);
+        // Every loss is >= 0; the sparse raw-plus-correction sums may round a little below.
+        if (finite && batch_err >= -kNegativeErrorTolerance * double(rows)) continue;
+        step_ = first_step + int64_t(i);  // the steps the weights have taken
+        halt.zero();
+        if (!finite)
+          DSSTNE_FAIL(NumericalError, "training diverged in epoch ", epoch_ + 1, " at example ",
+                      pos, ": the error is ", batch_err, " (try a smaller alpha)");
         DSSTNE_FAIL(NumericalError, "the ", to_string(desc_.error_function), " error of epoch ",
                     epoch_ + 1, " at example ", pos, " is negative (", batch_err,
                     "): the targets are outside the range this error function is defined for");
-      error += batch_err;
-      regularization += regularization_error(params) * double(rows);
+      }
+    };
+    for (int64_t pos = 0; pos < examples_; pos += batch_) {
+      if (should_stop && should_stop()) {
+        settle();
+        DSSTNE_FAIL(Interrupted, "training interrupted in epoch ", epoch_ + 1, " at example ", pos);
+      }
+      forward_batch(pos, Mode::Training);
+      const int64_t rows = std::min(batch_, examples_ - pos);
+      batch_error_sum(log.error_slot());
+      if (deferred) {
+        DSSTNE_DISPATCH(ctx_, watch_error, log.error_slot(),
+                        kNegativeErrorTolerance * double(rows), halt.data());
+      }
+      regularization_error_sum(params, log.regularization_slot());
+      if (log.next() || !deferred) settle();
       const float step_alpha = desc_.decay > 0.0f ? alpha / (1.0f + desc_.decay * float(step_)) : alpha;
       backward_batch();
       ++step_;
       update(params, step_alpha);
+    }
+    settle();
+    double error = 0.0, regularization = 0.0;
+    for (std::size_t i = 0; i < errors.size(); ++i) {
+      const int64_t pos = int64_t(i) * batch_;
+      error += errors[i];
+      regularization += regularizations[i] * double(std::min(batch_, examples_ - pos));
     }
     ++epoch_;
     // An output can stay finite while weights are not (ReLU maps NaN to 0), so look at them.
@@ -202,11 +277,20 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
 
 double Network::error() {
   require_data(true);
-  double total = 0.0;
+  BatchErrors log(ctx_);
+  std::vector<double> errors, unused;
   for (int64_t pos = 0; pos < examples_; pos += batch_) {
     forward_batch(pos, Mode::Prediction);
-    total += batch_error();
+    batch_error_sum(log.error_slot());
+    if (log.next() || ctx_.comm().size() > 1) {
+      const std::size_t first = errors.size();
+      log.read(errors, unused);
+      for (std::size_t i = first; i < errors.size(); ++i) ctx_.comm().allreduce_sum(&errors[i], 1);
+    }
   }
+  log.read(errors, unused);
+  double total = 0.0;
+  for (double e : errors) total += e;
   return total / double(examples_);
 }
 

@@ -8,13 +8,15 @@
 // of all its occurrences in stored order. Rows whose indices ascend strictly (the usual case)
 // have no duplicates and need no search; other rows are scanned tile by tile through shared
 // memory, so rows of any length work. Every sum is in double over a fixed tree, and the rows of
-// the error are added on the host in row order (as the CPU does): no atomics, bitwise repeatable.
+// the error are added in row order (as the CPU does; on the host, or on the device by
+// output_error_sum): no atomics, bitwise repeatable.
 #include <cstdint>
 #include <vector>
 
 #include "cpu/loss_terms.hpp"
 #include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
+#include "dsstne/cuda/reduce.cuh"
 #include "dsstne/kernels.hpp"
 #include "kernel_checks.hpp"
 
@@ -335,13 +337,13 @@ __global__ void softmax_delta_kernel(LossParams p, Targets t, const float* a, in
 /// Raises the CPU's error for the first problem the device flagged in the sparse offsets, in the
 /// CPU's order (output_error checks them on the device; output_delta, which has no host round
 /// trip, treats such rows as empty).
-void check_offsets(const std::vector<int>& status, const int64_t* offsets, cudaStream_t stream) {
+void check_offsets(const std::vector<int>& status, const int64_t* offsets, const StreamScope& s) {
   const char* kernel = "output_error";
   if (status[0] & 2) {
     int64_t first = 0;
     DSSTNE_CUDA_TRY(
-        cudaMemcpyAsync(&first, offsets, sizeof(first), cudaMemcpyDeviceToHost, stream));
-    DSSTNE_CUDA_TRY(cudaStreamSynchronize(stream));
+        cudaMemcpyAsync(&first, offsets, sizeof(first), cudaMemcpyDeviceToHost, s.stream()));
+    wait_for_stream(s);
     DSSTNE_EXPECTS(false, kernel, ": sparse target offsets start at ", first);
   }
   for (size_t r = 0; r < status.size(); ++r) {
@@ -357,49 +359,79 @@ dim3 row_grid(int64_t x_blocks, int64_t rows) {
 
 }  // namespace
 
-double output_error(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
-                    int64_t cols, int64_t col_begin, const TargetView& t) {
-  if (!checks::output_error(ctx, p, a, rows, cols, col_begin, t)) return 0.0;
-  const StreamScope s(ctx);
-  const bool softmax = terms::is_softmax(p);
-  const Targets targets = targets_of(t);
+namespace {
 
-  // Scratch: rows × chunks raw partials, then rows row errors, then rows status flags.
+/// The error passes of output_error: row r's weighted error lands in row_error[r] and its offset
+/// flags in status[r] (sparse targets), both in `scratch`.
+struct RowErrors {
+  double* row_error;
+  int* status;
+};
+
+RowErrors launch_row_errors(const StreamScope& s, Scratch& scratch, const LossParams& p,
+                            const float* a, int64_t rows, int64_t cols, int64_t col_begin,
+                            const TargetView& t) {
+  const bool softmax = terms::is_softmax(p);
+  // rows × chunks raw partials, then rows row errors, then rows status flags.
   const bool raw = !t.sparse || !t.ignore_zero;
   const int64_t chunks = raw ? (cols + kErrorChunk - 1) / kErrorChunk : 0;
   const size_t n_partial = static_cast<size_t>(rows * chunks), n_rows = static_cast<size_t>(rows);
-  Scratch scratch(s,
-                  Scratch::round_up(n_partial * sizeof(double)) +
-                      Scratch::round_up(n_rows * sizeof(double)) +
-                      Scratch::round_up(n_rows * sizeof(int)),
-                  "output_error");
   double* partial = scratch.take<double>(n_partial);
-  double* row_error = scratch.take<double>(n_rows);
-  int* status = scratch.take<int>(n_rows);
-
+  RowErrors out{scratch.take<double>(n_rows), scratch.take<int>(n_rows)};
   if (raw) {
     raw_error_kernel<<<row_grid(chunks, rows), kThreads, 0, s.stream()>>>(
         p, softmax, a, t.sparse ? nullptr : t.dense, rows, cols, chunks, partial);
     DSSTNE_CHECK_LAST_KERNEL();
   }
   row_error_kernel<<<static_cast<unsigned int>(rows), kThreads, 0, s.stream()>>>(
-      p, softmax, targets, a, rows, cols, col_begin, partial, chunks, row_error, status);
+      p, softmax, targets_of(t), a, rows, cols, col_begin, partial, chunks, out.row_error,
+      out.status);
   DSSTNE_CHECK_LAST_KERNEL();
+  return out;
+}
+
+std::size_t row_error_bytes(int64_t rows, int64_t cols, const TargetView& t) {
+  const bool raw = !t.sparse || !t.ignore_zero;
+  const int64_t chunks = raw ? (cols + kErrorChunk - 1) / kErrorChunk : 0;
+  return Scratch::round_up(static_cast<size_t>(rows * chunks) * sizeof(double)) +
+         Scratch::round_up(static_cast<size_t>(rows) * sizeof(double)) +
+         Scratch::round_up(static_cast<size_t>(rows) * sizeof(int));
+}
+
+}  // namespace
+
+double output_error(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
+                    int64_t cols, int64_t col_begin, const TargetView& t) {
+  if (!checks::output_error(ctx, p, a, rows, cols, col_begin, t)) return 0.0;
+  const StreamScope s(ctx);
+  Scratch scratch(s, row_error_bytes(rows, cols, t), "output_error");
+  const RowErrors e = launch_row_errors(s, scratch, p, a, rows, cols, col_begin, t);
 
   // The copies wait for the kernels. Rows are added in row order on the host, as on the CPU.
+  const size_t n_rows = static_cast<size_t>(rows);
   std::vector<double> errors(n_rows);
   std::vector<int> flags(t.sparse ? n_rows : 0);
-  DSSTNE_CUDA_TRY(cudaMemcpyAsync(errors.data(), row_error, n_rows * sizeof(double),
+  DSSTNE_CUDA_TRY(cudaMemcpyAsync(errors.data(), e.row_error, n_rows * sizeof(double),
                                   cudaMemcpyDeviceToHost, s.stream()));
   if (t.sparse) {
-    DSSTNE_CUDA_TRY(cudaMemcpyAsync(flags.data(), status, n_rows * sizeof(int),
+    DSSTNE_CUDA_TRY(cudaMemcpyAsync(flags.data(), e.status, n_rows * sizeof(int),
                                     cudaMemcpyDeviceToHost, s.stream()));
   }
-  DSSTNE_CUDA_TRY(cudaStreamSynchronize(s.stream()));
-  if (t.sparse) check_offsets(flags, t.csr.offsets, s.stream());
+  wait_for_stream(s);
+  if (t.sparse) check_offsets(flags, t.csr.offsets, s);
   double total = 0.0;
-  for (double e : errors) total += e;
+  for (double x : errors) total += x;
   return total;
+}
+
+void output_error_sum(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
+                      int64_t cols, int64_t col_begin, const TargetView& t, double* total) {
+  if (!checks::output_error_sum(ctx, p, a, rows, cols, col_begin, t, total)) return;
+  const StreamScope s(ctx);
+  Scratch scratch(s, row_error_bytes(rows, cols, t), "output_error_sum");
+  const RowErrors e = launch_row_errors(s, scratch, p, a, rows, cols, col_begin, t);
+  add_in_order_kernel<<<1, 1, 0, s.stream()>>>(e.row_error, rows, total);
+  DSSTNE_CHECK_LAST_KERNEL();
 }
 
 namespace {

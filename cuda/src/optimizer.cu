@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 
 #include "cpu/training_modes.hpp"
 #include "dsstne/cuda/context.cuh"
@@ -63,68 +64,121 @@ __device__ __forceinline__ float directed(float y) {
   return D == Direction::kAlong ? y : -y;
 }
 
-// p, input, v, v2: n elements, each independent (grid-stride, coalesced). Unused state pointers
-// are never touched. The comments give the CPU's expression each line reproduces.
+/// Which optimizer state a mode reads and writes.
+__host__ __device__ constexpr bool uses_v(TrainingMode m) { return m != TrainingMode::SGD; }
+__host__ __device__ constexpr bool uses_v2(TrainingMode m) {
+  return m == TrainingMode::AdaDelta || m == TrainingMode::Adam;
+}
+
+// One element: parameter p, its input x, its state v and v2 (unused ones untouched). The
+// comments give the CPU's expression each line reproduces.
 template <TrainingMode Mode, Direction D>
-__global__ void update_kernel(StepConstants k, const float* input, int64_t n, float* p_, float* v_,
-                              float* v2_) {
-  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    float p = p_[i];
-    float x = input[i];
-    // x − λ·p − λ1·sgn(p)
-    if constexpr (D == Direction::kAlong)
-      x = sub(sub(x, mul(k.lambda, p)), mul(k.lambda1, sign_of(p)));
-    if constexpr (Mode == TrainingMode::SGD) {
-      p = add(p, directed<D>(mul(k.alpha, x)));  // p += sign·(α·x)
-    } else if constexpr (Mode == TrainingMode::Momentum) {
-      const float v = add(mul(k.mu, v_[i]), directed<D>(mul(k.alpha, x)));  // μ·v + sign·(α·x)
-      v_[i] = v;
-      p = add(p, v);
-    } else if constexpr (Mode == TrainingMode::Nesterov) {
-      const float v_old = v_[i];
-      const float v_new = add(mul(k.mu, v_old), directed<D>(mul(k.alpha, x)));
-      p = add(p, add(v_new, mul(k.mu, sub(v_new, v_old))));  // p += v' + μ·(v' − v)
-      v_[i] = v_new;
-    } else if constexpr (Mode == TrainingMode::AdaGrad) {
-      const float v = add(v_[i], mul(x, x));
-      v_[i] = v;
-      p = add(p, directed<D>(div(mul(k.alpha, x), root(floored(v)))));  // α·x / √max(v, 1e-9)
-    } else if constexpr (Mode == TrainingMode::RMSProp) {
-      const float v = add(mul(k.mu, v_[i]), mul(k.one_minus_mu, mul(x, x)));
-      v_[i] = v;
-      p = add(p, directed<D>(div(mul(k.alpha, x), root(floored(v)))));
-    } else if constexpr (Mode == TrainingMode::AdaDelta) {
-      const float v = add(mul(k.mu, v_[i]), mul(k.one_minus_mu, mul(x, x)));
-      v_[i] = v;
-      const float v2_old = v2_[i];
-      const float delta = mul(root(div(floored(v2_old), floored(v))), x);  // √(v2/v)·x
-      v2_[i] = add(mul(k.mu, v2_old), mul(k.one_minus_mu, mul(delta, delta)));
-      p = add(p, directed<D>(delta));
-    } else if constexpr (Mode == TrainingMode::Adam) {
-      const float m = add(mul(k.mu, v_[i]), mul(k.one_minus_mu, x));
-      const float s = add(mul(k.mu1, v2_[i]), mul(k.one_minus_mu1, mul(x, x)));
-      v_[i] = m;
-      v2_[i] = s;
-      const float m_hat = div(m, k.adam_c1);
-      const float v_hat = div(s, k.adam_c2);
-      // p += sign·(α·m̂ / (√v̂ + 1e-8))
-      p = add(p, directed<D>(div(mul(k.alpha, m_hat), add(root(v_hat), 1e-8f))));
-    }
-    p_[i] = p;
+__device__ __forceinline__ void step_element(const StepConstants& k, float x, float& p, float& v_,
+                                             float& v2_) {
+  // x − λ·p − λ1·sgn(p)
+  if constexpr (D == Direction::kAlong)
+    x = sub(sub(x, mul(k.lambda, p)), mul(k.lambda1, sign_of(p)));
+  if constexpr (Mode == TrainingMode::SGD) {
+    p = add(p, directed<D>(mul(k.alpha, x)));  // p += sign·(α·x)
+  } else if constexpr (Mode == TrainingMode::Momentum) {
+    const float v = add(mul(k.mu, v_), directed<D>(mul(k.alpha, x)));  // μ·v + sign·(α·x)
+    v_ = v;
+    p = add(p, v);
+  } else if constexpr (Mode == TrainingMode::Nesterov) {
+    const float v_old = v_;
+    const float v_new = add(mul(k.mu, v_old), directed<D>(mul(k.alpha, x)));
+    p = add(p, add(v_new, mul(k.mu, sub(v_new, v_old))));  // p += v' + μ·(v' − v)
+    v_ = v_new;
+  } else if constexpr (Mode == TrainingMode::AdaGrad) {
+    const float v = add(v_, mul(x, x));
+    v_ = v;
+    p = add(p, directed<D>(div(mul(k.alpha, x), root(floored(v)))));  // α·x / √max(v, 1e-9)
+  } else if constexpr (Mode == TrainingMode::RMSProp) {
+    const float v = add(mul(k.mu, v_), mul(k.one_minus_mu, mul(x, x)));
+    v_ = v;
+    p = add(p, directed<D>(div(mul(k.alpha, x), root(floored(v)))));
+  } else if constexpr (Mode == TrainingMode::AdaDelta) {
+    const float v = add(mul(k.mu, v_), mul(k.one_minus_mu, mul(x, x)));
+    v_ = v;
+    const float v2_old = v2_;
+    const float delta = mul(root(div(floored(v2_old), floored(v))), x);  // √(v2/v)·x
+    v2_ = add(mul(k.mu, v2_old), mul(k.one_minus_mu, mul(delta, delta)));
+    p = add(p, directed<D>(delta));
+  } else if constexpr (Mode == TrainingMode::Adam) {
+    const float m = add(mul(k.mu, v_), mul(k.one_minus_mu, x));
+    const float s = add(mul(k.mu1, v2_), mul(k.one_minus_mu1, mul(x, x)));
+    v_ = m;
+    v2_ = s;
+    const float m_hat = div(m, k.adam_c1);
+    const float v_hat = div(s, k.adam_c2);
+    // p += sign·(α·m̂ / (√v̂ + 1e-8))
+    p = add(p, directed<D>(div(mul(k.alpha, m_hat), add(root(v_hat), 1e-8f))));
   }
+}
+
+/// Four consecutive elements as one 16-byte access.
+template <typename T>
+__device__ __forceinline__ float4& quad(T* base, int64_t j) {
+  return reinterpret_cast<float4*>(base)[j];
+}
+
+// p, input, v, v2: n elements, each independent. Every thread takes groups of four elements with
+// 16-byte loads and stores (the pass is bound by memory bandwidth), grid-stride: the first
+// `quads` groups (0 unless every pointer is 16-byte aligned), then the rest one by one. Unused
+// state is never touched.
+template <TrainingMode Mode, Direction D>
+__global__ void update_kernel(StepConstants k, const int32_t* halt, const float* input, int64_t n,
+                              int64_t quads, float* p_, float* v_, float* v2_) {
+  if (halt != nullptr && *halt != 0) return;  // a diverged batch earlier in the epoch
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  const int64_t first = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  float4 none = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  for (int64_t j = first; j < quads; j += stride) {
+    float4 p = quad(p_, j);
+    const float4 x = reinterpret_cast<const float4*>(input)[j];
+    float4 v = uses_v(Mode) ? quad(v_, j) : none;
+    float4 v2 = uses_v2(Mode) ? quad(v2_, j) : none;
+    step_element<Mode, D>(k, x.x, p.x, v.x, v2.x);
+    step_element<Mode, D>(k, x.y, p.y, v.y, v2.y);
+    step_element<Mode, D>(k, x.z, p.z, v.z, v2.z);
+    step_element<Mode, D>(k, x.w, p.w, v.w, v2.w);
+    quad(p_, j) = p;
+    if constexpr (uses_v(Mode)) quad(v_, j) = v;
+    if constexpr (uses_v2(Mode)) quad(v2_, j) = v2;
+  }
+  for (int64_t i = quads * 4 + first; i < n; i += stride) {
+    float p = p_[i], v = uses_v(Mode) ? v_[i] : 0.0f, v2 = uses_v2(Mode) ? v2_[i] : 0.0f;
+    step_element<Mode, D>(k, input[i], p, v, v2);
+    p_[i] = p;
+    if constexpr (uses_v(Mode)) v_[i] = v;
+    if constexpr (uses_v2(Mode)) v2_[i] = v2;
+  }
+}
+
+/// Whether every pointer given is 16-byte aligned (the quad accesses of update_kernel).
+bool aligned16(std::initializer_list<const void*> pointers) {
+  for (const void* q : pointers)
+    if (reinterpret_cast<std::uintptr_t>(q) % 16 != 0) return false;
+  return true;
 }
 
 template <Direction D>
 void update(const Context& ctx, const UpdateParams& u, const float* input, int64_t n, float* p,
             float* v, float* v2) {
   const StreamScope s(ctx);
-  const unsigned int blocks = std::min(blocks_for(n, kThreads), kMaxBlocks);
+  // The engine's buffers are cudaMalloc'd (256-byte aligned); a caller's offset views may not be.
+  const int64_t quads = aligned16({input, p, v, v2}) ? n / 4 : 0;
+  const unsigned int blocks = std::min(blocks_for(n - 3 * quads, kThreads), kMaxBlocks);
   terms::with_training_mode(u.mode, [&](auto mode) {
-    update_kernel<decltype(mode)::value, D>
-        <<<blocks, kThreads, 0, s.stream()>>>(step_constants(u), input, n, p, v, v2);
+    update_kernel<decltype(mode)::value, D><<<blocks, kThreads, 0, s.stream()>>>(
+        step_constants(u), u.halt, input, n, quads, p, v, v2);
   });
   DSSTNE_CHECK_LAST_KERNEL();
+}
+
+__global__ void watch_error_kernel(const double* error, double tolerance, int32_t* halt) {
+  const double e = *error;
+  if (!isfinite(e) || e < -tolerance) *halt = 1;
 }
 
 }  // namespace
@@ -139,6 +193,13 @@ void update_biases(const Context& ctx, const UpdateParams& u, const float* mean_
                    float* b, float* v, float* v2) {
   if (checks::update_biases(ctx, u, mean_delta, n, b, v, v2))
     update<Direction::kAgainst>(ctx, u, mean_delta, n, b, v, v2);
+}
+
+void watch_error(const Context& ctx, const double* error, double tolerance, int32_t* halt) {
+  if (!checks::watch_error(ctx, error, tolerance, halt)) return;
+  const StreamScope s(ctx);
+  watch_error_kernel<<<1, 1, 0, s.stream()>>>(error, tolerance, halt);
+  DSSTNE_CHECK_LAST_KERNEL();
 }
 
 }  // namespace dsstne::cuda

@@ -8,6 +8,7 @@
 
 #include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
+#include "dsstne/cuda/reduce.cuh"
 #include "dsstne/kernels.hpp"
 #include "kernel_checks.hpp"
 
@@ -91,28 +92,54 @@ void sparseness_penalty(const Context& ctx, const float* a, int64_t rows, int64_
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
+namespace {
+
+/// Launches the chunk sums of regularization_error into `partial` (chunk_count(n) doubles).
+int64_t launch_regularization_chunks(const StreamScope& s, Scratch& scratch, const float* w,
+                                     int64_t n, float lambda, float lambda1, double** partial) {
+  const int64_t chunks = (n + kRegChunk - 1) / kRegChunk;
+  *partial = scratch.take<double>(static_cast<std::size_t>(chunks));
+  regularization_chunks_kernel<<<static_cast<unsigned int>(chunks), kThreads, 0, s.stream()>>>(
+      w, n, 0.5 * static_cast<double>(lambda), static_cast<double>(lambda1), *partial);
+  DSSTNE_CHECK_LAST_KERNEL();
+  return chunks;
+}
+
+std::size_t regularization_bytes(int64_t n) {
+  return Scratch::round_up(static_cast<std::size_t>((n + kRegChunk - 1) / kRegChunk) *
+                           sizeof(double));
+}
+
+}  // namespace
+
 double regularization_error(const Context& ctx, const float* w, int64_t n, float lambda,
                             float lambda1) {
   if (!checks::regularization_error(ctx, w, n, lambda, lambda1)) return 0.0;
   const StreamScope s(ctx);
-  const double l2 = 0.5 * static_cast<double>(lambda);
-  const double l1 = lambda1;
-  const int64_t chunks = (n + kRegChunk - 1) / kRegChunk;
-  const auto n_chunks = static_cast<std::size_t>(chunks);
-  Scratch scratch(s, Scratch::round_up(n_chunks * sizeof(double)), "regularization_error");
-  double* partial = scratch.take<double>(n_chunks);
-  regularization_chunks_kernel<<<static_cast<unsigned int>(chunks), kThreads, 0, s.stream()>>>(
-      w, n, l2, l1, partial);
-  DSSTNE_CHECK_LAST_KERNEL();
+  Scratch scratch(s, regularization_bytes(n), "regularization_error");
+  double* partial = nullptr;
+  const auto chunks = static_cast<std::size_t>(
+      launch_regularization_chunks(s, scratch, w, n, lambda, lambda1, &partial));
   // The chunk sums are added in chunk order on the host, as the CPU does (the wait for the copy
   // also reports a failed kernel).
-  std::vector<double> sums(n_chunks);
-  DSSTNE_CUDA_TRY(cudaMemcpyAsync(sums.data(), partial, n_chunks * sizeof(double),
+  std::vector<double> sums(chunks);
+  DSSTNE_CUDA_TRY(cudaMemcpyAsync(sums.data(), partial, chunks * sizeof(double),
                                   cudaMemcpyDeviceToHost, s.stream()));
-  DSSTNE_CUDA_TRY(cudaStreamSynchronize(s.stream()));
+  wait_for_stream(s);
   double total = 0.0;
   for (double x : sums) total += x;
   return total;
+}
+
+void regularization_error_sum(const Context& ctx, const float* w, int64_t n, float lambda,
+                              float lambda1, double* total) {
+  if (!checks::regularization_error_sum(ctx, w, n, lambda, lambda1, total)) return;
+  const StreamScope s(ctx);
+  Scratch scratch(s, regularization_bytes(n), "regularization_error_sum");
+  double* partial = nullptr;
+  const int64_t chunks = launch_regularization_chunks(s, scratch, w, n, lambda, lambda1, &partial);
+  add_in_order_kernel<<<1, 1, 0, s.stream()>>>(partial, chunks, total);
+  DSSTNE_CHECK_LAST_KERNEL();
 }
 
 }  // namespace dsstne::cuda

@@ -3,6 +3,7 @@
 // for its own duration only and works on the context's stream.
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <string>
 
 #include "dsstne/cuda/context.cuh"
@@ -10,6 +11,22 @@
 #include "dsstne/cuda_runtime.hpp"
 
 namespace dsstne::cuda {
+
+namespace {
+std::atomic<int64_t> g_host_waits{0};
+}  // namespace
+
+void wait_for_stream(cudaStream_t stream) {
+  g_host_waits.fetch_add(1, std::memory_order_relaxed);
+  DSSTNE_CUDA_TRY(cudaStreamSynchronize(stream));
+}
+
+void wait_for_event(cudaEvent_t event) {
+  g_host_waits.fetch_add(1, std::memory_order_relaxed);
+  DSSTNE_CUDA_TRY(cudaEventSynchronize(event));
+}
+
+int64_t host_waits() noexcept { return g_host_waits.load(std::memory_order_relaxed); }
 
 int device_count() noexcept {
   int count = 0;
@@ -48,7 +65,10 @@ void release(const Context& ctx, void* ptr) noexcept {
   if (ptr == nullptr) return;
   const DeviceScope device(ctx.device_ordinal(), std::nothrow);
   // Kernels queued on the context's stream may still use the memory.
-  if (Resources* r = ctx.cuda_resources_if_made()) cudaStreamSynchronize(r->stream);
+  if (Resources* r = ctx.cuda_resources_if_made()) {
+    g_host_waits.fetch_add(1, std::memory_order_relaxed);
+    cudaStreamSynchronize(r->stream);
+  }
   cudaFree(ptr);
 }
 
@@ -57,13 +77,13 @@ void copy_to_device(const Context& ctx, void* dst, const void* src, std::size_t 
   DSSTNE_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s.stream()));
   // The caller may reuse or free the host memory at once (it may be pinned, so the copy may not
   // have read it yet otherwise).
-  DSSTNE_CUDA_TRY(cudaStreamSynchronize(s.stream()));
+  wait_for_stream(s);
 }
 
 void copy_to_host(const Context& ctx, void* dst, const void* src, std::size_t bytes) {
   const StreamScope s(ctx);
   DSSTNE_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s.stream()));
-  DSSTNE_CUDA_TRY(cudaStreamSynchronize(s.stream()));
+  wait_for_stream(s);
 }
 
 void copy_on_device(const Context& ctx, void* dst, const void* src, std::size_t bytes) {
@@ -78,7 +98,7 @@ void zero(const Context& ctx, void* dst, std::size_t bytes) {
 
 void synchronize(const Context& ctx) {
   const StreamScope s(ctx);
-  DSSTNE_CUDA_TRY(cudaStreamSynchronize(s.stream()));
+  wait_for_stream(s);
 }
 
 void memory_info(const Context& ctx, std::size_t* free_bytes, std::size_t* total_bytes) {

@@ -63,21 +63,24 @@ __global__ void sparse_product_kernel(const int64_t* offsets, const uint32_t* in
   }
 }
 
-// grad: n_in × n_out. The beta pass: overwrite for beta == 0 (0·NaN from an uninitialised buffer
-// would stick), scale otherwise; beta == 1 is not launched.
+// grad: n_in × n_out. The beta pass for beta other than 0 (a fill: 0·NaN from an uninitialised
+// buffer would stick) and 1 (not launched).
 __global__ void scale_gradient_kernel(float* grad, int64_t n, float beta) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
-    grad[i] = beta == 0.0f ? 0.0f : grad[i] * beta;
+    grad[i] *= beta;
 }
 
 // One block per batch row (strided): key[e] = the entry's feature (invalid ones → sentinel, which
 // sorts last and is skipped), position[e] = e, row_of[e] = r.
+// Entries at or past nnz (a count that disagrees with the offsets) are never written: the
+// buffers hold nnz entries.
 __global__ void transpose_keys_kernel(const int64_t* offsets, const uint32_t* indices, int64_t rows,
-                                      int64_t n_in, uint32_t sentinel, uint32_t* keys,
+                                      int64_t nnz, int64_t n_in, uint32_t sentinel, uint32_t* keys,
                                       uint32_t* positions, uint32_t* row_of) {
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-    for (int64_t e = offsets[r] + threadIdx.x; e < offsets[r + 1]; e += blockDim.x) {
+    const int64_t end = min(offsets[r + 1], nnz);
+    for (int64_t e = max(offsets[r], int64_t(0)) + threadIdx.x; e < end; e += blockDim.x) {
       const uint32_t i = indices[e];
       keys[e] = int64_t(i) < n_in ? i : sentinel;
       positions[e] = static_cast<uint32_t>(e);
@@ -204,7 +207,10 @@ void sparse_transposed_product(const Context& ctx, const CsrView& x, const float
   // x: rows × n_in (CSR), delta: rows × n_out, grad: n_in × n_out.
   if (!checks::sparse_transposed_product(ctx, x, delta, n_in, n_out, alpha, beta, grad)) return;
   const StreamScope s(ctx);
-  if (beta != 1.0f) {
+  if (beta == 0.0f) {  // all-zero bits are +0.0f; the copy engine's fill runs at bandwidth
+    DSSTNE_CUDA_TRY(cudaMemsetAsync(grad, 0, static_cast<std::size_t>(n_in * n_out) * sizeof(float),
+                                    s.stream()));
+  } else if (beta != 1.0f) {
     const int64_t n = n_in * n_out;
     const auto blocks = std::min(blocks_for(n, kThreads), kMaxBlocks1d);
     scale_gradient_kernel<<<blocks, kThreads, 0, s.stream()>>>(grad, n, beta);
@@ -213,12 +219,14 @@ void sparse_transposed_product(const Context& ctx, const CsrView& x, const float
   if (x.rows == 0) return;
   DSSTNE_EXPECTS(x.rows <= UINT32_MAX, "sparse_transposed_product: ", x.rows,
                  " rows exceed the 32-bit row index");
-  // The sort needs the entry count on the host: one 8-byte download (CsrView does not carry it),
-  // which waits for the stream's earlier work.
-  int64_t nnz = 0;
-  DSSTNE_CUDA_TRY(cudaMemcpyAsync(&nnz, x.offsets + x.rows, sizeof(nnz), cudaMemcpyDeviceToHost,
-                                  s.stream()));
-  DSSTNE_CUDA_TRY(cudaStreamSynchronize(s.stream()));
+  // The sort needs the entry count on the host: the engine's batches carry it; otherwise one
+  // 8-byte download, which waits for the stream's earlier work.
+  int64_t nnz = x.nnz;
+  if (nnz < 0) {
+    DSSTNE_CUDA_TRY(cudaMemcpyAsync(&nnz, x.offsets + x.rows, sizeof(nnz),
+                                    cudaMemcpyDeviceToHost, s.stream()));
+    wait_for_stream(s);
+  }
   if (nnz == 0) return;
   DSSTNE_EXPECTS(nnz > 0 && nnz < INT_MAX, "sparse_transposed_product: ", nnz,
                  " entries in one batch exceed the sort's 32-bit count");
@@ -247,8 +255,10 @@ void sparse_transposed_product(const Context& ctx, const CsrView& x, const float
   keys = cub::DoubleBuffer<uint32_t>(keys_a, keys_b);
   positions = cub::DoubleBuffer<uint32_t>(positions_a, positions_b);
 
+  // All-ones keys sort past every feature and are skipped: slots a wrong nnz leaves unwritten.
+  DSSTNE_CUDA_TRY(cudaMemsetAsync(keys.Current(), 0xFF, entries * sizeof(uint32_t), s.stream()));
   transpose_keys_kernel<<<static_cast<unsigned int>(std::min<int64_t>(x.rows, kMaxBlocks1d)), 128,
-                          0, s.stream()>>>(x.offsets, x.indices, x.rows, n_in, sentinel,
+                          0, s.stream()>>>(x.offsets, x.indices, x.rows, nnz, n_in, sentinel,
                                            keys.Current(), positions.Current(), row_of);
   DSSTNE_CHECK_LAST_KERNEL();
   // Radix sort is stable: equal features keep ascending entry positions (the CPU's row order).

@@ -14,6 +14,7 @@
 #include "cuda_parity.hpp"
 #include "dataset_util.hpp"
 #include "dsstne/config.hpp"
+#include "dsstne/cuda_runtime.hpp"
 #include "dsstne/dataset.hpp"
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
@@ -173,6 +174,34 @@ TEST(CudaContext, DataSetsMoveBetweenContextsAndDevices) {
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("lives on cuda:1"), std::string::npos) << e.what();
   }
+}
+
+TEST(CudaContext, TrainingWaitsForTheDeviceAFixedNumberOfTimesPerEpoch) {
+  DSSTNE_CUDA_CONTEXT_OR_SKIP(ctx);
+  // The same epochs in 20 batches and in 2: a step must not wait for the device (batch offsets,
+  // entry counts and errors stay where they are made), so the waits per epoch do not grow with
+  // the batches. Sparse input and output, dropout, denoising, weight decay and shuffling on.
+  constexpr const char* kBusy = R"({"Version": 0.8, "Name": "waits", "ErrorFunction":
+    "ScaledMarginalCrossEntropy", "ShuffleIndices": true, "Denoising": {"p": 0.2},
+    "Layers": [{"Name": "Input", "Kind": "Input", "N": "auto", "DataSet": "items", "Sparse": true},
+               {"Name": "Hidden", "Kind": "Hidden", "N": 8, "Activation": "Sigmoid",
+                "pDropout": 0.3},
+               {"Name": "Output", "Kind": "Output", "N": "auto", "DataSet": "items",
+                "Sparse": true}]})";
+  const auto data = items(testing::host)->to(ctx);
+  TrainParams params;
+  params.mode = TrainingMode::RMSProp;
+  params.lambda = 0.001f;
+  std::vector<int64_t> waits;
+  for (int64_t batch : {2, 20}) {
+    Network net(parse_network_json(kBusy), {data}, batch, ctx);
+    net.train(1, params);  // the workspace and staging memory grow to their size
+    const int64_t before = cuda::host_waits();
+    net.train(2, params);
+    waits.push_back(cuda::host_waits() - before);
+  }
+  EXPECT_EQ(waits[0], waits[1]) << "20 batches an epoch waited " << waits[0]
+                                << " times, 2 batches " << waits[1];
 }
 
 }  // namespace

@@ -59,6 +59,37 @@ def test_divergence_is_caught_for_every_loss(device, loss, output, hidden):
         net.train(3, alpha=1e30)
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_diverged_batch_leaves_the_weights_of_the_batches_before_it(device, optimizer):
+    """The third batch's targets overflow the L2 error. On a GPU the error is read only at the
+    end of the epoch, so the later batches are already queued when the host sees it; they must
+    change nothing: the weights and the step count are those after two batches, exactly as a
+    network trained on the first two batches alone has them."""
+    ctx = dsstne.Context(device, seed=5)
+    x = items(40, 10).toarray()
+    y = x.copy()
+    y[20:30] = 1e30  # finite, so the binding accepts it; its square is not
+    cfg = network("L2", "Linear", out_set="y", sparse=False, ShuffleIndices=False)
+    net = dsstne.Network(cfg, [dsstne.DataSet("x", x, context=ctx),
+                               dsstne.DataSet("y", y, context=ctx)], batch=10, context=ctx)
+    with pytest.raises(dsstne.NumericalError, match="diverged in epoch 1 at example 20"):
+        net.train(1, alpha=0.1, optimizer=optimizer)
+    assert net.steps == 2 and net.epochs_trained == 0
+    ref = dsstne.Network(cfg, [dsstne.DataSet("x", x[:20], context=ctx),
+                               dsstne.DataSet("y", y[:20], context=ctx)], batch=10, context=ctx)
+    ref.train(1, alpha=0.1, optimizer=optimizer)
+    for name in (("Input", "Hidden"), ("Hidden", "Output")):
+        np.testing.assert_array_equal(net.weight(*name).weights, ref.weight(*name).weights)
+        np.testing.assert_array_equal(net.weight(*name).bias, ref.weight(*name).bias)
+    # The next call starts afresh: its first two batches update again, then it stops as before.
+    with pytest.raises(dsstne.NumericalError, match="diverged in epoch 1 at example 20"):
+        net.train(1, alpha=0.1, optimizer=optimizer)
+    ref.train(1, alpha=0.1, optimizer=optimizer)
+    assert net.steps == 4
+    np.testing.assert_array_equal(net.weight("Input", "Hidden").weights,
+                                  ref.weight("Input", "Hidden").weights)
+
+
 def test_weights_that_overflow_away_from_the_error_are_caught():
     """Weights can overflow where no error sees them (here a side layer that feeds nothing, whose
     weight decay alpha·lambda = 3 doubles and flips them each step: -inf, then NaN); the check of

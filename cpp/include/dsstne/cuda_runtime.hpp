@@ -23,6 +23,10 @@ namespace cuda {
 
 /// Number of visible CUDA devices (0 when there is no driver or no device).
 int device_count() noexcept;
+/// How many times the host has waited for a CUDA stream so far, in this process (a copy to host
+/// memory, a synchronisation, a workspace that grew): a training epoch waits a fixed number of
+/// times, however many batches it has.
+int64_t host_waits() noexcept;
 /// @throws CudaError unless `ordinal` names a visible device. Changes no current device.
 void check_device(int ordinal);
 /// The device's name, e.g. "NVIDIA H100 80GB HBM3".
@@ -36,6 +40,9 @@ void* allocate(const Context& ctx, std::size_t bytes);
 void release(const Context& ctx, void* ptr) noexcept;
 /// Host → device; returns once the copy is done, so the host memory may change again.
 void copy_to_device(const Context& ctx, void* dst, const void* src, std::size_t bytes);
+/// Host → device in stream order without a wait, through the context's pinned staging memory:
+/// the host memory may change as soon as this returns.
+void upload_staged(const Context& ctx, void* dst, const void* src, std::size_t bytes);
 /// Device → host; waits for the stream's earlier work and the copy.
 void copy_to_host(const Context& ctx, void* dst, const void* src, std::size_t bytes);
 /// Device → device, ordered on the stream (no wait).

@@ -59,8 +59,11 @@ struct SparseBatch {
   DeviceBuffer<uint32_t> indices;
   DeviceBuffer<float> values;
   int64_t rows = 0;
+  int64_t nnz = 0;  ///< offsets[rows], known on the host
+  /// The offsets as the host computed them (reused from batch to batch).
+  std::vector<int64_t> host_offsets;
   CsrView view() const {
-    return CsrView{offsets.data(), indices.data(), values.data(), rows};
+    return CsrView{offsets.data(), indices.data(), values.data(), rows, nnz};
   }
 };
 
@@ -130,9 +133,13 @@ class DataSet {
   // so its kernels must be ordered on that network's stream. @throws InvalidArgument for a
   // context on another device.
 
-  /// Gathers the sparse rows of the examples `examples[0..rows)` (device memory) into `out`.
-  void load_sparse_batch(const Context& ctx, const uint32_t* examples, int64_t rows,
-                         bool apply_weights, const DenoiseParams& denoise, SparseBatch& out) const;
+  /// Gathers the sparse rows of the examples `examples[0..rows)` (device memory; the same list
+  /// in host memory is `host_examples`) into `out`. The batch's offsets are formed on the host
+  /// from its copy of the row lengths and staged to the device: no wait for the device.
+  /// @throws OutOfRange for an example beyond the data set's.
+  void load_sparse_batch(const Context& ctx, const uint32_t* examples,
+                         const uint32_t* host_examples, int64_t rows, bool apply_weights,
+                         const DenoiseParams& denoise, SparseBatch& out) const;
   /// Writes local columns [col_begin, col_begin+cols) of the examples as dense float rows.
   void load_dense_batch(const Context& ctx, const uint32_t* examples, int64_t rows,
                         int64_t col_begin, int64_t cols, bool apply_weights, float* out) const;
@@ -143,6 +150,8 @@ class DataSet {
   SparseStorageView sparse_view() const;
   DenseStorageView dense_view() const;
   void check_loader(const Context& ctx) const;
+  /// Stored entries of the record example e uses (sparse data).
+  int64_t example_length(uint32_t e) const;
   void validate(const DataSetArrays& a);
   template <typename T>
   void store(DeviceBuffer<T>& buffer, const T* data, std::size_t n, const char* suffix,
@@ -164,6 +173,9 @@ class DataSet {
   DeviceBuffer<unsigned char> values_;  ///< sparse values or dense data, typed by type_
   DeviceBuffer<float> weights_;
   DeviceBuffer<uint32_t> index_;
+  /// Sparse data on a GPU: each example's entry count, kept on the host so that batch offsets
+  /// need no download (on the CPU the stored arrays are host memory already).
+  std::vector<uint32_t> host_lengths_;
 };
 
 using DataSetPtr = std::shared_ptr<DataSet>;

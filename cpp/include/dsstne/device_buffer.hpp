@@ -37,6 +37,8 @@ namespace detail {
 void* device_allocate(const Context& ctx, std::size_t bytes, const std::string& what);
 void device_free(const Context& ctx, void* ptr, std::size_t bytes) noexcept;
 void copy_to_device(const Context& ctx, void* dst, const void* src, std::size_t bytes);
+/// Host → device without waiting (pinned staging on a GPU): `src` may change once it returns.
+void stage_to_device(const Context& ctx, void* dst, const void* src, std::size_t bytes);
 void copy_to_host(const Context& ctx, void* dst, const void* src, std::size_t bytes);
 void copy_on_device(const Context& ctx, void* dst, const void* src, std::size_t bytes);
 void device_zero(const Context& ctx, void* dst, std::size_t bytes);
@@ -109,6 +111,13 @@ class DeviceBuffer {
     if (n > 0) detail::copy_to_device(ctx_, data_, src, n * sizeof(T));
   }
   void upload(const std::vector<T>& src) { upload(src.data(), src.size()); }
+  /// upload() without waiting for the device: the copy runs in stream order, through pinned
+  /// staging memory on a GPU, and `src` may change as soon as this returns.
+  void upload_async(const T* src, std::size_t n) {
+    DSSTNE_EXPECTS(!borrowed_, "buffer '", name_, "' views caller-owned memory");
+    resize(n);
+    if (n > 0) detail::stage_to_device(ctx_, data_, src, n * sizeof(T));
+  }
   /// Copies the buffer into host memory.
   std::vector<T> download() const {
     std::vector<T> out(size_);

@@ -19,6 +19,9 @@ struct CsrView {
   const uint32_t* indices = nullptr; ///< global unit index of each entry
   const float* values = nullptr;     ///< value of each entry, or nullptr for all-ones
   int64_t rows = 0;
+  /// The entry count offsets[rows] when the host knows it (batches the engine loads), else −1:
+  /// kernels that size work by it then read it from the device, a wait for the host.
+  int64_t nnz = -1;
 };
 
 /// The targets of an output layer for one batch.
@@ -70,6 +73,10 @@ struct UpdateParams {
   float mu = 0.0f;         ///< momentum / RMS decay / Adam beta1 / AdaDelta rho
   float mu1 = 0.0f;        ///< Adam beta2
   int64_t step = 1;        ///< 1-based step count (Adam bias correction uses this t)
+  /// A flag in the kernel's device memory, or nullptr: while it is nonzero the step changes
+  /// nothing (set by watch_error when a batch diverged, so later batches of the epoch, queued
+  /// before the host could see it, leave the weights as the last good batch left them).
+  const int32_t* halt = nullptr;
 };
 
 /// Which random stream a kernel draws from: value = f(seed, stream, counter).

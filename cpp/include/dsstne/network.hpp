@@ -52,6 +52,12 @@ struct EpochStats {
 /// read as a signed 32-bit integer, which is how Python returns it).
 constexpr uint32_t kNoUnit = 0xFFFFFFFFu;
 
+/// The examples of a batch, in the network's device memory and the same list in host memory.
+struct BatchExamples {
+  const uint32_t* device = nullptr;
+  const uint32_t* host = nullptr;
+};
+
 /// Layer name → data set, for binding data other than by data set name.
 using Bindings = std::vector<std::pair<std::string, DataSetPtr>>;
 
@@ -166,8 +172,8 @@ class Network {
   std::vector<MemoryItem> state_plan(TrainingMode mode) const;
   std::string describe_for_memory(int64_t batch) const;
   void require_data(bool need_outputs) const;
-  void load_inputs(const uint32_t* examples, int64_t rows, Mode mode);
-  void load_targets(const uint32_t* examples, int64_t rows);
+  void load_inputs(const BatchExamples& examples, int64_t rows, Mode mode);
+  void load_targets(const BatchExamples& examples, int64_t rows);
   void forward_layer(Layer& layer, Mode mode);
   void output_delta(Layer& layer);
   void hidden_delta(Layer& layer);
@@ -195,8 +201,11 @@ class Network {
   void clip_weight_columns(Weight& w);
   LossParams loss_params(const Layer& layer) const;
   TargetView target_view(const Layer& layer) const;
-  double regularization_error(const TrainParams& params) const;
-  const uint32_t* batch_examples(int64_t position, Mode mode);
+  /// Adds the regularisation error of the weights (no wait for the device) to *total.
+  void regularization_error_sum(const TrainParams& params, double* total) const;
+  /// Adds the current batch's error on this rank (no wait for the device) to *total.
+  void batch_error_sum(double* total) const;
+  BatchExamples batch_examples(int64_t position, Mode mode) const;
 
   NetworkDescriptor desc_;
   Context ctx_;
@@ -208,11 +217,14 @@ class Network {
   std::map<std::string, Layer*> by_name_;
   DeviceBuffer<uint32_t> order_;      ///< example order of the current epoch
   DeviceBuffer<uint32_t> identity_;   ///< stored order
+  std::vector<uint32_t> order_host_, identity_host_;  ///< the same orders in host memory
   Mode mode_ = Mode::Prediction;
   int64_t position_ = 0;
   int epoch_ = 0;
   int64_t step_ = 0;
   TrainingMode state_mode_ = TrainingMode::SGD;
+  /// While train() runs: its divergence flag in device memory, which stops every update.
+  const int32_t* halt_ = nullptr;
 };
 
 }  // namespace dsstne

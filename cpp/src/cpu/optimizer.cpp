@@ -107,17 +107,25 @@ void update(const UpdateParams& u, const float* input, int64_t n, float* p, floa
   });
 }
 
+bool halted(const UpdateParams& u) { return u.halt != nullptr && *u.halt != 0; }
+
 }  // namespace
 
 void update_weights(const Context& ctx, const UpdateParams& u, const float* g, int64_t n, float* w,
                     float* v, float* v2) {
-  if (checks::update_weights(ctx, u, g, n, w, v, v2)) update<Direction::kAlong>(u, g, n, w, v, v2);
+  if (checks::update_weights(ctx, u, g, n, w, v, v2) && !halted(u))
+    update<Direction::kAlong>(u, g, n, w, v, v2);
 }
 
 void update_biases(const Context& ctx, const UpdateParams& u, const float* mean_delta, int64_t n,
                    float* b, float* v, float* v2) {
-  if (checks::update_biases(ctx, u, mean_delta, n, b, v, v2))
+  if (checks::update_biases(ctx, u, mean_delta, n, b, v, v2) && !halted(u))
     update<Direction::kAgainst>(u, mean_delta, n, b, v, v2);
+}
+
+void watch_error(const Context& ctx, const double* error, double tolerance, int32_t* halt) {
+  if (!checks::watch_error(ctx, error, tolerance, halt)) return;
+  if (!std::isfinite(*error) || *error < -tolerance) *halt = 1;
 }
 
 }  // namespace dsstne::cpu

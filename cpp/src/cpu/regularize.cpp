@@ -71,4 +71,10 @@ double regularization_error(const Context& ctx, const float* w, int64_t n, float
   return total;
 }
 
+void regularization_error_sum(const Context& ctx, const float* w, int64_t n, float lambda,
+                              float lambda1, double* total) {
+  if (checks::regularization_error_sum(ctx, w, n, lambda, lambda1, total))
+    *total += regularization_error(ctx, w, n, lambda, lambda1);
+}
+
 }  // namespace dsstne::cpu

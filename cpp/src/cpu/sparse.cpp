@@ -45,6 +45,8 @@ void sparse_transposed_product(const Context& ctx, const CsrView& x, const float
   // x: rows × n_in (CSR), delta: rows × n_out, grad: n_in × n_out.
   if (!checks::sparse_transposed_product(ctx, x, delta, n_in, n_out, alpha, beta, grad)) return;
   const int64_t nnz = x.rows > 0 ? x.offsets[x.rows] : 0;
+  DSSTNE_EXPECTS(x.nnz < 0 || x.nnz == nnz, "sparse_transposed_product: the batch says it has ",
+                 x.nnz, " entries, its offsets end at ", nnz);
   for (int64_t e = 0; e < nnz; ++e) {
     DSSTNE_EXPECTS(x.indices[e] < n_in, "sparse_transposed_product: entry ", e, " has index ",
                    x.indices[e], " >= n_in=", n_in);

@@ -33,6 +33,29 @@ class Workspace {
   std::size_t bytes_ = 0;
 };
 
+/// Pinned host memory through which small host → device copies run without a wait: the data are
+/// copied into the next of a ring of slots, and the slot's copy to the device is queued on the
+/// stream. A slot is reused once the stream has passed its copy, so the host waits only when it
+/// runs a whole ring of uploads ahead of the device.
+class Staging {
+ public:
+  /// Copies `bytes` from `src` to `dst` (device memory) in stream order; `src` may change as
+  /// soon as this returns.
+  void upload(cudaStream_t stream, void* dst, const void* src, std::size_t bytes);
+  /// Frees the slots (the owner's destructor; the device must be current, the stream idle).
+  void release() noexcept;
+
+ private:
+  static constexpr int kSlots = 16;
+  struct Slot {
+    void* host = nullptr;
+    std::size_t bytes = 0;
+    cudaEvent_t copied = nullptr;  ///< recorded after the slot's last copy
+  };
+  Slot slots_[kSlots];
+  int next_ = 0;
+};
+
 /// What a CUDA context owns on its device, made on its first use (Context::cuda_resources).
 struct Resources {
   int ordinal = 0;
@@ -42,7 +65,8 @@ struct Resources {
   /// Held by a call while it enqueues work that uses `workspace` or sets `blas`'s math mode: the
   /// copies of a context share them, possibly from several threads.
   std::mutex mutex;
-  Workspace workspace;
+  Workspace workspace;  // the staging ring below is guarded by `mutex` too
+  Staging staging;
   Resources() = default;
   Resources(const Resources&) = delete;
   Resources& operator=(const Resources&) = delete;
@@ -90,6 +114,13 @@ class StreamScope {
   Resources& resources_;
   DeviceScope device_;
 };
+
+/// Waits on the host for the work queued on `stream` and raises CudaError for a failed kernel.
+/// Every host wait of the CUDA backend goes through here, so host_waits() counts them.
+void wait_for_stream(cudaStream_t stream);
+/// Waits on the host until `event` has happened (counted in host_waits() too).
+void wait_for_event(cudaEvent_t event);
+inline void wait_for_stream(const StreamScope& s) { wait_for_stream(s.stream()); }
 
 /// A call's share of its context's workspace. It holds the context's lock until it goes out of
 /// scope, so a second thread on a copy of the context cannot hand the same memory to kernels that

@@ -3,6 +3,8 @@
 // Block-wide reductions in a fixed tree over shared memory: deterministic, no atomics.
 #include <cuda_runtime.h>
 
+#include <cstdint>
+
 namespace dsstne::cuda {
 
 /// Reduces one value per thread of the block with `op`; every thread gets the result. `shared`
@@ -18,6 +20,16 @@ __device__ float block_reduce(float value, float* shared, Op op) {
   const float result = shared[0];
   __syncthreads();
   return result;
+}
+
+/// *total += (x[0] + x[1] + ... + x[n−1]), the sum formed from 0 in index order by one thread:
+/// the host's loop over downloaded partial sums, bit for bit, without the download. Launch it
+/// with one block of one thread; n is small (rows of a batch, chunks of a weight matrix).
+template <typename T>
+__global__ void add_in_order_kernel(const T* x, int64_t n, T* total) {
+  T sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
+  *total += sum;
 }
 
 struct MaxOp {

@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Where a training epoch's GPU time goes: every CUDA kernel and copy dsstne launches, timed
+through PyTorch's profiler (CUPTI records the whole process's device activity, not only
+PyTorch's), beside the epoch's wall time. The difference between the two is time the GPU sat
+idle: host round trips and launch gaps.
+
+Usage: python benchmarks/profile_step.py [--model movielens|wide] [--users N] [--items N]
+       [--hidden N] [--tf32] [--trace out.json] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import pathlib
+import sys
+import time
+
+import dsstne
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import bench_movielens  # noqa: E402  (its config and data)
+import bench_wide  # noqa: E402
+
+
+def build(args):
+    ctx = dsstne.Context("cuda", seed=12134, tf32=args.tf32)
+    if args.model == "movielens":
+        matrix = bench_movielens.movielens_like(args.users, None)
+        config = bench_movielens.CONFIG
+        train = dict(alpha=0.001, mu=0.9, lambda_=0.0, optimizer="rmsprop")
+    else:
+        matrix = bench_wide.wide_data(args.users, args.items, seed=7)
+        config = bench_wide.config(args.hidden)
+        train = bench_wide.TRAIN
+    inp = dsstne.DataSet("gl_input", matrix, context=ctx)
+    out = dsstne.DataSet("gl_output", matrix, context=ctx)
+    net = dsstne.Network(config, [inp, out], batch=256, context=ctx)
+    return net, train
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", choices=("movielens", "wide"), default="movielens")
+    parser.add_argument("--users", type=int, default=20000)
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--tf32", action="store_true")
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--trace", type=pathlib.Path)
+    parser.add_argument("--json", type=pathlib.Path)
+    args = parser.parse_args()
+
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    net, train = build(args)
+    net.train(1, **train)  # warm: allocations, cuBLAS heuristics, workspace growth
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        start = time.perf_counter()
+        net.train(1, **train)
+        torch.cuda.synchronize()
+        wall = time.perf_counter() - start
+    if args.trace:
+        prof.export_chrome_trace(str(args.trace))
+
+    kernels = collections.defaultdict(lambda: [0, 0.0])
+    for ev in prof.events():
+        if ev.device_type == torch.autograd.DeviceType.CUDA:
+            k = kernels[ev.name[:90]]
+            k[0] += 1
+            k[1] += ev.device_time_total / 1e6  # µs → s
+    busy = sum(v[1] for v in kernels.values())
+    print(f"{args.model} ({'tf32' if args.tf32 else 'fp32'}): wall {wall:.3f} s, GPU busy "
+          f"{busy:.3f} s ({100 * busy / wall:.0f}%), idle {wall - busy:.3f} s")
+    print(f"{'seconds':>8} {'calls':>7}  kernel")
+    ranked = sorted(kernels.items(), key=lambda kv: -kv[1][1])
+    for name, (calls, seconds) in ranked[:args.top]:
+        print(f"{seconds:8.4f} {calls:7d}  {name}")
+    if args.json:
+        args.json.write_text(json.dumps({"wall": wall, "busy": busy,
+                                         "kernels": {n: v for n, v in ranked}}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

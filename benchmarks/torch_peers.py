@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What the benchmarks' PyTorch peers share: the batches of a CSR matrix as PyTorch feeds them
+(EmbeddingBag indices and offsets, and the dense 0/1 target of the autoencoder), and the timing
+of whole epochs of a training step."""
+
+from __future__ import annotations
+
+import time
+
+
+def csr_tensors(matrix, device):
+    """The CSR matrix's row offsets and column indices as int64 tensors on `device`."""
+    import torch
+    return (torch.tensor(matrix.indptr, dtype=torch.int64, device=device),
+            torch.tensor(matrix.indices, dtype=torch.int64, device=device))
+
+
+def batches(crow, cols, items: int, batch: int):
+    """Yields (indices, offsets, target) for each batch of rows: the rows' stored columns, where
+    each row starts among them, and the rows as a dense batch × items target of ones."""
+    import torch
+    users, dev = crow.shape[0] - 1, crow.device
+    for pos in range(0, users, batch):
+        end = min(pos + batch, users)
+        lo = crow[pos]
+        idx = cols[lo:crow[end]]
+        offsets = crow[pos:end] - lo
+        target = torch.zeros(end - pos, items, device=dev)
+        rows = torch.repeat_interleave(torch.arange(end - pos, device=dev),
+                                       crow[pos + 1:end + 1] - crow[pos:end])
+        target[rows, idx] = 1.0
+        yield idx, offsets, target
+
+
+def epoch_seconds(step, crow, cols, items: int, batch: int, epochs: int) -> list[float]:
+    """Wall seconds of each of `epochs` passes of step(indices, offsets, target) over the data,
+    the device drained before and after each."""
+    import torch
+    cuda = crow.is_cuda
+    times = []
+    for _ in range(epochs):
+        if cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for idx, offsets, target in batches(crow, cols, items, batch):
+            step(idx, offsets, target)
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return times
