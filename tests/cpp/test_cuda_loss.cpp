@@ -261,6 +261,15 @@ void compare(const Context& ctx, const LossParams& p, const Case& c, const std::
                        what + ": delta");
   }
 
+  // output_error_sum adds exactly output_error's value to what the slot holds, on each device.
+  const double start = 0.375;
+  DeviceBuffer<double> slot = on_device(ctx, std::vector<double>{start});
+  cuda::output_error_sum(ctx, p, dc.a.data(), c.rows, c.cols, c.col_begin, dc.t, slot.data());
+  EXPECT_EQ(slot.download()[0], start + e_gpu) << what << ": output_error_sum on the GPU";
+  double host_slot = start;
+  cpu::output_error_sum(host, p, c.a.data(), c.rows, c.cols, c.col_begin, c.view(), &host_slot);
+  EXPECT_EQ(host_slot, start + e_cpu) << what << ": output_error_sum on the CPU";
+
   delta.upload(nan);
   const double e_again = cuda::output_error(ctx, p, dc.a.data(), c.rows, c.cols, c.col_begin, dc.t);
   cuda::output_delta(ctx, p, dc.a.data(), c.rows, c.cols, c.col_begin, dc.t, delta.data());

@@ -6,6 +6,7 @@
 // results from two CUDA runs.
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -116,6 +117,66 @@ TEST(CudaParityOptimizer, AdamLateStepsAreBitwiseTheCpu) {
   // Large t: the bias corrections 1 − μ^t come from double pow on the host on both sides.
   run_steps(ctx, TrainingMode::Adam, true, 4099, 1000000, 31);
   run_steps(ctx, TrainingMode::Adam, false, 4099, 123457, 32);
+}
+
+TEST(CudaParityOptimizer, HaltStopsEveryModeAndWatchErrorSetsIt) {
+  DSSTNE_CUDA_CONTEXT_OR_SKIP(ctx);
+  // watch_error: the same verdict as the CPU's for good, negative, NaN and infinite errors, and a
+  // set flag stays set.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  for (double error : {3.0, -0.05, -0.2, nan, inf, -inf}) {
+    for (int32_t before : {0, 1}) {
+      int32_t cpu_halt = before;
+      cpu::watch_error(host, &error, 0.1, &cpu_halt);
+      const DeviceBuffer<double> e = on_device(ctx, std::vector<double>{error});
+      DeviceBuffer<int32_t> halt = on_device(ctx, std::vector<int32_t>{before});
+      cuda::watch_error(ctx, e.data(), 0.1, halt.data());
+      EXPECT_EQ(halt.download()[0], cpu_halt) << "error " << error << ", flag " << before;
+      EXPECT_EQ(cpu_halt, before == 1 || !(error >= -0.1 && error < inf) ? 1 : 0) << error;
+    }
+  }
+  // A set flag leaves parameters and state as they were, in every mode, on both devices.
+  const std::size_t n = 1003;
+  for (TrainingMode mode : kModes) {
+    const State start = initial_state(n, 5);
+    const std::vector<float> x = step_input(n, 6);
+    int32_t cpu_halt = 1;
+    UpdateParams u = params(mode, 3);
+    u.halt = &cpu_halt;
+    State ref = start;
+    cpu::update_weights(host, u, x.data(), int64_t(n), ref.p.data(), ref.v.data(), ref.v2.data());
+    EXPECT_TRUE(ref.p == start.p && ref.v == start.v && ref.v2 == start.v2) << to_string(mode);
+    const DeviceBuffer<int32_t> halt = on_device(ctx, std::vector<int32_t>{1});
+    u.halt = halt.data();
+    DeviceBuffer<float> p = on_device(ctx, start.p), v = on_device(ctx, start.v),
+                        v2 = on_device(ctx, start.v2);
+    const DeviceBuffer<float> dx = on_device(ctx, x);
+    cuda::update_biases(ctx, u, dx.data(), int64_t(n), p.data(), v.data(), v2.data());
+    expect_bitwise(start.p, p.download(), to_string(mode) + " halted parameters");
+    expect_bitwise(start.v, v.download(), to_string(mode) + " halted v");
+  }
+}
+
+TEST(CudaParityOptimizer, UnalignedBuffersTakeTheElementPath) {
+  DSSTNE_CUDA_CONTEXT_OR_SKIP(ctx);
+  // Views one float into their buffers: no 16-byte access is possible; the result is the same.
+  const std::size_t n = 999;
+  for (TrainingMode mode : kModes) {
+    State ref = initial_state(n + 1, 8);
+    const std::vector<float> x = step_input(n + 1, 9);
+    DeviceBuffer<float> p = on_device(ctx, ref.p), v = on_device(ctx, ref.v),
+                        v2 = on_device(ctx, ref.v2);
+    const DeviceBuffer<float> dx = on_device(ctx, x);
+    const UpdateParams u = params(mode, 2);
+    cpu::update_weights(host, u, x.data() + 1, int64_t(n), ref.p.data() + 1, ref.v.data() + 1,
+                        ref.v2.data() + 1);
+    cuda::update_weights(ctx, u, dx.data() + 1, int64_t(n), p.data() + 1, v.data() + 1,
+                         v2.data() + 1);
+    expect_bitwise(ref.p, p.download(), to_string(mode) + " unaligned parameters");
+    expect_bitwise(ref.v, v.download(), to_string(mode) + " unaligned v");
+    expect_bitwise(ref.v2, v2.download(), to_string(mode) + " unaligned v2");
+  }
 }
 
 TEST(CudaParityOptimizer, ValidatesLikeTheCpu) {

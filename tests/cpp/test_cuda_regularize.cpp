@@ -103,6 +103,13 @@ TEST(CudaParityRegularizationError, AgreesWithTheCpuTo1e12) {
                                                               << " cuda " << got;
       const double again = cuda::regularization_error(ctx, dw.data(), n, lambda, lambda1);
       EXPECT_EQ(std::memcmp(&got, &again, sizeof(double)), 0) << what << " (second CUDA run)";
+      // The _sum forms add exactly those values to what the slot holds.
+      DeviceBuffer<double> slot = on_device(ctx, std::vector<double>{2.5});
+      cuda::regularization_error_sum(ctx, dw.data(), n, lambda, lambda1, slot.data());
+      EXPECT_EQ(slot.download()[0], 2.5 + got) << what << " (regularization_error_sum)";
+      double host_slot = 2.5;
+      cpu::regularization_error_sum(host, w.data(), n, lambda, lambda1, &host_slot);
+      EXPECT_EQ(host_slot, 2.5 + ref) << what << " (CPU regularization_error_sum)";
     }
   }
   const DeviceBuffer<float> dw = on_device(ctx, std::vector<float>(10, 1.5f));

@@ -61,6 +61,9 @@ TEST(KernelChecks, ActivationAndLoss) {
   no_offsets.sparse = true;
   EXPECT_SAME_REFUSAL(output_delta, LossParams{}, z.data(), 2, 3, 0, no_offsets, z.data());
   EXPECT_SAME_REFUSAL(output_delta, LossParams{}, z.data(), 2, 3, 0, dense, nullptr);
+  double total = 0.0;
+  EXPECT_SAME_REFUSAL(output_error_sum, dsmce, z.data(), 2, 3, 0, dense, &total);
+  EXPECT_SAME_REFUSAL(output_error_sum, LossParams{}, z.data(), 2, 3, 0, dense, nullptr);
 }
 
 TEST(KernelChecks, Dense) {
@@ -124,6 +127,12 @@ TEST(KernelChecks, RegularizeOptimizerTopk) {
   std::vector<float> w(8), v(8);
   EXPECT_SAME_REFUSAL(sparseness_penalty, nullptr, 2, 4, 0.05f, 1.0f, nullptr);
   EXPECT_SAME_REFUSAL(regularization_error, nullptr, 8, 0.1f, 0.0f);
+  double total = 0.0;
+  int32_t halt = 0;
+  EXPECT_SAME_REFUSAL(regularization_error_sum, nullptr, 8, 0.1f, 0.0f, &total);
+  EXPECT_SAME_REFUSAL(regularization_error_sum, w.data(), 8, 0.1f, 0.0f, nullptr);
+  EXPECT_SAME_REFUSAL(watch_error, nullptr, 1.0, &halt);
+  EXPECT_SAME_REFUSAL(watch_error, &total, -1.0, &halt);
   UpdateParams unknown;
   unknown.mode = static_cast<TrainingMode>(99);
   EXPECT_SAME_REFUSAL(update_weights, unknown, w.data(), 8, w.data(), v.data(), v.data());
