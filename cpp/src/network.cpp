@@ -57,13 +57,17 @@ Network::Network(NetworkDescriptor desc, const std::vector<DataSetPtr>& data, in
     by_name_[l.name] = layers_.back().get();
   }
   for (auto& layer : layers_) {
-    for (const std::string& s : layer->desc_.sources) layer->sources_.push_back(&this->layer(s));
+    for (const std::string& s : layer->desc_.sources) {
+      layer->sources_.push_back(&this->layer(s));
+      layer->sources_.back()->consumed_ = true;
+    }
     for (const std::string& s : layer->desc_.skips) {
       Layer& skip = this->layer(s);
       DSSTNE_EXPECTS(skip.stride() == layer->stride(), "layer '", layer->name(), "': skip from '",
                      s, "' needs the same number of units (", skip.stride(), " vs ",
                      layer->stride(), ")");
       layer->skips_.push_back(&skip);
+      skip.consumed_ = true;
     }
   }
   std::vector<MemoryItem> plan = weight_plan();

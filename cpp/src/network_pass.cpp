@@ -27,14 +27,15 @@ void Network::forward_batch(int64_t position, Mode mode) {
   for (auto& l : layers_) {
     l->rows_ = rows;
     l->dropout_applied_ = false;
+    l->loss_done_ = false;
     l->densified_ = false;
     l->gathered_valid_ = false;
   }
   const BatchExamples examples = batch_examples(position, mode);
   load_inputs(examples, rows, mode);
+  load_targets(examples, rows);  // before the outputs' forward, which may take their loss with it
   for (Layer* l : forward_order_)
     if (l->kind() != LayerKind::Input) forward_layer(*l, mode);
-  load_targets(examples, rows);
 }
 
 void Network::load_inputs(const BatchExamples& examples, int64_t rows, Mode mode) {
@@ -134,8 +135,14 @@ void Network::forward_layer(Layer& layer, Mode mode) {
     add_skip(*s, layer);
   }
   const ActivationParams act = layer.activation_params();
-  activate(layer);
   const float p = layer.descriptor().p_dropout;
+  if (mode == Mode::Training && error_slot_ != nullptr && takes_loss_in_forward(layer)) {
+    DSSTNE_DISPATCH(ctx_, output_pass, loss_params(layer), z, rows, cols, layer.slice().begin,
+                    target_view(layer), error_slot_, layer.delta_.data());
+    layer.loss_done_ = true;
+    return;
+  }
+  activate(layer);
   if (mode == Mode::Training && p > 0.0f) {
     const RandomStream rs{ctx_.seed(), make_stream(RandomPurpose::kDropout, layer.id(), step_)};
     DSSTNE_DISPATCH(ctx_, dropout_forward, act, p, rs, layer.stride(), layer.slice().begin, rows,
@@ -171,8 +178,17 @@ double Network::batch_error() const {
   return total;
 }
 
+bool Network::takes_loss_in_forward(const Layer& layer) const {
+  // The output's error and delta are final once it is activated: no dropout changes its units,
+  // no consumer adds to its delta, and its activation is element-wise (SoftMax is row-wise).
+  return layer.kind() == LayerKind::Output && layer.data_ != nullptr && !layer.consumed_ &&
+         layer.descriptor().p_dropout == 0.0f &&
+         layer.activation_params().kind != Activation::SoftMax;
+}
+
 void Network::batch_error_sum(double* total) const {
   for (Layer* l : layers_of_kind(LayerKind::Output)) {
+    if (l->loss_done_) continue;  // output_pass added it in forward
     DSSTNE_EXPECTS(l->data_ != nullptr, "output layer '", l->name(), "' has no data (DataSet '",
                    l->descriptor().data_set, "')");
     DSSTNE_DISPATCH(ctx_, output_error_sum, loss_params(*l), l->units_.data(), l->rows_,
@@ -210,7 +226,7 @@ void Network::output_delta(Layer& layer) {
     hidden_delta(layer);
     std::swap(layer.delta_, layer.grad_);
   }
-  loss_delta(layer);
+  if (!layer.loss_done_) loss_delta(layer);
   if (layer.grad_written_) DSSTNE_DISPATCH(ctx_, add, layer.grad_.data(), rows * cols,
                                            layer.delta_.data());
   if (layer.descriptor().delta_norm > 0.0f) clip_deltas(layer);

@@ -171,10 +171,13 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
   const bool deferred = ctx_.is_cuda() && ctx_.comm().size() == 1;
   DeviceBuffer<int32_t> halt(ctx_, 1, "training.halt");
   halt_ = halt.data();
-  struct ClearHalt {
-    const int32_t*& flag;
-    ~ClearHalt() { flag = nullptr; }
-  } clear_halt{halt_};
+  struct ClearTrainingState {  // the flag and the slots live only as long as this call
+    Network& net;
+    ~ClearTrainingState() {
+      net.halt_ = nullptr;
+      net.error_slot_ = nullptr;
+    }
+  } clear_training_state{*this};
   BatchErrors log(ctx_);
   const bool regularized = params.lambda != 0.0f || params.lambda1 != 0.0f;
   std::vector<EpochStats> history;
@@ -220,6 +223,7 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
         settle();
         DSSTNE_FAIL(Interrupted, "training interrupted in epoch ", epoch_ + 1, " at example ", pos);
       }
+      error_slot_ = log.error_slot();  // outputs that take their loss in forward add it here
       forward_batch(pos, Mode::Training);
       const int64_t rows = std::min(batch_, examples_ - pos);
       batch_error_sum(log.error_slot());

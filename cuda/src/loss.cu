@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/activation_terms.hpp"
 #include "cpu/loss_terms.hpp"
 #include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
@@ -229,6 +230,44 @@ __global__ void delta_kernel(LossParams p, Targets t, const float* a, int64_t ro
   }
 }
 
+// output_pass in one sweep: z ← a = f(z), the raw error partials of raw_error_kernel (when `raw`)
+// and the delta of delta_kernel, each element and each sum formed exactly as those kernels form
+// them (the same columns per thread, added in the same order), so the results are theirs bit for
+// bit. Blocks as in raw_error_kernel: (x, y) covers columns [x·kErrorChunk, (x+1)·kErrorChunk) of
+// rows y, y + gridDim.y, ...
+__global__ void output_pass_kernel(LossParams p, Targets t, bool raw, bool boost, float* z,
+                                   int64_t rows, int64_t cols, int64_t chunks, double* partial,
+                                   float* delta) {
+  const int64_t begin = int64_t(blockIdx.x) * kErrorChunk;
+  const int64_t end = min(cols, begin + kErrorChunk);
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    float* zr = z + r * cols;
+    float* dr = delta + r * cols;
+    const float* tr = t.sparse ? nullptr : t.dense + r * cols;
+    const float w = weight_of(t, r);
+    double sum = 0.0;
+#pragma unroll 4
+    for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {
+      const float a = terms::activate(p.activation, zr[j]);
+      zr[j] = a;
+      const float target = tr != nullptr ? tr[j] : 0.0f;
+      if (raw) sum += terms::loss_error(p, false, a, target);
+      float d;
+      if (tr != nullptr) {
+        d = __fmul_rn(w, terms::delta_term(p, a, target));
+      } else {
+        d = t.ignore_zero ? 0.0f : __fmul_rn(w, terms::delta_term(p, a, 0.0f));
+        if (boost) d = __fmul_rn(d, p.delta_boost_zero);
+      }
+      dr[j] = d;
+    }
+    if (raw) {  // uniform over the grid: every thread of the block takes part in the sum
+      sum = block_sum(sum);
+      if (threadIdx.x == 0) partial[r * chunks + blockIdx.x] = sum;
+    }
+  }
+}
+
 // One block per row: the delta of the distinct local stored targets (non-SoftMax outputs), after
 // delta_kernel. Each unit has one owner, so the writes never collide.
 __global__ void delta_correction_kernel(LossParams p, Targets t, const float* a, int64_t cols,
@@ -368,17 +407,39 @@ struct RowErrors {
   int* status;
 };
 
+/// The raw chunks of a row's error: 0 when no raw pass runs (sparse targets that ignore zeros).
+int64_t raw_chunks(int64_t cols, const TargetView& t) {
+  return !t.sparse || !t.ignore_zero ? (cols + kErrorChunk - 1) / kErrorChunk : 0;
+}
+
+/// output_pass's part of the sweep: `units` (the a the error reads) activated in place and the
+/// delta written in the raw error's pass.
+struct FusedPass {
+  float* units;
+  float* delta;
+  bool boost;
+};
+
+/// The error passes of output_error: row r's weighted error lands in row_error[r] and its offset
+/// flags in status[r] (sparse targets), both in `scratch`. With `fused` the raw pass is
+/// output_pass_kernel's instead of raw_error_kernel's.
+
 RowErrors launch_row_errors(const StreamScope& s, Scratch& scratch, const LossParams& p,
                             const float* a, int64_t rows, int64_t cols, int64_t col_begin,
-                            const TargetView& t) {
+                            const TargetView& t, const FusedPass* fused = nullptr) {
   const bool softmax = terms::is_softmax(p);
   // rows × chunks raw partials, then rows row errors, then rows status flags.
-  const bool raw = !t.sparse || !t.ignore_zero;
-  const int64_t chunks = raw ? (cols + kErrorChunk - 1) / kErrorChunk : 0;
+  const int64_t chunks = raw_chunks(cols, t);
   const size_t n_partial = static_cast<size_t>(rows * chunks), n_rows = static_cast<size_t>(rows);
   double* partial = scratch.take<double>(n_partial);
   RowErrors out{scratch.take<double>(n_rows), scratch.take<int>(n_rows)};
-  if (raw) {
+  if (fused != nullptr) {
+    const int64_t x_blocks = (cols + kErrorChunk - 1) / kErrorChunk;
+    output_pass_kernel<<<row_grid(x_blocks, rows), kThreads, 0, s.stream()>>>(
+        p, targets_of(t), chunks > 0, fused->boost, fused->units, rows, cols, chunks, partial,
+        fused->delta);
+    DSSTNE_CHECK_LAST_KERNEL();
+  } else if (chunks > 0) {
     raw_error_kernel<<<row_grid(chunks, rows), kThreads, 0, s.stream()>>>(
         p, softmax, a, t.sparse ? nullptr : t.dense, rows, cols, chunks, partial);
     DSSTNE_CHECK_LAST_KERNEL();
@@ -391,8 +452,7 @@ RowErrors launch_row_errors(const StreamScope& s, Scratch& scratch, const LossPa
 }
 
 std::size_t row_error_bytes(int64_t rows, int64_t cols, const TargetView& t) {
-  const bool raw = !t.sparse || !t.ignore_zero;
-  const int64_t chunks = raw ? (cols + kErrorChunk - 1) / kErrorChunk : 0;
+  const int64_t chunks = raw_chunks(cols, t);
   return Scratch::round_up(static_cast<size_t>(rows * chunks) * sizeof(double)) +
          Scratch::round_up(static_cast<size_t>(rows) * sizeof(double)) +
          Scratch::round_up(static_cast<size_t>(rows) * sizeof(int));
@@ -483,6 +543,25 @@ void output_delta(const Context& ctx, const LossParams& p, const float* a, int64
   if (t.sparse) {
     delta_correction_kernel<<<row_blocks, kThreads, 0, s.stream()>>>(p, targets, a, cols,
                                                                      col_begin, boost, delta);
+    DSSTNE_CHECK_LAST_KERNEL();
+  }
+}
+
+void output_pass(const Context& ctx, const LossParams& p, float* z, int64_t rows, int64_t cols,
+                 int64_t col_begin, const TargetView& t, double* total, float* delta) {
+  if (!checks::output_pass(ctx, p, z, rows, cols, col_begin, t, total, delta)) return;
+  const StreamScope s(ctx);
+  const bool boost = terms::boosts_deltas(p, t.sparse);
+  {
+    Scratch scratch(s, row_error_bytes(rows, cols, t), "output_pass");
+    const FusedPass fused{z, delta, boost};
+    const RowErrors e = launch_row_errors(s, scratch, p, z, rows, cols, col_begin, t, &fused);
+    add_in_order_kernel<<<1, 1, 0, s.stream()>>>(e.row_error, rows, total);
+    DSSTNE_CHECK_LAST_KERNEL();
+  }
+  if (t.sparse) {
+    delta_correction_kernel<<<static_cast<unsigned int>(rows), kThreads, 0, s.stream()>>>(
+        p, targets_of(t), z, cols, col_begin, boost, delta);
     DSSTNE_CHECK_LAST_KERNEL();
   }
 }

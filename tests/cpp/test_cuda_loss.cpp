@@ -270,6 +270,25 @@ void compare(const Context& ctx, const LossParams& p, const Case& c, const std::
   cpu::output_error_sum(host, p, c.a.data(), c.rows, c.cols, c.col_begin, c.view(), &host_slot);
   EXPECT_EQ(host_slot, start + e_cpu) << what << ": output_error_sum on the CPU";
 
+  if (p.activation.kind != Activation::SoftMax) {
+    // output_pass is activation_forward, output_error_sum and output_delta in turn, bit for bit
+    // (here taking the case's activations as the pre-activations z).
+    DeviceBuffer<float> z_fused = on_device(ctx, c.a), z_apart = on_device(ctx, c.a);
+    DeviceBuffer<float> d_fused = on_device(ctx, nan), d_apart = on_device(ctx, nan);
+    DeviceBuffer<double> e_fused = on_device(ctx, std::vector<double>{start}),
+                         e_apart = on_device(ctx, std::vector<double>{start});
+    cuda::output_pass(ctx, p, z_fused.data(), c.rows, c.cols, c.col_begin, dc.t, e_fused.data(),
+                      d_fused.data());
+    cuda::activation_forward(ctx, p.activation, z_apart.data(), c.rows, c.cols);
+    cuda::output_error_sum(ctx, p, z_apart.data(), c.rows, c.cols, c.col_begin, dc.t,
+                           e_apart.data());
+    cuda::output_delta(ctx, p, z_apart.data(), c.rows, c.cols, c.col_begin, dc.t,
+                       d_apart.data());
+    testing::expect_bitwise(z_apart.download(), z_fused.download(), what + ": output_pass units");
+    testing::expect_bitwise(d_apart.download(), d_fused.download(), what + ": output_pass delta");
+    testing::expect_bitwise(e_apart.download(), e_fused.download(), what + ": output_pass error");
+  }
+
   delta.upload(nan);
   const double e_again = cuda::output_error(ctx, p, dc.a.data(), c.rows, c.cols, c.col_begin, dc.t);
   cuda::output_delta(ctx, p, dc.a.data(), c.rows, c.cols, c.col_begin, dc.t, delta.data());

@@ -64,6 +64,11 @@ TEST(KernelChecks, ActivationAndLoss) {
   double total = 0.0;
   EXPECT_SAME_REFUSAL(output_error_sum, dsmce, z.data(), 2, 3, 0, dense, &total);
   EXPECT_SAME_REFUSAL(output_error_sum, LossParams{}, z.data(), 2, 3, 0, dense, nullptr);
+  LossParams softmax;
+  softmax.activation.kind = Activation::SoftMax;
+  EXPECT_SAME_REFUSAL(output_pass, softmax, z.data(), 2, 3, 0, dense, &total, z.data());
+  EXPECT_SAME_REFUSAL(output_pass, LossParams{}, z.data(), 2, 3, 0, dense, &total, nullptr);
+  EXPECT_SAME_REFUSAL(output_pass, dsmce, z.data(), 2, 3, 0, dense, &total, z.data());
 }
 
 TEST(KernelChecks, Dense) {

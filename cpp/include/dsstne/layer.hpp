@@ -89,6 +89,8 @@ class Layer {
   DeviceBuffer<float> mean_delta_;   ///< column means of delta (bias gradient)
   bool grad_written_ = false;        ///< a consumer wrote grad_ in this batch
   bool dropout_applied_ = false;
+  bool loss_done_ = false;           ///< output_pass made this batch's error and delta in forward
+  bool consumed_ = false;            ///< another layer reads this one (as a source or a skip)
   bool densified_ = false;           ///< a sparse input was expanded into units_ this batch
   bool sized_by_data_ = false;       ///< "N": "auto" took the size from a data set
   SparseBatch sparse_batch_;         ///< sparse input batch

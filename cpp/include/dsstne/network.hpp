@@ -203,8 +203,12 @@ class Network {
   TargetView target_view(const Layer& layer) const;
   /// Adds the regularisation error of the weights (no wait for the device) to *total.
   void regularization_error_sum(const TrainParams& params, double* total) const;
-  /// Adds the current batch's error on this rank (no wait for the device) to *total.
+  /// Adds the current batch's error on this rank (no wait for the device) to *total: the outputs
+  /// whose loss forward_batch did not already add (takes_loss_in_forward).
   void batch_error_sum(double* total) const;
+  /// Whether a training forward pass gives this output its error and delta with its activation
+  /// (output_pass), into error_slot_.
+  bool takes_loss_in_forward(const Layer& layer) const;
   BatchExamples batch_examples(int64_t position, Mode mode) const;
 
   NetworkDescriptor desc_;
@@ -225,6 +229,8 @@ class Network {
   TrainingMode state_mode_ = TrainingMode::SGD;
   /// While train() runs: its divergence flag in device memory, which stops every update.
   const int32_t* halt_ = nullptr;
+  /// While train() runs: the current batch's error slot, where output_pass adds an output's error.
+  double* error_slot_ = nullptr;
 };
 
 }  // namespace dsstne

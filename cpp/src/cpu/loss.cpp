@@ -240,6 +240,15 @@ void output_delta(const Context& ctx, const LossParams& p, const float* a, int64
   });
 }
 
+void output_pass(const Context& ctx, const LossParams& p, float* z, int64_t rows, int64_t cols,
+                 int64_t col_begin, const TargetView& t, double* total, float* delta) {
+  // The reference is the three kernels in turn; the CUDA version fuses them into one sweep.
+  if (!checks::output_pass(ctx, p, z, rows, cols, col_begin, t, total, delta)) return;
+  activation_forward(ctx, p.activation, z, rows, cols);
+  output_error_sum(ctx, p, z, rows, cols, col_begin, t, total);
+  output_delta(ctx, p, z, rows, cols, col_begin, t, delta);
+}
+
 void softmax_delta_sums(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
                         int64_t cols, int64_t col_begin, const TargetView& t, float* sums) {
   if (!checks::softmax_delta_sums(ctx, p, a, rows, cols, col_begin, t, sums)) return;
