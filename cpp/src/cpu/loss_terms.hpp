@@ -39,6 +39,25 @@ DSSTNE_HOST_DEVICE bool boosts_deltas(const LossParams& p, bool sparse_targets) 
          (p.delta_boost_one != 1.0f || p.delta_boost_zero != 1.0f);
 }
 
+/// x·y and x − y, each rounded on its own on the GPU too: nvcc would fuse a product and a
+/// difference into one multiply-add, and differently in different kernels, so two kernels that
+/// sum the same errors (output_error's and output_pass's raw passes) would disagree in the last
+/// bits. On the host (x86-64 without FMA) these are the plain operations.
+DSSTNE_HOST_DEVICE float mul_rn(float x, float y) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(x, y);
+#else
+  return x * y;
+#endif
+}
+DSSTNE_HOST_DEVICE float sub_rn(float x, float y) {
+#if defined(__CUDA_ARCH__)
+  return __fsub_rn(x, y);
+#else
+  return x - y;
+#endif
+}
+
 DSSTNE_HOST_DEVICE float floored_log(float x) { return logf(fmaxf(kLogFloor, x)); }
 
 /// d/dx floored_log(x): zero where the floor holds, so g stays the derivative of e.
@@ -72,17 +91,18 @@ DSSTNE_HOST_DEVICE float loss_error(const LossParams& p, bool softmax, float a, 
       return 0.5f * d * d;
     }
     case ErrorFunction::Hinge:
-      return fmaxf(0.0f, 1.0f - t * a);
+      return fmaxf(0.0f, sub_rn(1.0f, mul_rn(t, a)));
     case ErrorFunction::CrossEntropy:
       if (softmax) return -t * floored_log(a);
-      return -t * floored_log(a) - (1.0f - t) * floored_log(1.0f - a);
+      return sub_rn(mul_rn(-t, floored_log(a)), mul_rn(1.0f - t, floored_log(1.0f - a)));
     case ErrorFunction::ScaledMarginalCrossEntropy: {
       if (softmax) {
         return (t > 0.0f && a < s.one_target) ? -s.one_scale * t * floored_log(a) : 0.0f;
       }
       float e = 0.0f;
-      if (a < s.one_target) e -= s.one_scale * t * floored_log(a);
-      if (a > s.zero_target) e -= s.zero_scale * (1.0f - t) * floored_log(1.0f - a);
+      if (a < s.one_target) e = sub_rn(e, mul_rn(s.one_scale * t, floored_log(a)));
+      if (a > s.zero_target)
+        e = sub_rn(e, mul_rn(s.zero_scale * (1.0f - t), floored_log(1.0f - a)));
       return e;
     }
     case ErrorFunction::DataScaledMarginalCrossEntropy:
