@@ -7,7 +7,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-packages=(g++ cmake pkg-config libopenblas-dev nlohmann-json3-dev python3-dev python3-venv)
+# OpenBLAS's OpenMP build shares the engine's threads (CMakeLists.txt says why).
+packages=(g++ cmake pkg-config libopenblas-openmp-dev nlohmann-json3-dev python3-dev python3-venv)
 # Tests add GoogleTest and Open MPI (the model-parallel tests run under mpirun).
 if [[ "${1:-}" == "--test" ]]; then packages+=(libgtest-dev libopenmpi-dev openmpi-bin); fi
 

@@ -242,11 +242,28 @@ void output_delta(const Context& ctx, const LossParams& p, const float* a, int64
 
 void output_pass(const Context& ctx, const LossParams& p, float* z, int64_t rows, int64_t cols,
                  int64_t col_begin, const TargetView& t, double* total, float* delta) {
-  // The reference is the three kernels in turn; the CUDA version fuses them into one sweep.
+  // activation_forward, output_error and output_delta in turn, a row at a time while the row is
+  // in cache: each is row by row for an element-wise activation, and the row errors are added in
+  // row order as output_error adds them, so the results are those of the three calls.
   if (!checks::output_pass(ctx, p, z, rows, cols, col_begin, t, total, delta)) return;
-  activation_forward(ctx, p.activation, z, rows, cols);
-  output_error_sum(ctx, p, z, rows, cols, col_begin, t, total);
-  output_delta(ctx, p, z, rows, cols, col_begin, t, delta);
+  check_offsets("output_pass", rows, t);
+  std::vector<double> row_error(static_cast<size_t>(rows));
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    TargetView row = t;  // row r alone
+    row.csr.offsets = t.sparse ? t.csr.offsets + r : nullptr;
+    row.csr.rows = 1;
+    row.csr.nnz = -1;
+    row.dense = t.sparse ? nullptr : t.dense + r * cols;
+    row.example_weights = t.example_weights != nullptr ? t.example_weights + r : nullptr;
+    float* zr = z + r * cols;
+    activation_forward(ctx, p.activation, zr, 1, cols);
+    row_error[static_cast<size_t>(r)] = output_error(ctx, p, zr, 1, cols, col_begin, row);
+    output_delta(ctx, p, zr, 1, cols, col_begin, row, delta + r * cols);
+  }
+  double sum = 0.0;
+  for (double e : row_error) sum += e;
+  *total += sum;
 }
 
 void softmax_delta_sums(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
