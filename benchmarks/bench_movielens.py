@@ -97,16 +97,7 @@ def bench_torch(matrix, epochs: int, tf32: bool, compile_model: bool) -> dict:
 
     model = AutoEncoder().to(dev)
     opt = torch.optim.RMSprop(model.parameters(), lr=0.001, alpha=0.9)
-    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="sum")
-
-    def step(idx, offsets, target):
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(idx, offsets), target)
-        loss.backward()
-        opt.step()
-        return loss
-
-    run = torch.compile(step) if compile_model else step
+    run = torch_peers.bce_step(model, opt, compile_model)
     times = torch_peers.epoch_seconds(run, crow, cols, ITEMS, BATCH, epochs)
     return {"seconds_per_epoch": min(times[1:] or times), "epochs": times}
 

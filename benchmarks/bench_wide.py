@@ -86,16 +86,7 @@ def bench_torch(matrix, hidden: int, epochs: int, tf32: bool, compile_model: boo
 
     model = Wide().to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=ALPHA / BATCH)
-    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="sum")
-
-    def step(idx, offsets, target):
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(idx, offsets), target)
-        loss.backward()
-        opt.step()
-        return loss
-
-    run = torch.compile(step) if compile_model else step
+    run = torch_peers.bce_step(model, opt, compile_model)
     times = torch_peers.epoch_seconds(run, crow, cols, items, BATCH, epochs)
     del model, opt
     torch.cuda.empty_cache()

@@ -32,6 +32,21 @@ def batches(crow, cols, items: int, batch: int):
         yield idx, offsets, target
 
 
+def bce_step(model, opt, compile_model: bool):
+    """step(indices, offsets, target) of a peer whose model returns logits: summed binary
+    cross-entropy, backward, the optimizer's step; through torch.compile when asked."""
+    import torch
+    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="sum")
+
+    def step(idx, offsets, target):
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(idx, offsets), target)
+        loss.backward()
+        opt.step()
+        return loss
+    return torch.compile(step) if compile_model else step
+
+
 def epoch_seconds(step, crow, cols, items: int, batch: int, epochs: int) -> list[float]:
     """Wall seconds of each of `epochs` passes of step(indices, offsets, target) over the data,
     the device drained before and after each."""
