@@ -117,16 +117,7 @@ def bench_gemm_floor(users: int, tf32: bool, repeats: int = 3) -> dict:
         torch.mm(a, w), torch.mm(a, w), torch.mm(a, wo)            # forward H1→H2→H3→Out
         torch.mm(d, wo.t()), torch.mm(a, w.t()), torch.mm(a, w.t())  # deltas back to H3, H2, H1
         torch.mm(a.t(), d), torch.mm(a.t(), a), torch.mm(a.t(), a)   # weight gradients
-    for _ in range(3):
-        one_batch()
-    best = float("inf")
-    for _ in range(repeats):
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(batches):
-            one_batch()
-        torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
+    best = torch_peers.best_epoch(one_batch, batches, repeats, cuda=True, warmups=3)
     return {"seconds_per_epoch": best}
 
 

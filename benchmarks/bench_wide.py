@@ -98,28 +98,18 @@ def bench_gemm_floor(users: int, items: int, hidden: int, tf32: bool, repeats: i
     import torch
     torch.backends.cuda.matmul.allow_tf32 = tf32
     dev = torch.device("cuda")
-    a = torch.randn(BATCH, hidden, device=dev)
-    w = torch.randn(hidden, items, device=dev)
-    d = torch.randn(BATCH, items, device=dev)
-    g = torch.empty(hidden, items, device=dev)
-    back = torch.empty(BATCH, hidden, device=dev)
-    z = torch.empty(BATCH, items, device=dev)
+    # Held in a dict so that they can be freed before the next contender allocates.
+    t = {"a": torch.randn(BATCH, hidden, device=dev), "w": torch.randn(hidden, items, device=dev),
+         "d": torch.randn(BATCH, items, device=dev), "g": torch.empty(hidden, items, device=dev),
+         "back": torch.empty(BATCH, hidden, device=dev), "z": torch.empty(BATCH, items, device=dev)}
     batches = (users + BATCH - 1) // BATCH
 
     def one_batch():
-        torch.mm(a, w, out=z)
-        torch.mm(d, w.t(), out=back)
-        torch.mm(a.t(), d, out=g)
-    one_batch()
-    best = float("inf")
-    for _ in range(repeats):
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(batches):
-            one_batch()
-        torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    del a, w, d, g, back, z
+        torch.mm(t["a"], t["w"], out=t["z"])
+        torch.mm(t["d"], t["w"].t(), out=t["back"])
+        torch.mm(t["a"].t(), t["d"], out=t["g"])
+    best = torch_peers.best_epoch(one_batch, batches, repeats, cuda=True)
+    t.clear()
     torch.cuda.empty_cache()
     return {"seconds_per_epoch": best}
 

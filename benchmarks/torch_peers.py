@@ -63,3 +63,22 @@ def epoch_seconds(step, crow, cols, items: int, batch: int, epochs: int) -> list
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return times
+
+
+def best_epoch(one_batch, batches: int, repeats: int, cuda: bool, warmups: int = 1) -> float:
+    """The fastest of `repeats` passes of `batches` calls of one_batch() (a floor's products),
+    after `warmups` calls; the device drained around each pass."""
+    import torch
+    for _ in range(warmups):
+        one_batch()
+    best = float("inf")
+    for _ in range(repeats):
+        if cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(batches):
+            one_batch()
+        if cuda:
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return best
