@@ -287,6 +287,39 @@ bool csr_to_dense(const Context&, const CsrView& x, int64_t col_begin, int64_t c
   return x.rows > 0 && cols > 0;
 }
 
+bool sparse_distinct_indices(const Context&, const CsrView& x, int64_t n_in, uint32_t* rows,
+                             int64_t* count) {
+  check_csr(x, "sparse_distinct_indices");
+  DSSTNE_EXPECTS(n_in >= 0, "sparse_distinct_indices: negative n_in ", n_in);
+  DSSTNE_EXPECTS(rows != nullptr && count != nullptr, "sparse_distinct_indices: the ",
+                 rows == nullptr ? "rows" : "count", " pointer is null");
+  return true;
+}
+
+namespace {
+
+/// The listed-rows arguments shared by zero_listed_rows and update_listed_rows; true when some
+/// row may be listed.
+bool listed_rows_arguments(const char* who, const uint32_t* rows, const int64_t* count,
+                           int64_t max_count, int64_t n_rows, int64_t row_len) {
+  DSSTNE_EXPECTS(max_count >= 0 && n_rows >= 0 && row_len >= 0, who, ": negative size max_count=",
+                 max_count, " n_rows=", n_rows, " row_len=", row_len);
+  if (max_count == 0 || n_rows == 0 || row_len == 0) return false;
+  DSSTNE_EXPECTS(rows != nullptr && count != nullptr, who, ": the ",
+                 rows == nullptr ? "rows" : "count", " pointer is null");
+  return true;
+}
+
+}  // namespace
+
+bool zero_listed_rows(const Context&, const uint32_t* rows, const int64_t* count,
+                      int64_t max_count, int64_t n_rows, int64_t row_len, float* m) {
+  if (!listed_rows_arguments("zero_listed_rows", rows, count, max_count, n_rows, row_len))
+    return false;
+  DSSTNE_EXPECTS(m != nullptr, "zero_listed_rows: the matrix pointer is null");
+  return true;
+}
+
 // ---- gather ------------------------------------------------------------------------------------
 
 bool sparse_row_counts(const Context&, const SparseStorageView&, const uint32_t*, int64_t rows,
@@ -404,6 +437,18 @@ bool update_weights(const Context&, const UpdateParams& u, const float* g, int64
 bool update_biases(const Context&, const UpdateParams& u, const float* mean_delta, int64_t n,
                    float* b, float* v, float* v2) {
   return update_arguments("update_biases", u, mean_delta, n, b, v, v2);
+}
+
+bool update_listed_rows(const Context& ctx, const UpdateParams& u, const float* g,
+                        const uint32_t* rows, const int64_t* count, int64_t max_count,
+                        int64_t n_rows, int64_t row_len, float* w) {
+  DSSTNE_EXPECTS(u.mode == TrainingMode::SGD && u.lambda == 0.0f && u.lambda1 == 0.0f,
+                 "update_listed_rows: only SGD without weight decay leaves unlisted rows as they "
+                 "are; got training mode code ", static_cast<uint32_t>(u.mode), ", lambda ",
+                 u.lambda, ", lambda1 ", u.lambda1);
+  if (!listed_rows_arguments("update_listed_rows", rows, count, max_count, n_rows, row_len))
+    return false;
+  return update_weights(ctx, u, g, row_len, w, nullptr, nullptr);
 }
 
 bool watch_error(const Context&, const double* error, double tolerance, int32_t* halt) {

@@ -73,6 +73,11 @@ bool sparse_transposed_product(const Context& ctx, const CsrView& x, const float
                                int64_t n_in, int64_t n_out, float alpha, float beta, float* grad);
 bool csr_to_dense(const Context& ctx, const CsrView& x, int64_t col_begin, int64_t cols,
                   float* out);
+/// Always true: *count is written even for an empty batch.
+bool sparse_distinct_indices(const Context& ctx, const CsrView& x, int64_t n_in, uint32_t* rows,
+                             int64_t* count);
+bool zero_listed_rows(const Context& ctx, const uint32_t* rows, const int64_t* count,
+                      int64_t max_count, int64_t n_rows, int64_t row_len, float* m);
 
 // ---- gather ------------------------------------------------------------------------------------
 bool sparse_row_counts(const Context& ctx, const SparseStorageView& s, const uint32_t* examples,
@@ -109,6 +114,9 @@ bool update_weights(const Context& ctx, const UpdateParams& u, const float* g, i
                     float* w, float* v, float* v2);
 bool update_biases(const Context& ctx, const UpdateParams& u, const float* mean_delta, int64_t n,
                    float* b, float* v, float* v2);
+bool update_listed_rows(const Context& ctx, const UpdateParams& u, const float* g,
+                        const uint32_t* rows, const int64_t* count, int64_t max_count,
+                        int64_t n_rows, int64_t row_len, float* w);
 bool watch_error(const Context& ctx, const double* error, double tolerance, int32_t* halt);
 
 // ---- topk: true also when cols == 0 (every slot is padding) -------------------------------------

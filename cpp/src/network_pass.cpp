@@ -268,13 +268,13 @@ void Network::propagate(Layer& layer) {
     if (!w->locked()) {
       const float beta = owner.grad_contributions_ == 0 ? 0.0f : 1.0f;
       const float scale = -1.0f / (float(owner.sharing_count()) * float(rows));
+      bool rows_listed = false;
       if (w->split() == WeightSplit::Rows) {
         row_gradient(*w, layer, scale, beta);
       } else if (s.sharded()) {
         gathered_gradient(*w, layer, scale, beta);
       } else if (s.is_sparse_input() && !w->transposed()) {
-        DSSTNE_DISPATCH(ctx_, sparse_transposed_product, s.sparse_batch_.view(), delta, n_in, cols,
-                        scale, beta, owner.grad_.data());
+        rows_listed = sparse_input_gradient(*w, layer, scale, beta);
       } else if (!w->transposed()) {
         densify(s);
         DSSTNE_DISPATCH(ctx_, gemm, true, false, n_in, cols, rows, scale, s.units_.data(), n_in,
@@ -285,6 +285,7 @@ void Network::propagate(Layer& layer) {
                         s.units_.data(), n_in, beta, owner.grad_.data(), n_in);
       }
       owner.grad_contributions_ += 1;
+      owner.grad_rows_listed_ = rows_listed;
     }
     if (s.kind() == LayerKind::Input) continue;
     if (w->split() == WeightSplit::Rows) {
@@ -315,9 +316,7 @@ void Network::update(const TrainParams& params, float alpha) {
   for (auto it = weights_.rbegin(); it != weights_.rend(); ++it) {
     Weight& w = **it;
     if (w.locked()) continue;
-    if (!w.shared() && w.grad_contributions_ > 0)
-      DSSTNE_DISPATCH(ctx_, update_weights, u, w.grad_.data(), int64_t(w.w_.size()), w.w_.data(),
-                      w.w_v_.data(), w.w_v2_.data());
+    if (!w.shared() && w.grad_contributions_ > 0) update_matrix(u, w);
     DSSTNE_DISPATCH(ctx_, update_biases, u, w.output().mean_delta_.data(), int64_t(w.b_.size()),
                     w.b_.data(), w.b_v_.data(), w.b_v2_.data());
     if (!w.shared() && w.norm() > 0.0f) clip_weight_columns(w);

@@ -32,6 +32,8 @@ Weight::Weight(Layer& input, Layer& output, int id, const Context& ctx, WeightSp
   b_v_ = DeviceBuffer<float>(ctx, 0, n + ".bias_velocity");
   b_v2_ = DeviceBuffer<float>(ctx, 0, n + ".bias_velocity2");
   column_sums_ = DeviceBuffer<float>(ctx, 0, n + ".column_square_sums");
+  touched_rows_ = DeviceBuffer<uint32_t>(ctx, 0, n + ".touched_rows");
+  touched_count_ = DeviceBuffer<int64_t>(ctx, 0, n + ".touched_count");
 }
 
 void Weight::share(Weight& owner, bool transposed) {

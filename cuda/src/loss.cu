@@ -11,6 +11,7 @@
 // the error are added in row order (as the CPU does; on the host, or on the device by
 // output_error_sum): no atomics, bitwise repeatable.
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "cpu/activation_terms.hpp"
@@ -156,21 +157,65 @@ __device__ float softmax_share(bool softmax, const RowEntries& e, bool ascending
   return 1.0f / static_cast<float>(count_distinct(e, ascending));
 }
 
+/// The columns of [begin, end) that a thread takes, in the order its partial sum adds them:
+/// groups of four consecutive columns, group g for thread g mod blockDim.x. `f(j, n)` gets a
+/// group's first column and size (4 but at the end). raw_error_kernel and output_pass_kernel both
+/// walk this order, so their sums agree bit for bit whether or not they can load 16 bytes at once.
+template <typename F>
+__device__ __forceinline__ void for_each_group(int64_t begin, int64_t end, F&& f) {
+#pragma unroll 4
+  for (int64_t j = begin + 4 * int64_t(threadIdx.x); j < end; j += 4 * int64_t(blockDim.x))
+    f(j, min(int64_t(4), end - j));
+}
+
+/// The n ≤ 4 floats at p, as one 16-byte load when `quad` allows it (then p is 16-byte aligned).
+__device__ __forceinline__ void load_group(const float* p, int64_t n, bool quad, float (&v)[4]) {
+  if (quad && n == 4) {
+    const float4 q = *reinterpret_cast<const float4*>(p);
+    v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+    return;
+  }
+#pragma unroll
+  for (int i = 0; i < 4; ++i) v[i] = i < n ? p[i] : 0.0f;
+}
+
+__device__ __forceinline__ void store_group(float* p, int64_t n, bool quad, const float (&v)[4]) {
+  if (quad && n == 4) {
+    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+    return;
+  }
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+    if (i < n) p[i] = v[i];
+}
+
+/// Whether rows of `cols` floats at these pointers allow 16-byte groups: every row starts on a
+/// 16-byte boundary (null pointers are not read).
+bool quad_rows(int64_t cols, std::initializer_list<const void*> pointers) {
+  if (cols % 4 != 0) return false;
+  for (const void* q : pointers)
+    if (reinterpret_cast<std::uintptr_t>(q) % 16 != 0) return false;
+  return true;
+}
+
 // a (and dense targets): rows × cols. Block (x, y) sums e(a, t) over columns
 // [x·kErrorChunk, (x+1)·kErrorChunk) of rows y, y + gridDim.y, ... into partial[row·chunks + x];
 // t is the dense target, or 0 for the raw pass of sparse targets.
 __global__ void raw_error_kernel(LossParams p, bool softmax, const float* a, const float* dense,
-                                 int64_t rows, int64_t cols, int64_t chunks, double* partial) {
+                                 int64_t rows, int64_t cols, int64_t chunks, bool quad,
+                                 double* partial) {
   const int64_t begin = int64_t(blockIdx.x) * kErrorChunk;
   const int64_t end = min(cols, begin + kErrorChunk);
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
     const float* ar = a + r * cols;
     const float* tr = dense != nullptr ? dense + r * cols : nullptr;
     double sum = 0.0;
-#pragma unroll 4
-    for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {
-      sum += terms::loss_error(p, softmax, ar[j], tr != nullptr ? tr[j] : 0.0f);
-    }
+    for_each_group(begin, end, [&](int64_t j, int64_t n) {
+      float av[4], tv[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      load_group(ar + j, n, quad, av);
+      if (tr != nullptr) load_group(tr + j, n, quad, tv);
+      for (int i = 0; i < n; ++i) sum += terms::loss_error(p, softmax, av[i], tv[i]);
+    });
     sum = block_sum(sum);
     if (threadIdx.x == 0) partial[r * chunks + blockIdx.x] = sum;
   }
@@ -236,8 +281,8 @@ __global__ void delta_kernel(LossParams p, Targets t, const float* a, int64_t ro
 // bit. Blocks as in raw_error_kernel: (x, y) covers columns [x·kErrorChunk, (x+1)·kErrorChunk) of
 // rows y, y + gridDim.y, ...
 __global__ void output_pass_kernel(LossParams p, Targets t, bool raw, bool boost, float* z,
-                                   int64_t rows, int64_t cols, int64_t chunks, double* partial,
-                                   float* delta) {
+                                   int64_t rows, int64_t cols, int64_t chunks, bool quad,
+                                   double* partial, float* delta) {
   const int64_t begin = int64_t(blockIdx.x) * kErrorChunk;
   const int64_t end = min(cols, begin + kErrorChunk);
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
@@ -246,21 +291,24 @@ __global__ void output_pass_kernel(LossParams p, Targets t, bool raw, bool boost
     const float* tr = t.sparse ? nullptr : t.dense + r * cols;
     const float w = weight_of(t, r);
     double sum = 0.0;
-#pragma unroll 4
-    for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {
-      const float a = terms::activate(p.activation, zr[j]);
-      zr[j] = a;
-      const float target = tr != nullptr ? tr[j] : 0.0f;
-      if (raw) sum += terms::loss_error(p, false, a, target);
-      float d;
-      if (tr != nullptr) {
-        d = __fmul_rn(w, terms::delta_term(p, a, target));
-      } else {
-        d = t.ignore_zero ? 0.0f : __fmul_rn(w, terms::delta_term(p, a, 0.0f));
-        if (boost) d = __fmul_rn(d, p.delta_boost_zero);
+    for_each_group(begin, end, [&](int64_t j, int64_t n) {
+      float a[4], target[4] = {0.0f, 0.0f, 0.0f, 0.0f}, d[4];
+      load_group(zr + j, n, quad, a);
+      if (tr != nullptr) load_group(tr + j, n, quad, target);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        a[i] = terms::activate(p.activation, a[i]);
+        if (raw && i < n) sum += terms::loss_error(p, false, a[i], target[i]);
+        if (tr != nullptr) {
+          d[i] = __fmul_rn(w, terms::delta_term(p, a[i], target[i]));
+        } else {
+          d[i] = t.ignore_zero ? 0.0f : __fmul_rn(w, terms::delta_term(p, a[i], 0.0f));
+          if (boost) d[i] = __fmul_rn(d[i], p.delta_boost_zero);
+        }
       }
-      dr[j] = d;
-    }
+      store_group(zr + j, n, quad, a);
+      store_group(dr + j, n, quad, d);
+    });
     if (raw) {  // uniform over the grid: every thread of the block takes part in the sum
       sum = block_sum(sum);
       if (threadIdx.x == 0) partial[r * chunks + blockIdx.x] = sum;
@@ -435,13 +483,15 @@ RowErrors launch_row_errors(const StreamScope& s, Scratch& scratch, const LossPa
   RowErrors out{scratch.take<double>(n_rows), scratch.take<int>(n_rows)};
   if (fused != nullptr) {
     const int64_t x_blocks = (cols + kErrorChunk - 1) / kErrorChunk;
+    const bool quad = quad_rows(cols, {fused->units, fused->delta, t.sparse ? nullptr : t.dense});
     output_pass_kernel<<<row_grid(x_blocks, rows), kThreads, 0, s.stream()>>>(
-        p, targets_of(t), chunks > 0, fused->boost, fused->units, rows, cols, chunks, partial,
-        fused->delta);
+        p, targets_of(t), chunks > 0, fused->boost, fused->units, rows, cols, chunks, quad,
+        partial, fused->delta);
     DSSTNE_CHECK_LAST_KERNEL();
   } else if (chunks > 0) {
+    const float* dense = t.sparse ? nullptr : t.dense;
     raw_error_kernel<<<row_grid(chunks, rows), kThreads, 0, s.stream()>>>(
-        p, softmax, a, t.sparse ? nullptr : t.dense, rows, cols, chunks, partial);
+        p, softmax, a, dense, rows, cols, chunks, quad_rows(cols, {a, dense}), partial);
     DSSTNE_CHECK_LAST_KERNEL();
   }
   row_error_kernel<<<static_cast<unsigned int>(rows), kThreads, 0, s.stream()>>>(

@@ -176,6 +176,26 @@ void update(const Context& ctx, const UpdateParams& u, const float* input, int64
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
+// The SGD step of update_kernel on the listed rows of p and input alone; one block per row. The
+// element rule is update_kernel's, so a listed row ends bit for bit as a whole-matrix step leaves
+// it.
+__global__ void listed_rows_kernel(StepConstants k, const int32_t* halt, const float* input,
+                                   const uint32_t* rows, const int64_t* count, int64_t n_rows,
+                                   int64_t row_len, float* p_) {
+  if (halt != nullptr && *halt != 0) return;
+  const int64_t n = *count;
+  float none = 0.0f;
+  for (int64_t i = blockIdx.x; i < n; i += gridDim.x) {
+    const int64_t row = rows[i];
+    if (row >= n_rows) continue;
+    for (int64_t j = row * row_len + threadIdx.x; j < (row + 1) * row_len; j += blockDim.x) {
+      float p = p_[j];
+      step_element<TrainingMode::SGD, Direction::kAlong>(k, input[j], p, none, none);
+      p_[j] = p;
+    }
+  }
+}
+
 __global__ void watch_error_kernel(const double* error, double tolerance, int32_t* halt) {
   const double e = *error;
   if (!isfinite(e) || e < -tolerance) *halt = 1;
@@ -193,6 +213,17 @@ void update_biases(const Context& ctx, const UpdateParams& u, const float* mean_
                    float* b, float* v, float* v2) {
   if (checks::update_biases(ctx, u, mean_delta, n, b, v, v2))
     update<Direction::kAgainst>(ctx, u, mean_delta, n, b, v, v2);
+}
+
+void update_listed_rows(const Context& ctx, const UpdateParams& u, const float* g,
+                        const uint32_t* rows, const int64_t* count, int64_t max_count,
+                        int64_t n_rows, int64_t row_len, float* w) {
+  if (!checks::update_listed_rows(ctx, u, g, rows, count, max_count, n_rows, row_len, w)) return;
+  const StreamScope s(ctx);
+  const auto blocks = static_cast<unsigned int>(std::min<int64_t>(max_count, kMaxBlocks));
+  listed_rows_kernel<<<blocks, kThreads, 0, s.stream()>>>(step_constants(u), u.halt, g, rows,
+                                                           count, n_rows, row_len, w);
+  DSSTNE_CHECK_LAST_KERNEL();
 }
 
 void watch_error(const Context& ctx, const double* error, double tolerance, int32_t* halt) {

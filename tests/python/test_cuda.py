@@ -121,3 +121,24 @@ def test_tf32_is_an_opt_in_of_the_context():
     # a float32 context after a TF32 one is exact float32 again
     again, _ = train("cuda", matrix, epochs=1)
     assert np.array_equal(again.weight("Hidden1", "Hidden2").weights, w_exact)
+
+
+def test_wide_sparse_input_steps_listed_rows_like_the_cpu():
+    """A wide sparse input under SGD without decay (the gradient cleared and stepped row by row,
+    test_wide_sparse_rows.py): with a linear L2 output every kernel of the step is bitwise the
+    CPU's, and so are the weights after two epochs."""
+    matrix = synthetic.interactions(64, 4000, per_user=6, seed=9)
+    cfg = {"Version": 0.8, "Name": "wide", "Kind": "FeedForward", "ShuffleIndices": True,
+           "ErrorFunction": "L2",
+           "Layers": [{"Name": "Input", "Kind": "Input", "N": "auto", "DataSet": "x",
+                       "Sparse": True},
+                      {"Name": "Output", "Kind": "Output", "N": "auto", "DataSet": "x",
+                       "Activation": "Linear", "Sparse": True}]}
+    finals = []
+    for device in ("cpu", "cuda"):
+        ctx = dsstne.Context(device, seed=4)
+        net = dsstne.Network(cfg, [dsstne.DataSet("x", matrix, context=ctx)], batch=8,
+                             context=ctx)
+        net.train(2, alpha=0.5, lambda_=0.0, lambda1=0.0, optimizer="sgd")
+        finals.append(net.weight("Input", "Output").weights)
+    np.testing.assert_array_equal(finals[0].view(np.uint32), finals[1].view(np.uint32))

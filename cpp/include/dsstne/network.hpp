@@ -178,6 +178,9 @@ class Network {
   void output_delta(Layer& layer);
   void hidden_delta(Layer& layer);
   void propagate(Layer& layer);
+  // The gradient rows of a wide sparse input (network_listed_rows.cpp).
+  bool sparse_input_gradient(Weight& w, Layer& layer, float scale, float beta);
+  void update_matrix(const UpdateParams& u, Weight& w);
   void densify(Layer& source);
   const DeviceBuffer<float>& parameter_buffer(const Weight& w, int which) const;
   // Exchanges between ranks (network_exchange.cpp).

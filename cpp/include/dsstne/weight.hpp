@@ -104,6 +104,13 @@ class Weight {
   DeviceBuffer<float> w_, grad_, w_v_, w_v2_;
   DeviceBuffer<float> b_, b_v_, b_v2_;
   int grad_contributions_ = 0;  ///< how many connections wrote grad_ in this batch
+  // A sparse input's gradient rows (docs/design.md "Wide sparse inputs"): while grad_rows_listed_,
+  // grad_ is zero outside the touched_count_ (device) rows of touched_rows_, at most
+  // touched_bound_ of them.
+  DeviceBuffer<uint32_t> touched_rows_;
+  DeviceBuffer<int64_t> touched_count_;
+  int64_t touched_bound_ = 0;
+  bool grad_rows_listed_ = false;
   DeviceBuffer<float> column_sums_;  ///< a row-split WeightNorm's column square sums
 };
 
