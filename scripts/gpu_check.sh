@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The GPU-machine run (see DEVELOPERS.md): build with the CUDA backend for sm_90, run CTest and
 # pytest on the GPU (GPU tests fail instead of skipping), then the benchmarks (MovieLens training,
-# predict against predict_topk, saving and loading). Logs go to $OUT.
+# predict against predict_topk, saving and loading) and the per-kernel benchmark (GB/s of the
+# sparse, loss, top-K and update kernels at the wide and MovieLens shapes). Logs go to $OUT.
 # Debian packages the machine lacks (OpenBLAS, nlohmann-json, GoogleTest) travel as .deb files in
 # device/debs and are unpacked into a private prefix; scripts/gpu_carry.sh gathers them (and the
 # netCDF4 wheels in .whl, DSSTNE's reference files in device/ref) on a machine with internet.
-# Usage: scripts/gpu_check.sh [build|test|bench|all]...
+# Usage: scripts/gpu_check.sh [build|test|bench|kernels|all]...
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-/tmp/dsstne-out}"
@@ -73,5 +74,19 @@ if has bench; then
   PYTHONUNBUFFERED=1 python3 benchmarks/bench_predict.py --device cuda \
     --json "$OUT/predict.json" 2>&1 | tee -a "$OUT/bench.log"
   PYTHONUNBUFFERED=1 python3 benchmarks/bench_save.py --repeat 3 2>&1 | tee -a "$OUT/bench.log"
+fi
+if has kernels; then
+  # benchmarks/kernels/bench_kernels, which the build step makes with the tests; its progress and
+  # errors go to stderr, the table to $OUT/kernels_<preset>.md.
+  bench_kernels=build/gpu/benchmarks/kernels/bench_kernels
+  if [[ -x $bench_kernels ]]; then
+    for preset in wide movielens; do
+      "$bench_kernels" --backend cuda --preset "$preset" --json "$OUT/kernels_$preset.json" \
+        | tee "$OUT/kernels_$preset.md" || status=1
+    done
+  else
+    echo "$bench_kernels is missing: run the build step first"
+    status=1
+  fi
 fi
 exit $status
