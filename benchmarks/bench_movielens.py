@@ -6,7 +6,10 @@ Network (DSSTNE's benchmark_movielens_3x1024): sparse 27,278 → 3 × 1,024 sigm
 RMSProp, batch 256, on generated data shaped like MovieLens-20M (138,493 users, ~20M
 interactions, Zipf-like popularity, fixed seed). Beside it, in the same run: PyTorch (EmbeddingBag
 input, data resident on the GPU, eager and torch.compile, float32 and TF32) and the GEMM-only
-floor (the same dense products alone), and torch.topk of 1,024 × 1,000,000 with k = 100.
+floor (the same dense products alone), and torch.topk of 1,024 × 1,000,000 with k = 100. The step
+floor adds to the GEMM floor RMSProp's own memory traffic (20 bytes a weight per batch) at the
+copy bandwidth measured in the same run. On a GPU dsstne also runs with precision "bf16" (bf16
+GEMM inputs, float32 sums), to be read against the TF32 floor.
 
 Usage: python benchmarks/bench_movielens.py [--device cuda] [--users N] [--epochs 2]
        [--torch] [--json out.json]
@@ -59,8 +62,8 @@ def movielens_like(users: int, cache: pathlib.Path | None):
     return m
 
 
-def bench_dsstne(matrix, device: str, epochs: int, tf32: bool) -> dict:
-    ctx = dsstne.Context(device, seed=12134, tf32=tf32)
+def bench_dsstne(matrix, device: str, epochs: int, precision: str) -> dict:
+    ctx = dsstne.Context(device, seed=12134, precision=precision)
     inp = dsstne.DataSet("gl_input", matrix, context=ctx)
     out = dsstne.DataSet("gl_output", matrix, context=ctx)
     net = dsstne.Network(CONFIG, [inp, out], batch=BATCH, context=ctx)
@@ -152,14 +155,29 @@ def main():
           f"({time.perf_counter() - start:.1f} s to make)", flush=True)
     results = {"users": matrix.shape[0], "items": ITEMS, "nnz": int(matrix.nnz),
                "device": args.device, "epochs": args.epochs}
-    for tf32 in (False, True) if args.device.startswith("cuda") else (False,):
-        tag = "tf32" if tf32 else "fp32"
-        results[f"dsstne_{tag}"] = r = bench_dsstne(matrix, args.device, args.epochs, tf32)
+    gpu = args.device.startswith("cuda")
+    if args.torch and gpu:
+        # RMSProp reads the gradient, weight and velocity of every weight and writes the weight
+        # and velocity: 20 bytes a weight, a floor the products leave out.
+        weights = 2 * ITEMS * HIDDEN + 2 * HIDDEN * HIDDEN
+        results["bandwidth_gb_s"] = bandwidth = torch_peers.copy_bandwidth() / 1e9
+        batches = (matrix.shape[0] + BATCH - 1) // BATCH
+        results["optimizer_floor"] = optimizer = 20 * weights * batches / (bandwidth * 1e9)
+        print(f"copy bandwidth {bandwidth:.0f} GB/s; RMSProp's traffic {optimizer:.3f} s/epoch",
+              flush=True)
+    for tag in ("fp32", "tf32", "bf16") if gpu else ("fp32",):
+        tf32 = tag == "tf32"
+        results[f"dsstne_{tag}"] = r = bench_dsstne(matrix, args.device, args.epochs, tag)
         print(f"dsstne {tag}: {r['seconds_per_epoch']:.3f} s/epoch  errors {r['errors']}",
               flush=True)
-        if args.torch:
-            results[f"gemm_floor_{tag}"] = r = bench_gemm_floor(matrix.shape[0], tf32)
-            print(f"GEMM floor {tag}: {r['seconds_per_epoch']:.3f} s/epoch", flush=True)
+        if args.torch and tag != "bf16":
+            results[f"gemm_floor_{tag}"] = f = bench_gemm_floor(matrix.shape[0], tf32)
+            step = f["seconds_per_epoch"] + results["optimizer_floor"]
+            results[f"step_floor_{tag}"] = step
+            mine = results[f"dsstne_{tag}"]["seconds_per_epoch"]
+            print(f"GEMM floor {tag}: {f['seconds_per_epoch']:.3f} s/epoch (dsstne "
+                  f"{mine / f['seconds_per_epoch']:.2f}x); step floor {step:.3f} (dsstne "
+                  f"{mine / step:.2f}x)", flush=True)
             for compiled in (False, True):
                 name = f"torch_{'compile' if compiled else 'eager'}_{tag}"
                 try:

@@ -10,12 +10,15 @@ Zipf-like popularity (synthetic.interactions, fixed seed). Sizes of issue 12: 1M
 Beside it, in the same run and precision:
 - the GEMM floor: the output layer's three dense products of every batch (forward, delta back to
   the hidden layer, weight gradient) through cuBLAS (torch.mm) and nothing else; the sparse input
-  layer costs no dense product;
+  layer costs no dense product (bf16: the same products on bf16 tensors);
+- the step floor: the GEMM floor plus the four sweeps of the batch's output that no step skips
+  (the output pass reads z and writes the activations and the delta, the bias gradient reads the
+  delta) at the copy bandwidth measured in the same run;
 - PyTorch eager and torch.compile: EmbeddingBag input, Linear output, BCEWithLogitsLoss (sum),
   SGD, the data resident on the GPU.
 
 Usage: python benchmarks/bench_wide.py [--preset 1m|10m] [--users N] [--items N] [--hidden 256]
-       [--epochs 2] [--precision fp32,tf32] [--no-torch] [--no-compile] [--json out.json]
+       [--epochs 2] [--precision fp32,tf32,bf16] [--no-torch] [--no-compile] [--json out.json]
 """
 
 from __future__ import annotations
@@ -53,8 +56,8 @@ def wide_data(users: int, items: int, seed: int = 7):
                                   seed=seed)
 
 
-def bench_dsstne(matrix, hidden: int, epochs: int, tf32: bool) -> dict:
-    ctx = dsstne.Context("cuda", seed=12134, tf32=tf32)
+def bench_dsstne(matrix, hidden: int, epochs: int, precision: str) -> dict:
+    ctx = dsstne.Context("cuda", seed=12134, precision=precision)
     inp = dsstne.DataSet("gl_input", matrix, context=ctx)
     out = dsstne.DataSet("gl_output", matrix, context=ctx)
     net = dsstne.Network(config(hidden), [inp, out], batch=BATCH, context=ctx)
@@ -93,15 +96,18 @@ def bench_torch(matrix, hidden: int, epochs: int, tf32: bool, compile_model: boo
     return {"seconds_per_epoch": min(times[1:] or times), "epochs": times}
 
 
-def bench_gemm_floor(users: int, items: int, hidden: int, tf32: bool, repeats: int = 3) -> dict:
-    """The output layer's three products of every batch through cuBLAS alone."""
+def bench_gemm_floor(users: int, items: int, hidden: int, precision: str,
+                     repeats: int = 3) -> dict:
+    """The output layer's three products of every batch through cuBLAS alone (bf16: on bf16
+    tensors, the fastest those products can be)."""
     import torch
-    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
     dev = torch.device("cuda")
+    kw = {"device": dev, "dtype": torch.bfloat16 if precision == "bf16" else torch.float32}
     # Held in a dict so that they can be freed before the next contender allocates.
-    t = {"a": torch.randn(BATCH, hidden, device=dev), "w": torch.randn(hidden, items, device=dev),
-         "d": torch.randn(BATCH, items, device=dev), "g": torch.empty(hidden, items, device=dev),
-         "back": torch.empty(BATCH, hidden, device=dev), "z": torch.empty(BATCH, items, device=dev)}
+    t = {"a": torch.randn(BATCH, hidden, **kw), "w": torch.randn(hidden, items, **kw),
+         "d": torch.randn(BATCH, items, **kw), "g": torch.empty(hidden, items, **kw),
+         "back": torch.empty(BATCH, hidden, **kw), "z": torch.empty(BATCH, items, **kw)}
     batches = (users + BATCH - 1) // BATCH
 
     def one_batch():
@@ -121,7 +127,7 @@ def main():
     parser.add_argument("--items", type=int)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--precision", default="fp32,tf32")
+    parser.add_argument("--precision", default="fp32,tf32,bf16")
     parser.add_argument("--no-torch", action="store_true", help="dsstne and the floor alone")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     parser.add_argument("--json", type=pathlib.Path)
@@ -134,15 +140,24 @@ def main():
     print(f"data: {users} users x {items} items, {matrix.nnz} interactions, hidden "
           f"{args.hidden} ({time.perf_counter() - start:.1f} s to make)", flush=True)
     results = {"users": users, "items": items, "hidden": args.hidden, "nnz": int(matrix.nnz)}
+    results["bandwidth_gb_s"] = bandwidth = torch_peers.copy_bandwidth() / 1e9
+    # What no step can skip beyond the products: the output pass reads z and writes a and the
+    # delta, the bias gradient reads the delta: four sweeps of batch × items floats per batch.
+    sweeps = 4 * BATCH * items * 4 * ((users + BATCH - 1) // BATCH) / (bandwidth * 1e9)
+    print(f"copy bandwidth {bandwidth:.0f} GB/s; the output's four sweeps {sweeps:.3f} s/epoch",
+          flush=True)
     for tag in args.precision.split(","):
         tf32 = tag == "tf32"
         row = results[tag] = {}
-        row["gemm_floor"] = floor = bench_gemm_floor(users, items, args.hidden, tf32)
-        row["dsstne"] = r = bench_dsstne(matrix, args.hidden, args.epochs, tf32)
+        row["gemm_floor"] = floor = bench_gemm_floor(users, items, args.hidden, tag)
+        row["step_floor"] = step = floor["seconds_per_epoch"] + sweeps
+        row["dsstne"] = r = bench_dsstne(matrix, args.hidden, args.epochs, tag)
         line = (f"{tag}: dsstne {r['seconds_per_epoch']:.3f} s/epoch, GEMM floor "
                 f"{floor['seconds_per_epoch']:.3f} "
-                f"({r['seconds_per_epoch'] / floor['seconds_per_epoch']:.2f}x the floor)")
-        peers = [] if args.no_torch else [False] if args.no_compile else [False, True]
+                f"({r['seconds_per_epoch'] / floor['seconds_per_epoch']:.2f}x), step floor "
+                f"{step:.3f} ({r['seconds_per_epoch'] / step:.2f}x)")
+        peers = [] if args.no_torch or tag == "bf16" else [False, True]
+        peers = peers[:1] if args.no_compile else peers
         for compiled in peers:
             name = "torch_compile" if compiled else "torch_eager"
             try:

@@ -82,3 +82,23 @@ def best_epoch(one_batch, batches: int, repeats: int, cuda: bool, warmups: int =
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def copy_bandwidth(gib: float = 1.0, repeats: int = 10) -> float:
+    """The GPU's memory bandwidth in bytes/s as a device-to-device copy of `gib` GiB achieves it
+    (read + write counted), best of `repeats`: the rate the bandwidth-bound steps are held to."""
+    import torch
+    n = int(gib * 2**30) // 4
+    src = torch.empty(n, device="cuda")
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    best = float("inf")
+    for _ in range(repeats):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        dst.copy_(src)
+        torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    del src, dst
+    torch.cuda.empty_cache()
+    return 2 * n * 4 / best

@@ -6,7 +6,9 @@
 # Debian packages the machine lacks (OpenBLAS, nlohmann-json, GoogleTest) travel as .deb files in
 # device/debs and are unpacked into a private prefix; scripts/gpu_carry.sh gathers them (and the
 # netCDF4 wheels in .whl, DSSTNE's reference files in device/ref) on a machine with internet.
-# Usage: scripts/gpu_check.sh [build|test|bench|kernels|all]...
+# The quality step compares the recommendations of precision bf16 with fp32 (dsstne evaluate,
+# Recall@20 on DSSTNE's MovieLens sample).
+# Usage: scripts/gpu_check.sh [build|test|bench|kernels|quality|all]...
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-/tmp/dsstne-out}"
@@ -88,5 +90,15 @@ if has kernels; then
     echo "$bench_kernels is missing: run the build step first"
     status=1
   fi
+fi
+if has quality; then
+  # dae_sigmoid.json (Tanh 1500, Adam) on DSSTNE's MovieLens sample, five seeds, fp32 then bf16.
+  sample="${DSSTNE_REFERENCE_DIR:-../shared/dsstne-reference}/data/movielens_input_1024.txt"
+  for precision in fp32 bf16; do
+    dsstne evaluate -r "$sample" --seeds 11,12,13,14,15 -k 10,20,50 --no-baselines --force \
+      --device cuda --precision "$precision" -c "$(python3 -m dsstne.examples --path dae_sigmoid.json)" \
+      --optimizer adam -alpha 0.001 -mu 0.9 -mu1 0.999 -lambda 0 -b 128 -e 100 \
+      --json "$OUT/quality_$precision.json" 2>&1 | tee "$OUT/quality_$precision.log" || status=1
+  done
 fi
 exit $status

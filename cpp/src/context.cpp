@@ -91,13 +91,16 @@ cuda::Resources* Context::cuda_resources_if_made() const {
 Context Context::with_communicator(std::shared_ptr<Communicator> comm) const {
   DSSTNE_EXPECTS(comm != nullptr, "with_communicator: no communicator given");
   Context copy(device(), device_ordinal(), seed_, std::move(comm));
-  copy.tf32_ = tf32_;
+  copy.gemm_math_ = gemm_math_;
   return copy;
 }
 
 std::string Context::describe() const {
   return detail::concat(device_string(), " seed=", seed_, " ranks=", comm().size(), " (",
-                        comm().name(), ")", tf32_ ? " tf32" : "");
+                        comm().name(), ")",
+                        gemm_math_ == GemmMath::TF32       ? " tf32"
+                        : gemm_math_ == GemmMath::BFloat16 ? " bf16"
+                                                           : "");
 }
 
 }  // namespace dsstne

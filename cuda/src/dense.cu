@@ -153,18 +153,28 @@ void gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, 
     DSSTNE_CHECK_LAST_KERNEL();
     return;
   }
-  // The handle is shared by the context's copies, each with its own TF32 choice: the math mode is
+  // The handle is shared by the context's copies, each with its own GEMM math: the math mode is
   // set and used under the context's lock, so no other thread changes it in between.
   Resources& r = s.resources();
   const std::lock_guard<std::mutex> lock(r.mutex);
-  DSSTNE_CUBLAS_TRY(cublasSetMathMode(r.blas, ctx.tf32() ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                        : CUBLAS_PEDANTIC_MATH));
+  const GemmMath math = ctx.gemm_math();
+  DSSTNE_CUBLAS_TRY(cublasSetMathMode(r.blas, math == GemmMath::TF32 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                                     : CUBLAS_PEDANTIC_MATH));
   // cuBLAS is column-major: a row-major matrix is its transpose there. Row-major C = op(A)·op(B)
   // is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, so B goes first, m and n swap, and each op is kept (a
   // stored row-major B read column-major is already Bᵀ). The checks kept every size within int.
-  DSSTNE_CUBLAS_TRY(cublasSgemm(r.blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k),
-                                &alpha, b, int(ldb), a, int(lda), &beta, c, int(ldc)));
+  const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (math == GemmMath::BFloat16) {
+    // float32 in memory, rounded to bfloat16 inside the product, float32 accumulation.
+    DSSTNE_CUBLAS_TRY(cublasGemmEx(r.blas, op_b, op_a, int(n), int(m), int(k), &alpha, b,
+                                   CUDA_R_32F, int(ldb), a, CUDA_R_32F, int(lda), &beta, c,
+                                   CUDA_R_32F, int(ldc), CUBLAS_COMPUTE_32F_FAST_16BF,
+                                   CUBLAS_GEMM_DEFAULT));
+    return;
+  }
+  DSSTNE_CUBLAS_TRY(cublasSgemm(r.blas, op_b, op_a, int(n), int(m), int(k), &alpha, b, int(ldb),
+                                a, int(lda), &beta, c, int(ldc)));
 }
 
 void broadcast_rows(const Context& ctx, const float* v, int64_t rows, int64_t cols,

@@ -21,6 +21,7 @@
 #include "dsstne/cuda/reduce.cuh"
 #include "dsstne/kernels.hpp"
 #include "kernel_checks.hpp"
+#include "loss_kinds.cuh"
 
 namespace dsstne::cuda {
 namespace {
@@ -201,9 +202,11 @@ bool quad_rows(int64_t cols, std::initializer_list<const void*> pointers) {
 // a (and dense targets): rows × cols. Block (x, y) sums e(a, t) over columns
 // [x·kErrorChunk, (x+1)·kErrorChunk) of rows y, y + gridDim.y, ... into partial[row·chunks + x];
 // t is the dense target, or 0 for the raw pass of sparse targets.
-__global__ void raw_error_kernel(LossParams p, bool softmax, const float* a, const float* dense,
-                                 int64_t rows, int64_t cols, int64_t chunks, bool quad,
-                                 double* partial) {
+template <typename Kind>
+__global__ void raw_error_kernel(LossParams params, bool softmax, const float* a,
+                                 const float* dense, int64_t rows, int64_t cols, int64_t chunks,
+                                 bool quad, double* partial) {
+  const LossParams p = Kind::of(params);
   const int64_t begin = int64_t(blockIdx.x) * kErrorChunk;
   const int64_t end = min(cols, begin + kErrorChunk);
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
@@ -214,7 +217,10 @@ __global__ void raw_error_kernel(LossParams p, bool softmax, const float* a, con
       float av[4], tv[4] = {0.0f, 0.0f, 0.0f, 0.0f};
       load_group(ar + j, n, quad, av);
       if (tr != nullptr) load_group(tr + j, n, quad, tv);
-      for (int i = 0; i < n; ++i) sum += terms::loss_error(p, softmax, av[i], tv[i]);
+      for (int i = 0; i < n; ++i) {
+        sum += Kind::fixed && tr == nullptr ? zero_target_error(p, av[i])
+                                            : terms::loss_error(p, softmax, av[i], tv[i]);
+      }
     });
     sum = block_sum(sum);
     if (threadIdx.x == 0) partial[r * chunks + blockIdx.x] = sum;
@@ -280,9 +286,11 @@ __global__ void delta_kernel(LossParams p, Targets t, const float* a, int64_t ro
 // them (the same columns per thread, added in the same order), so the results are theirs bit for
 // bit. Blocks as in raw_error_kernel: (x, y) covers columns [x·kErrorChunk, (x+1)·kErrorChunk) of
 // rows y, y + gridDim.y, ...
-__global__ void output_pass_kernel(LossParams p, Targets t, bool raw, bool boost, float* z,
+template <typename Kind>
+__global__ void output_pass_kernel(LossParams params, Targets t, bool raw, bool boost, float* z,
                                    int64_t rows, int64_t cols, int64_t chunks, bool quad,
                                    double* partial, float* delta) {
+  const LossParams p = Kind::of(params);
   const int64_t begin = int64_t(blockIdx.x) * kErrorChunk;
   const int64_t end = min(cols, begin + kErrorChunk);
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
@@ -298,7 +306,10 @@ __global__ void output_pass_kernel(LossParams p, Targets t, bool raw, bool boost
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         a[i] = terms::activate(p.activation, a[i]);
-        if (raw && i < n) sum += terms::loss_error(p, false, a[i], target[i]);
+        if (raw && i < n) {
+          sum += Kind::fixed && tr == nullptr ? zero_target_error(p, a[i])
+                                              : terms::loss_error(p, false, a[i], target[i]);
+        }
         if (tr != nullptr) {
           d[i] = __fmul_rn(w, terms::delta_term(p, a[i], target[i]));
         } else {
@@ -484,14 +495,19 @@ RowErrors launch_row_errors(const StreamScope& s, Scratch& scratch, const LossPa
   if (fused != nullptr) {
     const int64_t x_blocks = (cols + kErrorChunk - 1) / kErrorChunk;
     const bool quad = quad_rows(cols, {fused->units, fused->delta, t.sparse ? nullptr : t.dense});
-    output_pass_kernel<<<row_grid(x_blocks, rows), kThreads, 0, s.stream()>>>(
-        p, targets_of(t), chunks > 0, fused->boost, fused->units, rows, cols, chunks, quad,
-        partial, fused->delta);
+    with_loss_kind(p, [&](auto kind) {
+      output_pass_kernel<decltype(kind)><<<row_grid(x_blocks, rows), kThreads, 0, s.stream()>>>(
+          p, targets_of(t), chunks > 0, fused->boost, fused->units, rows, cols, chunks, quad,
+          partial, fused->delta);
+    });
     DSSTNE_CHECK_LAST_KERNEL();
   } else if (chunks > 0) {
     const float* dense = t.sparse ? nullptr : t.dense;
-    raw_error_kernel<<<row_grid(chunks, rows), kThreads, 0, s.stream()>>>(
-        p, softmax, a, dense, rows, cols, chunks, quad_rows(cols, {a, dense}), partial);
+    const bool quad = quad_rows(cols, {a, dense});
+    with_loss_kind(p, [&](auto kind) {
+      raw_error_kernel<decltype(kind)><<<row_grid(chunks, rows), kThreads, 0, s.stream()>>>(
+          p, softmax, a, dense, rows, cols, chunks, quad, partial);
+    });
     DSSTNE_CHECK_LAST_KERNEL();
   }
   row_error_kernel<<<static_cast<unsigned int>(rows), kThreads, 0, s.stream()>>>(

@@ -48,8 +48,25 @@ def _choose_transport(transport, device, comm, gpus, host_ranks):
     return transport
 
 
+_PRECISION_NAMES = ("fp32", "tf32", "bf16")
+
+
+cdef cpp.GemmMath _gemm_math(precision, tf32) except *:
+    """The GemmMath of Context(precision=..., tf32=...)."""
+    if precision is None:
+        return cpp.GemmMath.TF32 if tf32 else cpp.GemmMath.Float32
+    if not isinstance(precision, str) or precision.lower() not in _PRECISION_NAMES:
+        raise ValueError(f"precision must be one of {', '.join(_PRECISION_NAMES)}, got "
+                         f"{precision!r}")
+    name = precision.lower()
+    if tf32 and name != "tf32":
+        raise ValueError(f"tf32=True contradicts precision={precision!r}: give one of them")
+    return (cpp.GemmMath.Float32, cpp.GemmMath.TF32, cpp.GemmMath.BFloat16)[
+        _PRECISION_NAMES.index(name)]
+
+
 cdef class Context:
-    """Context(device=None, seed=12134, tf32=False, comm=None, transport=None)
+    """Context(device=None, seed=12134, tf32=False, comm=None, transport=None, precision=None)
 --
 
     Where a network runs: device ("cpu", "cuda" or "cuda:N"), random seed, and the ranks that
@@ -62,8 +79,7 @@ cdef class Context:
     seed : int
         Seed of every random draw (initial weights, shuffles, dropout, denoising).
     tf32 : bool
-        GPU only: dense products of networks on this context use TF32 tensor cores (faster,
-        10-bit mantissa) instead of exact float32.
+        Short for ``precision="tf32"``.
     comm : mpi4py.MPI.Comm, optional
         Several processes (``mpirun -np N``) share each network of this context: every layer's
         units and every weight matrix are split across the ranks of `comm`, and the results equal
@@ -75,10 +91,18 @@ cdef class Context:
         host memory (ranks may share a GPU). None: NCCL when this libdsstne has it and every
         rank has a GPU of its own, else MPI. Both add in the same order, so they give the same
         bits. Needs `comm`.
+    precision : {None, "fp32", "tf32", "bf16"}
+        The arithmetic of the dense products (GEMM) of networks on this context. "fp32" (the
+        default): exact float32. "tf32": the GPU's TF32 tensor cores (10-bit mantissa inputs,
+        faster; no effect on the CPU). "bf16": both inputs rounded to bfloat16 (8-bit mantissa),
+        float32 accumulation, weights kept in float32: the GPU's bf16 tensor cores, emulated on
+        the CPU by the same rounding. Every precision is deterministic.
     """
     cdef cpp.Context c_ctx
 
-    def __init__(self, device=None, seed=12134, tf32=False, comm=None, transport=None):
+    def __init__(self, device=None, seed=12134, tf32=False, comm=None, transport=None,
+                 precision=None):
+        cdef cpp.GemmMath math = _gemm_math(precision, tf32)
         if device is None:
             device = default_device()
         cdef uint64_t c_seed = _whole(seed, "seed", 0, 2**64 - 1)
@@ -107,8 +131,7 @@ cdef class Context:
             if transport == "nccl":
                 c_comm = cpp.nccl_communicator(c_comm, self.c_ctx.device_ordinal(), timeout)
             self.c_ctx = self.c_ctx.with_communicator(c_comm)
-        if tf32:
-            self.c_ctx.set_tf32(True)
+        self.c_ctx.set_gemm_math(math)
 
     @property
     def rank(self):
@@ -143,6 +166,11 @@ cdef class Context:
     @property
     def tf32(self):
         return self.c_ctx.tf32()
+
+    @property
+    def precision(self):
+        """The arithmetic of dense products: "fp32", "tf32" or "bf16"."""
+        return _PRECISION_NAMES[<int>self.c_ctx.gemm_math()]
 
     @property
     def is_cuda(self):

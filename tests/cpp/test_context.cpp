@@ -27,7 +27,7 @@ TEST(Context, CopiesShareOneState) {
   EXPECT_TRUE(b.shares_state_with(a));
   EXPECT_EQ(&b.comm(), &a.comm());
   EXPECT_TRUE(b.same_device(a));
-  // The seed and the TF32 choice are each copy's own.
+  // The seed and the GEMM math are each copy's own.
   b.set_seed(8);
   b.set_tf32(true);
   EXPECT_EQ(a.seed(), 7u);
@@ -41,6 +41,12 @@ TEST(Context, CopiesShareOneState) {
   EXPECT_TRUE(c.same_device(a));
   EXPECT_EQ(a.device_string(), "cpu");
   EXPECT_EQ(b.describe(), "cpu seed=8 ranks=1 (local) tf32");
+  b.set_gemm_math(GemmMath::BFloat16);
+  EXPECT_FALSE(b.tf32());
+  EXPECT_EQ(a.gemm_math(), GemmMath::Float32);
+  EXPECT_EQ(b.describe(), "cpu seed=8 ranks=1 (local) bf16");
+  b.set_tf32(false);
+  EXPECT_EQ(b.gemm_math(), GemmMath::Float32);
 }
 
 TEST(Context, ACpuContextHasNoCudaResources) {

@@ -6,6 +6,7 @@
 // (cuBLAS vs OpenBLAS: different blocking) and the norm clips (the CUDA row norm is a block tree,
 // the column norm a fixed chunk tree once n_in > 256) are compared to 1e-5 relative. Every CUDA
 // kernel is also run twice and must give bitwise identical results.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -75,6 +76,49 @@ TEST(CudaParityGemm, AllTransposesAndStridesMatchTheCpu) {
                      dc.data(), ldc);
           expect_bitwise(got, dc.download(), what + " (second CUDA run)");
         }
+      }
+    }
+  }
+}
+
+TEST(CudaParityGemm, BFloat16MatchesTheCpusRoundedInputs) {
+  DSSTNE_CUDA_CONTEXT_OR_SKIP(exact_ctx);
+  Context ctx = exact_ctx;
+  ctx.set_gemm_math(GemmMath::BFloat16);
+  Context host_bf16;
+  host_bf16.set_gemm_math(GemmMath::BFloat16);
+  uint64_t seed = 900;
+  for (const GemmCase& g : kGemmCases) {
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      ++seed;
+      const int64_t lda = ta ? g.m : g.k, ldb = tb ? g.k : g.n;
+      const auto a = uniform_values(g.m * g.k, seed);
+      const auto b = uniform_values(g.k * g.n, seed + 1000);
+      const std::string what = "bf16 gemm m=" + std::to_string(g.m) + " n=" +
+                               std::to_string(g.n) + " k=" + std::to_string(g.k) + " t=" +
+                               std::to_string(t);
+      std::vector<float> ref(g.m * g.n, 0.0f), fp32(g.m * g.n, 0.0f);
+      cpu::gemm(host_bf16, ta, tb, g.m, g.n, g.k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f,
+                ref.data(), g.n);
+      cpu::gemm(host, ta, tb, g.m, g.n, g.k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f,
+                fp32.data(), g.n);
+      const auto da = on_device(ctx, a), db = on_device(ctx, b);
+      DeviceBuffer<float> dc(ctx, ref.size(), "c");
+      cuda::gemm(ctx, ta, tb, g.m, g.n, g.k, 1.0f, da.data(), lda, db.data(), ldb, 0.0f,
+                 dc.data(), g.n);
+      const auto got = dc.download();
+      // Both sides multiply the same bf16 values exactly and differ in the order of the float32
+      // sums; the floor allows for a rounding of the inputs other than to nearest.
+      expect_close(ref, got, 1e-4, 4e-3 * std::sqrt(double(g.k)), what);
+      cuda::gemm(ctx, ta, tb, g.m, g.n, g.k, 1.0f, da.data(), lda, db.data(), ldb, 0.0f,
+                 dc.data(), g.n);
+      expect_bitwise(got, dc.download(), what + " (second CUDA run)");
+      if (g.k > 1) {
+        double moved = 0.0;
+        for (std::size_t i = 0; i < got.size(); ++i)
+          moved = std::max(moved, std::abs(double(got[i]) - fp32[i]));
+        EXPECT_GT(moved, 1e-5) << what << ": no sign of bf16 rounding";
       }
     }
   }

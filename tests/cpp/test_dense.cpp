@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -83,6 +84,60 @@ TEST(DenseKernels, GemmEmptyInnerDimensionScalesC) {
   gemm(host, false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 0.0f, c.data(), 2);
   for (float v : c) EXPECT_EQ(v, 0.0f);  // beta 0 overwrites, NaN included
   gemm(host, false, false, 0, 2, 3, 1.0f, nullptr, 3, nullptr, 2, 0.0f, nullptr, 2);  // no-op
+}
+
+/// x rounded to the nearest bfloat16 (8 significant bits), ties to the even one, found by
+/// comparing the two neighbours in double (independent of the bit trick the kernel uses).
+double nearest_bfloat16(float x) {
+  if (x == 0.0f || !std::isfinite(x)) return x;
+  int exp = 0;
+  std::frexp(double(x), &exp);                   // |x| in [2^(exp−1), 2^exp)
+  const double ulp = std::ldexp(1.0, exp - 8);   // spacing of 8-bit significands there
+  const double down = std::floor(double(x) / ulp) * ulp, up = down + ulp;
+  const double dd = double(x) - down, du = up - double(x);
+  if (dd != du) return dd < du ? down : up;
+  return std::fmod(down / ulp, 2.0) == 0.0 ? down : up;
+}
+
+TEST(DenseKernels, GemmBFloat16RoundsBothInputsAndSumsInFloat32) {
+  dsstne::Context bf16;
+  bf16.set_gemm_math(dsstne::GemmMath::BFloat16);
+  std::mt19937 gen(77);
+  for (int t = 0; t < 4; ++t) {
+    const bool ta = t & 1, tb = t & 2;
+    const int64_t m = 6, n = 9, k = 40;
+    const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k, lda = a_cols + 2;
+    const int64_t b_rows = tb ? n : k, b_cols = tb ? k : n, ldb = b_cols + 1;
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::vector<float> a(a_rows * lda, nan), b(b_rows * ldb, nan);
+    for (int64_t i = 0; i < a_rows; ++i)
+      for (int64_t j = 0; j < a_cols; ++j) a[i * lda + j] = random_floats(1, gen)[0];
+    for (int64_t i = 0; i < b_rows; ++i)
+      for (int64_t j = 0; j < b_cols; ++j) b[i * ldb + j] = random_floats(1, gen)[0];
+    a[ta ? lda : 1] = 1.0f + 0x1p-8f;   // a tie: to even, 1
+    b[tb ? 1 : ldb] = 1.0f + 0x3p-8f;   // a tie: to even, 1 + 2^-6
+    std::vector<float> c(m * n, 0.0f), exact(m * n, 0.0f);
+    gemm(bf16, ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(), n);
+    gemm(host, ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, exact.data(), n);
+    double moved = 0.0;
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = 0.0, mag = 0.0;
+        for (int64_t p = 0; p < k; ++p) {
+          const double av = nearest_bfloat16(ta ? a[p * lda + i] : a[i * lda + p]);
+          const double bv = nearest_bfloat16(tb ? b[j * ldb + p] : b[p * ldb + j]);
+          sum += av * bv;
+          mag += std::abs(av * bv);
+        }
+        // Products of bf16 values are exact in float32; only the float32 sums round.
+        EXPECT_NEAR(c[i * n + j], sum, 1e-6 * mag) << "t=" << t << " at (" << i << ", " << j << ")";
+        moved = std::max(moved, std::abs(double(c[i * n + j]) - exact[i * n + j]));
+      }
+    }
+    EXPECT_GT(moved, 1e-4) << "t=" << t << ": BFloat16 gave the float32 product";
+  }
+  EXPECT_EQ(nearest_bfloat16(1.0f + 0x1p-8f), 1.0);
+  EXPECT_EQ(nearest_bfloat16(1.0f + 0x3p-8f), 1.0 + 0x1p-6);
 }
 
 TEST(DenseKernels, GemmRejectsBadLeadingDimension) {

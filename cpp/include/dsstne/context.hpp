@@ -14,6 +14,12 @@ namespace dsstne {
 
 enum class Device { CPU, CUDA };
 
+/// The arithmetic of dense products (GEMM). Float32 is exact float32 (the default). TF32 uses the
+/// GPU's TF32 tensor cores (10-bit mantissa inputs; no effect on the CPU). BFloat16 rounds both
+/// inputs to bfloat16 (8-bit mantissa) and accumulates in float32: bf16 tensor cores on the GPU,
+/// the same rounding followed by a float32 product on the CPU. Weights stay float32 either way.
+enum class GemmMath { Float32, TF32, BFloat16 };
+
 namespace cuda {
 /// What a CUDA context owns on its device: a stream, the cuBLAS handle, the workspace pool
 /// (cuda/include/dsstne/cuda/context.cuh). Opaque to device-neutral code.
@@ -22,8 +28,8 @@ struct Resources;
 
 /// A cheap handle: copies share one execution state (device, stream, handles, workspace,
 /// communicator), so a DataSet, Layer or Weight made from a context runs on its stream. Two
-/// contexts constructed separately share nothing, even on one device. The seed and the TF32
-/// choice are settings of each copy.
+/// contexts constructed separately share nothing, even on one device. The seed and the GEMM
+/// math are settings of each copy.
 class Context {
  public:
   /// A CPU context with one rank.
@@ -54,10 +60,12 @@ class Context {
   /// The same device and settings, communicating through `comm` (one rank of several). The
   /// copy has an execution state of its own.
   Context with_communicator(std::shared_ptr<Communicator> comm) const;
-  /// TF32 tensor-core math for dense products on the GPU (opt-in; float32 by default), applied
-  /// by every GEMM called with this context. No effect on the CPU.
-  void set_tf32(bool on) { tf32_ = on; }
-  bool tf32() const { return tf32_; }
+  /// The arithmetic of every GEMM called with this context (opt-in; Float32 by default).
+  void set_gemm_math(GemmMath math) { gemm_math_ = math; }
+  GemmMath gemm_math() const { return gemm_math_; }
+  /// set_gemm_math(TF32) or back to Float32.
+  void set_tf32(bool on) { gemm_math_ = on ? GemmMath::TF32 : GemmMath::Float32; }
+  bool tf32() const { return gemm_math_ == GemmMath::TF32; }
   std::string describe() const;
   /// Whether this build of libdsstne contains the CUDA backend.
   static bool cuda_built();
@@ -72,7 +80,7 @@ class Context {
   struct State;
   std::shared_ptr<State> state_;
   uint64_t seed_;
-  bool tf32_ = false;
+  GemmMath gemm_math_ = GemmMath::Float32;
 };
 
 }  // namespace dsstne

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "dsstne/kernels.hpp"
 #include "kernel_checks.hpp"
@@ -25,6 +27,35 @@ constexpr int64_t kParallelMin = 1 << 15;
 
 }  // namespace
 
+namespace {
+
+/// x rounded to the nearest bfloat16 (ties to even), kept as a float; NaN stays NaN.
+float to_bfloat16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) {
+    bits = (bits | 0x00400000u) & 0xFFFF0000u;  // quiet, and never rounded into infinity
+  } else {
+    bits += 0x7FFFu + ((bits >> 16) & 1u);
+    bits &= 0xFFFF0000u;
+  }
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}
+
+/// The rows × cols matrix at m (leading dimension ld) with every value rounded to bfloat16, in
+/// `out` (leading dimension cols).
+const float* rounded_to_bfloat16(const float* m, int64_t rows, int64_t cols, int64_t ld,
+                                 std::vector<float>& out) {
+  out.resize(static_cast<std::size_t>(rows * cols));
+#pragma omp parallel for if (rows * cols >= kParallelMin)
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j) out[std::size_t(r * cols + j)] = to_bfloat16(m[r * ld + j]);
+  return out.data();
+}
+
+}  // namespace
+
 void gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
           float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
           float* c, int64_t ldc) {
@@ -36,6 +67,13 @@ void gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, 
       for (int64_t j = 0; j < n; ++j) row[j] = beta == 0.0f ? 0.0f : beta * row[j];
     }
     return;
+  }
+  std::vector<float> a16, b16;
+  if (ctx.gemm_math() == GemmMath::BFloat16) {  // the GPU's bf16 inputs, float32 accumulation
+    a = rounded_to_bfloat16(a, trans_a ? k : m, trans_a ? m : k, lda, a16);
+    lda = trans_a ? m : k;
+    b = rounded_to_bfloat16(b, trans_b ? n : k, trans_b ? k : n, ldb, b16);
+    ldb = trans_b ? k : n;
   }
   // The checks kept every size within BLAS's int.
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,

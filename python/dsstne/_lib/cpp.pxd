@@ -53,6 +53,8 @@ cdef extern from "dsstne/comm.hpp" namespace "dsstne" nogil:
 cdef extern from "dsstne/context.hpp" namespace "dsstne" nogil:
     cdef enum class Device(int):
         CPU, CUDA
+    cdef enum class GemmMath(int):
+        Float32, TF32, BFloat16
     cdef cppclass Context:
         Context()
         @staticmethod
@@ -63,6 +65,8 @@ cdef extern from "dsstne/context.hpp" namespace "dsstne" nogil:
         uint64_t seed()
         void set_tf32(bool) except +translate_exception
         bool tf32()
+        void set_gemm_math(GemmMath)
+        GemmMath gemm_math()
         Communicator& comm()
         Context with_communicator(shared_ptr[Communicator]) except +translate_exception
         string describe()

@@ -69,10 +69,14 @@ def default_device():
 
 
 def add_device_flag(p, what):
-    """--device; left unset it becomes :func:`default_device` when the flags are parsed."""
+    """--device (left unset it becomes :func:`default_device` when the flags are parsed) and
+    --precision, the arithmetic of the dense products (``dsstne.Context(precision=...)``)."""
     p.add_argument("--device", action=Once, default=None, choices=("cpu", "cuda"),
                    help=f"{what} (default: $DSSTNE_DEVICE, else cuda when a GPU is present, "
                         "else cpu)")
+    p.add_argument("--precision", action=Once, default="fp32", choices=("fp32", "tf32", "bf16"),
+                   help="arithmetic of the dense products: exact float32 (default), TF32 tensor "
+                        "cores (GPU only), or bfloat16 inputs with float32 sums")
 
 
 def warner(prog):
@@ -157,7 +161,7 @@ def launched_rank():
     return _launch_number(_RANK_VARIABLES, 0)
 
 
-def tool_context(device, seed):
+def tool_context(device, seed, precision="fp32"):
     """The context the tools' networks run on: shared by every rank of MPI.COMM_WORLD when
     mpirun started several processes (model parallelism), this process alone otherwise."""
     from .. import Context
@@ -166,8 +170,8 @@ def tool_context(device, seed):
             from mpi4py import MPI
         except ImportError:
             raise ImportError("running under mpirun needs mpi4py (pip install mpi4py)") from None
-        return Context(device, seed, comm=MPI.COMM_WORLD)
-    return Context(device, seed)
+        return Context(device, seed, comm=MPI.COMM_WORLD, precision=precision)
+    return Context(device, seed, precision=precision)
 
 
 def one_process(tool):

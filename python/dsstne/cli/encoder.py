@@ -147,11 +147,12 @@ def _network_config(cdl):
 
 
 def _build(cdl, opts, found):
-    from .. import Network
+    from .. import Context, Network
     config, key = _network_config(cdl), _key(cdl, "Network")
     data = [ds for _, _, ds in found.values()]
     with building(key, cdl.network, found):
-        net = Network(config, data, batch=cdl.batch, device=opts.device, seed=cdl.seed)
+        net = Network(config, data, batch=cdl.batch,
+                      context=Context(opts.device, cdl.seed, precision=opts.precision))
     if net.examples == 0:
         raise ValueError(f"{cdl.source}: Data: the input data sets have no examples")
     return net
@@ -272,11 +273,13 @@ def _data_for(cdl, net, found):
 
 
 def _predict(cdl, opts, prog):
+    from .. import Context
     from ..model import load_network
 
     found, key = _load_data(cdl), _key(cdl, "Network")
     with blaming(key, cdl.network):
-        net = load_network(cdl.network, batch=cdl.batch, device=opts.device, seed=cdl.seed)
+        net = load_network(cdl.network, batch=cdl.batch,
+                           context=Context(opts.device, cdl.seed, precision=opts.precision))
     used, target = _data_for(cdl, net, found)
     unused = [name for name, (_, _, d) in found.items() if all(d is not u for u in used)]
     if unused:

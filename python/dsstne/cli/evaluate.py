@@ -241,11 +241,13 @@ def _layers(net, layer):
 def _trained(opts, index):
     """-n as a recommender; -i must label its input and recommended layers (up to DSSTNE's
     padding)."""
+    from .. import Context
     from ..evaluate import NetworkRecommender
     from ..model import load_network
 
     with blaming("-n", opts.n):
-        net = load_network(opts.n, batch=opts.b, device=opts.device)
+        net = load_network(opts.n, batch=opts.b,
+                           context=Context(opts.device, precision=opts.precision))
         recommender = NetworkRecommender(net, opts.l, name=os.path.basename(opts.n))
     for layer in _layers(net, recommender.layer):
         if index is not None:
@@ -271,6 +273,7 @@ def _trainer(opts):
     optimizer = params["optimizer"]
     last = {}
     trainer = network_model(opts.c, epochs=opts.e, batch=opts.b, device=opts.device,
+                            precision=opts.precision,
                             layer=opts.l, callback=last.update, **params)
     source = f"-r {opts.r}" if opts.r is not None else f"--netcdf {opts.netcdf}"
 
@@ -337,7 +340,7 @@ def run(opts, prog="dsstne evaluate"):
         results["data"] = os.path.abspath(source)
         results["model"] = {"config": opts.c, "model": opts.n, "layer": opts.l,
                             "epochs": opts.e if opts.c else None, "batch": opts.b,
-                            "device": opts.device}
+                            "device": opts.device, "precision": opts.precision}
         write_json(opts.json, results, opts.force)
         print(f"{opts.json}: results written")
     return 0

@@ -134,7 +134,8 @@ def run(opts, prog="dsstne predict"):
     with blaming("-o", opts.o):
         out_index = tf.read_index(opts.o)
     with blaming("-n", opts.n):
-        net = load_network(opts.n, batch=opts.b, context=tool_context(opts.device, opts.seed))
+        net = load_network(opts.n, batch=opts.b, context=tool_context(opts.device, opts.seed,
+                                                                  opts.precision))
     inputs = net.input_layers
     if len(inputs) != 1:
         raise ValueError(f"-n {opts.n}: network '{net.name}' has {len(inputs)} input layers; "

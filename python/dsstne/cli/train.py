@@ -183,11 +183,12 @@ def run(opts, prog="dsstne train"):
         flag, path = "--continue", opts.resume
         with building(flag, path, found):
             net = load_network(path, data, batch=opts.b,
-                               context=tool_context(opts.device, opts.seed))
+                               context=tool_context(opts.device, opts.seed, opts.precision))
     else:
         flag, path = "-c", opts.c
         with building(flag, path, found):
-            net = Network(path, data, batch=opts.b, context=tool_context(opts.device, opts.seed))
+            net = Network(path, data, batch=opts.b,
+                          context=tool_context(opts.device, opts.seed, opts.precision))
     if net.examples == 0:
         raise ValueError(f"-i {opts.i}: the input data set has no examples")
 

@@ -69,16 +69,17 @@ def config_data_sets(config):
 
 
 def train_network(config, split, *, epochs=40, batch=1024, device="cpu", seed=12134,
-                  callback=None, **train_params):
+                  precision="fp32", callback=None, **train_params):
     """A :class:`dsstne.Network` trained as an autoencoder on ``split.train``.
 
     Every Input and Output layer's data set is the training matrix under that layer's
     ``DataSet`` name, so ``"N": "auto"`` resolves to ``split.n_items``. Training runs one epoch
     per ``Network.train`` call, as ``dsstne train`` does, so a model trained by ``dsstne train``
     on the same data, seed, batch and parameters has the same weights. `train_params` go to
-    ``Network.train`` (alpha, lambda_, mu, optimizer, ...); `callback` gets each epoch's stats.
+    ``Network.train`` (alpha, lambda_, mu, optimizer, ...); `callback` gets each epoch's stats;
+    `precision` is the dense products' arithmetic (``dsstne.Context(precision=...)``).
     """
-    from .. import DataSet, Network
+    from .. import Context, DataSet, Network
 
     inputs, outputs = config_data_sets(config)
     if len(inputs) != 1 or not outputs:
@@ -86,7 +87,8 @@ def train_network(config, split, *, epochs=40, batch=1024, device="cpu", seed=12
                          "output data sets; evaluation trains autoencoders with one input "
                          "data set and at least one output data set")
     data = [DataSet(name, split.train, boolean=True) for name in dict.fromkeys(inputs + outputs)]
-    net = Network(config, data, batch=batch, device=device, seed=seed)
+    net = Network(config, data, batch=batch,
+                  context=Context(device, seed, precision=precision))
     for _ in range(int(epochs)):
         (stats,) = net.train(1, **train_params)
         if callback is not None:
@@ -215,12 +217,13 @@ def format_table(results):
     return "\n".join(lines) + "\n"
 
 
-def network_model(config, *, epochs=40, batch=1024, device="cpu", layer=None, callback=None,
-                  **train_params):
+def network_model(config, *, epochs=40, batch=1024, device="cpu", precision="fp32", layer=None,
+                  callback=None, **train_params):
     """A `model` for :func:`compare`: trains the network on each split's training rows with
     the split's seed as the network's seed, and wraps it in a :class:`NetworkRecommender`."""
     def make(split):
         net = train_network(config, split, epochs=epochs, batch=batch, device=device,
-                            seed=split.seed, callback=callback, **train_params)
+                            seed=split.seed, precision=precision, callback=callback,
+                            **train_params)
         return NetworkRecommender(net, layer).fit(split.train)
     return make
