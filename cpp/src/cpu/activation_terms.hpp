@@ -12,8 +12,21 @@
 
 #include "dsstne/kernel_types.hpp"
 #include "dsstne/rng.hpp"  // DSSTNE_HOST_DEVICE
+#if !defined(__CUDACC__)
+#include "vector_math.hpp"
+#endif
 
 namespace dsstne::terms {
+
+/// e^x: CUDA's expf in the CUDA kernels; on the CPU vector_math's, which the CPU loops vectorize
+/// (libm's is a call per element).
+DSSTNE_HOST_DEVICE float exponential(float x) {
+#if defined(__CUDACC__)
+  return expf(x);
+#else
+  return cpu::vector_math::exp(x);
+#endif
+}
 
 /// True for the activation codes of enums.hpp (a cheap guard before any loop).
 DSSTNE_HOST_DEVICE bool known_activation(Activation kind) {
@@ -25,7 +38,7 @@ DSSTNE_HOST_DEVICE bool known_activation(Activation kind) {
 DSSTNE_HOST_DEVICE float activate(const ActivationParams& p, float z) {
   switch (p.kind) {
     case Activation::Sigmoid:
-      return 1.0f / (1.0f + expf(-z));
+      return 1.0f / (1.0f + exponential(-z));
     case Activation::Tanh:
       return tanhf(z);
     case Activation::RectifiedLinear:

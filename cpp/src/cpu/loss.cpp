@@ -3,8 +3,8 @@
 /// @brief CPU reference of the output error and output delta (spec/math.md §3, fixed form).
 ///
 /// Sparse targets are never materialised as a dense row: each row is handled by a raw pass
-/// that assumes every target is 0, then a correction at the stored entries. Per-unit formulas
-/// live in loss_terms.hpp, shared with CUDA.
+/// that assumes every target is 0 (loss_raw_pass.cpp, vectorized), then a correction at the
+/// stored entries. Per-unit formulas live in loss_terms.hpp, shared with CUDA.
 
 #include <algorithm>
 #include <cstdint>
@@ -14,6 +14,7 @@
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
 #include "kernel_checks.hpp"
+#include "loss_raw_pass.hpp"
 #include "loss_terms.hpp"
 
 namespace dsstne::cpu {
@@ -88,13 +89,11 @@ void resolve_row(const CsrView& c, int64_t r, bool softmax, int64_t col_begin, i
   }
 }
 
-/// Σ_j e(a_j, t_j) of one row (without the example weight), in column order.
+/// Σ_j e(a_j, t_j) of one row (without the example weight): the raw pass's sum, then the
+/// stored units' corrections in column order.
 double sparse_row_error(const LossParams& p, bool softmax, bool ignore_zero, const float* a,
                         int64_t cols, const std::vector<StoredTarget>& stored) {
-  double sum = 0.0;
-  if (!ignore_zero) {
-    for (int64_t j = 0; j < cols; ++j) sum += terms::loss_error(p, softmax, a[j], 0.0f);
-  }
+  double sum = ignore_zero ? 0.0 : raw_row_error(p, softmax, a, cols);
   for (const StoredTarget& st : stored) {
     sum += terms::loss_error(p, softmax, a[st.col], st.t);
     if (!ignore_zero) sum -= terms::loss_error(p, softmax, a[st.col], 0.0f);
@@ -158,8 +157,10 @@ void for_each_row(const float* a, int64_t rows, int64_t cols, int64_t col_begin,
 /// Non-SoftMax delta of one row with sparse targets: raw pass, then overwrite stored units.
 void sparse_delta(const LossParams& p, bool ignore_zero, const float* a, int64_t cols,
                   const std::vector<StoredTarget>& stored, float w, float* delta) {
-  for (int64_t j = 0; j < cols; ++j) {
-    delta[j] = ignore_zero ? 0.0f : w * terms::delta_term(p, a[j], 0.0f);
+  if (ignore_zero) {
+    std::fill(delta, delta + cols, 0.0f);
+  } else {
+    raw_row_delta(p, a, cols, w, delta);
   }
   for (const StoredTarget& st : stored) delta[st.col] = w * terms::delta_term(p, a[st.col], st.t);
 }
@@ -240,12 +241,13 @@ void output_delta(const Context& ctx, const LossParams& p, const float* a, int64
   });
 }
 
-void output_pass(const Context& ctx, const LossParams& p, float* z, int64_t rows, int64_t cols,
-                 int64_t col_begin, const TargetView& t, double* total, float* delta) {
-  // activation_forward, output_error and output_delta in turn, a row at a time while the row is
-  // in cache: each is row by row for an element-wise activation, and the row errors are added in
-  // row order as output_error adds them, so the results are those of the three calls.
-  if (!checks::output_pass(ctx, p, z, rows, cols, col_begin, t, total, delta)) return;
+void output_pass(const Context& ctx, const LossParams& p, const float* bias, float* z,
+                 int64_t rows, int64_t cols, int64_t col_begin, const TargetView& t,
+                 double* total, float* delta) {
+  // The bias, activation_forward, output_error and output_delta in turn, a row at a time while
+  // the row is in cache: each is row by row for an element-wise activation, and the row errors
+  // are added in row order as output_error adds them, so the results are those of the calls.
+  if (!checks::output_pass(ctx, p, bias, z, rows, cols, col_begin, t, total, delta)) return;
   check_offsets("output_pass", rows, t);
   std::vector<double> row_error(static_cast<size_t>(rows));
 #pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
@@ -257,6 +259,7 @@ void output_pass(const Context& ctx, const LossParams& p, float* z, int64_t rows
     row.dense = t.sparse ? nullptr : t.dense + r * cols;
     row.example_weights = t.example_weights != nullptr ? t.example_weights + r : nullptr;
     float* zr = z + r * cols;
+    if (bias != nullptr) broadcast_rows(ctx, bias, 1, cols, true, zr);
     activation_forward(ctx, p.activation, zr, 1, cols);
     row_error[static_cast<size_t>(r)] = output_error(ctx, p, zr, 1, cols, col_begin, row);
     output_delta(ctx, p, zr, 1, cols, col_begin, row, delta + r * cols);

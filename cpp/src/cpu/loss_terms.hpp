@@ -58,7 +58,17 @@ DSSTNE_HOST_DEVICE float sub_rn(float x, float y) {
 #endif
 }
 
-DSSTNE_HOST_DEVICE float floored_log(float x) { return logf(fmaxf(kLogFloor, x)); }
+/// log(max(1e-12, x)): CUDA's logf in the CUDA kernels; on the CPU vector_math's, which the CPU
+/// loops vectorize (libm's logf and fmaxf are calls per element), in its form for arguments of
+/// 2^-126 and more. The floor is chosen for a NaN too, as by fmaxf; with a select, since GCC
+/// turns log(x > floor ? x : floor) into a branch between log(x) and a constant.
+DSSTNE_HOST_DEVICE float floored_log(float x) {
+#if defined(__CUDACC__)
+  return logf(fmaxf(kLogFloor, x));
+#else
+  return cpu::vector_math::log_of_normal(cpu::vector_math::select(x > kLogFloor, x, kLogFloor));
+#endif
+}
 
 /// d/dx floored_log(x): zero where the floor holds, so g stays the derivative of e.
 DSSTNE_HOST_DEVICE float floored_log_slope(float x) { return x > kLogFloor ? 1.0f / x : 0.0f; }

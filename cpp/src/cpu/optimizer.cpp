@@ -83,8 +83,11 @@ inline void step_element(const StepConstants& k, float x, float& p, float* v, fl
   }
 }
 
-/// sgn(x) with sgn(0) = 0.
-inline float sign_of(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f); }
+/// sgn(x) with sgn(0) = sgn(NaN) = 0, from the two comparisons: GCC vectorizes this form, not
+/// nested ternaries (a branch in the loop), so SGD, Momentum and Nesterov vectorize.
+inline float sign_of(float x) {
+  return static_cast<float>(x > 0.0f) - static_cast<float>(x < 0.0f);
+}
 
 template <TrainingMode Mode, Direction D>
 void run_mode(const UpdateParams& u, const float* input, int64_t n, float* p, float* v, float* v2) {
