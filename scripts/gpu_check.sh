@@ -8,7 +8,9 @@
 # netCDF4 wheels in .whl, DSSTNE's reference files in device/ref) on a machine with internet.
 # The quality step compares the recommendations of precision bf16 with fp32 (dsstne evaluate,
 # Recall@20 on DSSTNE's MovieLens sample).
-# Usage: scripts/gpu_check.sh [build|test|bench|kernels|quality|all]...
+# The wide step times the 1M-item recommender (benchmarks/bench_wide.py) beside its floors and
+# PyTorch.
+# Usage: scripts/gpu_check.sh [build|test|bench|kernels|wide|quality|all]...
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-/tmp/dsstne-out}"
@@ -90,6 +92,10 @@ if has kernels; then
     echo "$bench_kernels is missing: run the build step first"
     status=1
   fi
+fi
+if has wide; then
+  PYTHONUNBUFFERED=1 python3 benchmarks/bench_wide.py --preset "${WIDE_PRESET:-1m}" \
+    --json "$OUT/wide.json" 2>&1 | tee "$OUT/wide.log" || status=1
 fi
 if has quality; then
   # dae_sigmoid.json (Tanh 1500, Adam) on DSSTNE's MovieLens sample, five seeds, fp32 then bf16.

@@ -74,8 +74,8 @@ void run_loss_family(Bench& bench) {
       // z is activated in place, so later calls activate activations: sigmoid maps (0, 1) into
       // itself, so the values stay finite and the work per call is the same.
       bench.time({"output_pass", variant, shape, 3 * units + csr, ""}, [&] {
-        DSSTNE_DISPATCH(ctx, output_pass, p, z.data(), s.rows, s.items, 0, t, total.data(),
-                        delta.data());
+        DSSTNE_DISPATCH(ctx, output_pass, p, nullptr, z.data(), s.rows, s.items, 0, t,
+                        total.data(), delta.data());
       });
     }
   }

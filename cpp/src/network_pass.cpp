@@ -101,8 +101,13 @@ void Network::forward_layer(Layer& layer, Mode mode) {
   if (layer.incoming_.empty()) {
     DSSTNE_DISPATCH(ctx_, fill, z, rows * cols, 0.0f);
   }
+  const bool loss_in_forward =
+      mode == Mode::Training && error_slot_ != nullptr && takes_loss_in_forward(layer);
+  // output_pass adds the bias itself behind a lone dense product, which then overwrites z.
+  const float* pass_bias = loss_in_forward ? bias_for_output_pass(layer) : nullptr;
   bool first = true;
   for (Weight* w : layer.incoming_) {  // z = Σ biases, then Σ weighted sources
+    if (pass_bias != nullptr) break;
     DSSTNE_DISPATCH(ctx_, broadcast_rows, w->b_.data(), rows, cols, !first, z);
     first = false;
   }
@@ -127,7 +132,7 @@ void Network::forward_layer(Layer& layer, Mode mode) {
     // Transposed sharing reads the owner's (n_out × n_in) matrix as its transpose.
     DSSTNE_DISPATCH(ctx_, gemm, false, w->transposed(), rows, cols, s.stride(), 1.0f,
                     s.units_.data(), s.stride(), matrix, w->transposed() ? s.stride() : cols,
-                    1.0f, z, cols);
+                    pass_bias != nullptr ? 0.0f : 1.0f, z, cols);
   }
   if (row_products) add_row_products(layer);
   for (Layer* s : layer.skips_) {
@@ -136,9 +141,9 @@ void Network::forward_layer(Layer& layer, Mode mode) {
   }
   const ActivationParams act = layer.activation_params();
   const float p = layer.descriptor().p_dropout;
-  if (mode == Mode::Training && error_slot_ != nullptr && takes_loss_in_forward(layer)) {
-    DSSTNE_DISPATCH(ctx_, output_pass, loss_params(layer), z, rows, cols, layer.slice().begin,
-                    target_view(layer), error_slot_, layer.delta_.data());
+  if (loss_in_forward) {
+    DSSTNE_DISPATCH(ctx_, output_pass, loss_params(layer), pass_bias, z, rows, cols,
+                    layer.slice().begin, target_view(layer), error_slot_, layer.delta_.data());
     layer.loss_done_ = true;
     return;
   }
@@ -184,6 +189,17 @@ bool Network::takes_loss_in_forward(const Layer& layer) const {
   return layer.kind() == LayerKind::Output && layer.data_ != nullptr && !layer.consumed_ &&
          layer.descriptor().p_dropout == 0.0f &&
          layer.activation_params().kind != Activation::SoftMax;
+}
+
+const float* Network::bias_for_output_pass(const Layer& layer) const {
+  // One connection whose product is a plain GEMM: its bias then needs no pass of its own, and
+  // the GEMM no read of a broadcast bias (beta 0), two sweeps of the batch's output saved.
+  if (layer.incoming_.size() != 1 || !layer.skips_.empty()) return nullptr;
+  const Weight& w = *layer.incoming_.front();
+  const Layer& s = w.input();
+  if (w.split() == WeightSplit::Rows || s.sharded() || (s.is_sparse_input() && !w.transposed()))
+    return nullptr;
+  return w.b_.data();
 }
 
 void Network::batch_error_sum(double* total) const {

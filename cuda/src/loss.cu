@@ -287,9 +287,9 @@ __global__ void delta_kernel(LossParams p, Targets t, const float* a, int64_t ro
 // bit. Blocks as in raw_error_kernel: (x, y) covers columns [x·kErrorChunk, (x+1)·kErrorChunk) of
 // rows y, y + gridDim.y, ...
 template <typename Kind>
-__global__ void output_pass_kernel(LossParams params, Targets t, bool raw, bool boost, float* z,
-                                   int64_t rows, int64_t cols, int64_t chunks, bool quad,
-                                   double* partial, float* delta) {
+__global__ void output_pass_kernel(LossParams params, Targets t, bool raw, bool boost,
+                                   const float* bias, float* z, int64_t rows, int64_t cols,
+                                   int64_t chunks, bool quad, double* partial, float* delta) {
   const LossParams p = Kind::of(params);
   const int64_t begin = int64_t(blockIdx.x) * kErrorChunk;
   const int64_t end = min(cols, begin + kErrorChunk);
@@ -302,6 +302,12 @@ __global__ void output_pass_kernel(LossParams params, Targets t, bool raw, bool 
     for_each_group(begin, end, [&](int64_t j, int64_t n) {
       float a[4], target[4] = {0.0f, 0.0f, 0.0f, 0.0f}, d[4];
       load_group(zr + j, n, quad, a);
+      if (bias != nullptr) {  // broadcast_rows' z + v, rounded alike
+        float b[4];
+        load_group(bias + j, n, quad, b);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) a[i] = __fadd_rn(a[i], b[i]);
+      }
       if (tr != nullptr) load_group(tr + j, n, quad, target);
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
@@ -474,6 +480,7 @@ int64_t raw_chunks(int64_t cols, const TargetView& t) {
 /// output_pass's part of the sweep: `units` (the a the error reads) activated in place and the
 /// delta written in the raw error's pass.
 struct FusedPass {
+  const float* bias;  // added to the units first, or null
   float* units;
   float* delta;
   bool boost;
@@ -494,11 +501,12 @@ RowErrors launch_row_errors(const StreamScope& s, Scratch& scratch, const LossPa
   RowErrors out{scratch.take<double>(n_rows), scratch.take<int>(n_rows)};
   if (fused != nullptr) {
     const int64_t x_blocks = (cols + kErrorChunk - 1) / kErrorChunk;
-    const bool quad = quad_rows(cols, {fused->units, fused->delta, t.sparse ? nullptr : t.dense});
+    const bool quad =
+        quad_rows(cols, {fused->units, fused->delta, fused->bias, t.sparse ? nullptr : t.dense});
     with_loss_kind(p, [&](auto kind) {
       output_pass_kernel<decltype(kind)><<<row_grid(x_blocks, rows), kThreads, 0, s.stream()>>>(
-          p, targets_of(t), chunks > 0, fused->boost, fused->units, rows, cols, chunks, quad,
-          partial, fused->delta);
+          p, targets_of(t), chunks > 0, fused->boost, fused->bias, fused->units, rows, cols,
+          chunks, quad, partial, fused->delta);
     });
     DSSTNE_CHECK_LAST_KERNEL();
   } else if (chunks > 0) {
@@ -613,14 +621,15 @@ void output_delta(const Context& ctx, const LossParams& p, const float* a, int64
   }
 }
 
-void output_pass(const Context& ctx, const LossParams& p, float* z, int64_t rows, int64_t cols,
-                 int64_t col_begin, const TargetView& t, double* total, float* delta) {
-  if (!checks::output_pass(ctx, p, z, rows, cols, col_begin, t, total, delta)) return;
+void output_pass(const Context& ctx, const LossParams& p, const float* bias, float* z,
+                 int64_t rows, int64_t cols, int64_t col_begin, const TargetView& t,
+                 double* total, float* delta) {
+  if (!checks::output_pass(ctx, p, bias, z, rows, cols, col_begin, t, total, delta)) return;
   const StreamScope s(ctx);
   const bool boost = terms::boosts_deltas(p, t.sparse);
   {
     Scratch scratch(s, row_error_bytes(rows, cols, t), "output_pass");
-    const FusedPass fused{z, delta, boost};
+    const FusedPass fused{bias, z, delta, boost};
     const RowErrors e = launch_row_errors(s, scratch, p, z, rows, cols, col_begin, t, &fused);
     add_in_order_kernel<<<1, 1, 0, s.stream()>>>(e.row_error, rows, total);
     DSSTNE_CHECK_LAST_KERNEL();

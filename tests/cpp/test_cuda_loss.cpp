@@ -273,12 +273,19 @@ void compare(const Context& ctx, const LossParams& p, const Case& c, const std::
   if (p.activation.kind != Activation::SoftMax) {
     // output_pass is activation_forward, output_error_sum and output_delta in turn, bit for bit
     // (here taking the case's activations as the pre-activations z).
+    // With a bias every other seed: output_pass adds it as broadcast_rows does.
     DeviceBuffer<float> z_fused = on_device(ctx, c.a), z_apart = on_device(ctx, c.a);
     DeviceBuffer<float> d_fused = on_device(ctx, nan), d_apart = on_device(ctx, nan);
     DeviceBuffer<double> e_fused = on_device(ctx, std::vector<double>{start}),
                          e_apart = on_device(ctx, std::vector<double>{start});
-    cuda::output_pass(ctx, p, z_fused.data(), c.rows, c.cols, c.col_begin, dc.t, e_fused.data(),
-                      d_fused.data());
+    std::vector<float> bias(static_cast<size_t>(c.cols));
+    for (int64_t j = 0; j < c.cols; ++j) bias[size_t(j)] = 0.125f * float(j % 7) - 0.375f;
+    const DeviceBuffer<float> d_bias = on_device(ctx, bias);
+    const float* pass_bias = c.cols % 2 == 0 ? d_bias.data() : nullptr;
+    cuda::output_pass(ctx, p, pass_bias, z_fused.data(), c.rows, c.cols, c.col_begin, dc.t,
+                      e_fused.data(), d_fused.data());
+    if (pass_bias != nullptr)
+      cuda::broadcast_rows(ctx, pass_bias, c.rows, c.cols, true, z_apart.data());
     cuda::activation_forward(ctx, p.activation, z_apart.data(), c.rows, c.cols);
     cuda::output_error_sum(ctx, p, z_apart.data(), c.rows, c.cols, c.col_begin, dc.t,
                            e_apart.data());

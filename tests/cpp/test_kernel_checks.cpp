@@ -66,9 +66,10 @@ TEST(KernelChecks, ActivationAndLoss) {
   EXPECT_SAME_REFUSAL(output_error_sum, LossParams{}, z.data(), 2, 3, 0, dense, nullptr);
   LossParams softmax;
   softmax.activation.kind = Activation::SoftMax;
-  EXPECT_SAME_REFUSAL(output_pass, softmax, z.data(), 2, 3, 0, dense, &total, z.data());
-  EXPECT_SAME_REFUSAL(output_pass, LossParams{}, z.data(), 2, 3, 0, dense, &total, nullptr);
-  EXPECT_SAME_REFUSAL(output_pass, dsmce, z.data(), 2, 3, 0, dense, &total, z.data());
+  EXPECT_SAME_REFUSAL(output_pass, softmax, nullptr, z.data(), 2, 3, 0, dense, &total, z.data());
+  EXPECT_SAME_REFUSAL(output_pass, LossParams{}, nullptr, z.data(), 2, 3, 0, dense, &total,
+                      nullptr);
+  EXPECT_SAME_REFUSAL(output_pass, dsmce, z.data(), z.data(), 2, 3, 0, dense, &total, z.data());
 }
 
 TEST(KernelChecks, Dense) {

@@ -178,6 +178,8 @@ class Network {
   void output_delta(Layer& layer);
   void hidden_delta(Layer& layer);
   void propagate(Layer& layer);
+  /// The bias output_pass adds for `layer`, or null when the forward pass sums it as usual.
+  const float* bias_for_output_pass(const Layer& layer) const;
   // The gradient rows of a wide sparse input (network_listed_rows.cpp).
   bool sparse_input_gradient(Weight& w, Layer& layer, float scale, float beta);
   void update_matrix(const UpdateParams& u, Weight& w);
