@@ -3,6 +3,8 @@
 // row/column helpers are memory-bound elementwise passes. Every column-wise sum walks the rows in
 // order (as the CPU does) or, where one thread per column would leave the GPU idle, in a fixed
 // chunk tree; nothing uses atomics, so two runs give the same bits.
+#include <cuda_bf16.h>
+
 #include <algorithm>
 #include <cstdint>
 
@@ -23,6 +25,16 @@ constexpr unsigned int kMaxBlocks1d = 1u << 20;  // grid-stride beyond this many
 constexpr int64_t kNormChunkRows = 256;
 
 unsigned int grid_1d(int64_t n) { return std::min(blocks_for(n, kThreads), kMaxBlocks1d); }
+
+// out (rows × cols, packed) ← m (rows × cols, row pitch ld) rounded to bfloat16, to nearest with
+// ties to even as the CPU rounds.
+__global__ void to_bfloat16_kernel(const float* m, int64_t rows, int64_t cols, int64_t ld,
+                                   __nv_bfloat16* out) {
+  const int64_t col = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (col >= cols) return;
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y)
+    out[r * cols + col] = __float2bfloat16_rn(m[r * ld + col]);
+}
 
 // c: m × n with row pitch ldc; C ← beta·C, and beta == 0 overwrites (NaN garbage must not stay).
 __global__ void scale_matrix_kernel(float* c, int64_t m, int64_t n, int64_t ldc, float beta) {
@@ -143,6 +155,44 @@ dim3 grid_2d(int64_t cols, int64_t rows) {
 
 }  // namespace
 
+namespace {
+
+/// gemm with both operands rounded to bfloat16 first (into the workspace) and float32 sums:
+/// cuBLAS's COMPUTE_32F_FAST_16BF only allows bf16, and on Hopper it runs TF32 kernels instead.
+void gemm_bfloat16(const StreamScope& s, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                   int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+                   int64_t ldb, float beta, float* c, int64_t ldc) {
+  // The stored operands: A is m × k (k × m transposed), B k × n (n × k); packed, their pitch is
+  // their width.
+  const int64_t a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
+  const int64_t b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
+  const auto a_n = static_cast<std::size_t>(a_rows * a_cols);
+  const auto b_n = static_cast<std::size_t>(b_rows * b_cols);
+  // The scratch holds the context's lock until the product is queued, as the float32 path's
+  // lock_guard does.
+  Scratch scratch(s, Scratch::round_up(a_n * sizeof(__nv_bfloat16)) +
+                         Scratch::round_up(b_n * sizeof(__nv_bfloat16)),
+                  "gemm (bfloat16 operands)");
+  __nv_bfloat16* a16 = scratch.take<__nv_bfloat16>(a_n);
+  __nv_bfloat16* b16 = scratch.take<__nv_bfloat16>(b_n);
+  to_bfloat16_kernel<<<grid_2d(a_cols, a_rows), kThreads, 0, s.stream()>>>(a, a_rows, a_cols, lda,
+                                                                           a16);
+  DSSTNE_CHECK_LAST_KERNEL();
+  to_bfloat16_kernel<<<grid_2d(b_cols, b_rows), kThreads, 0, s.stream()>>>(b, b_rows, b_cols, ldb,
+                                                                           b16);
+  DSSTNE_CHECK_LAST_KERNEL();
+  Resources& r = s.resources();
+  DSSTNE_CUBLAS_TRY(cublasSetMathMode(r.blas, CUBLAS_DEFAULT_MATH));
+  // Column-major as in gemm: B first, m and n swapped.
+  DSSTNE_CUBLAS_TRY(cublasGemmEx(r.blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                 trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k),
+                                 &alpha, b16, CUDA_R_16BF, int(b_cols), a16, CUDA_R_16BF,
+                                 int(a_cols), &beta, c, CUDA_R_32F, int(ldc), CUBLAS_COMPUTE_32F,
+                                 CUBLAS_GEMM_DEFAULT));
+}
+
+}  // namespace
+
 void gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
           float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
           float* c, int64_t ldc) {
@@ -153,11 +203,15 @@ void gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, 
     DSSTNE_CHECK_LAST_KERNEL();
     return;
   }
+  const GemmMath math = ctx.gemm_math();
+  if (math == GemmMath::BFloat16) {
+    gemm_bfloat16(s, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
   // The handle is shared by the context's copies, each with its own GEMM math: the math mode is
   // set and used under the context's lock, so no other thread changes it in between.
   Resources& r = s.resources();
   const std::lock_guard<std::mutex> lock(r.mutex);
-  const GemmMath math = ctx.gemm_math();
   DSSTNE_CUBLAS_TRY(cublasSetMathMode(r.blas, math == GemmMath::TF32 ? CUBLAS_TF32_TENSOR_OP_MATH
                                                                      : CUBLAS_PEDANTIC_MATH));
   // cuBLAS is column-major: a row-major matrix is its transpose there. Row-major C = op(A)·op(B)
@@ -165,14 +219,6 @@ void gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, 
   // stored row-major B read column-major is already Bᵀ). The checks kept every size within int.
   const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  if (math == GemmMath::BFloat16) {
-    // float32 in memory, rounded to bfloat16 inside the product, float32 accumulation.
-    DSSTNE_CUBLAS_TRY(cublasGemmEx(r.blas, op_b, op_a, int(n), int(m), int(k), &alpha, b,
-                                   CUDA_R_32F, int(ldb), a, CUDA_R_32F, int(lda), &beta, c,
-                                   CUDA_R_32F, int(ldc), CUBLAS_COMPUTE_32F_FAST_16BF,
-                                   CUBLAS_GEMM_DEFAULT));
-    return;
-  }
   DSSTNE_CUBLAS_TRY(cublasSgemm(r.blas, op_b, op_a, int(n), int(m), int(k), &alpha, b, int(ldb),
                                 a, int(lda), &beta, c, int(ldc)));
 }

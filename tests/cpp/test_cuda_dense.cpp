@@ -124,6 +124,24 @@ TEST(CudaParityGemm, BFloat16MatchesTheCpusRoundedInputs) {
   }
 }
 
+TEST(CudaParityGemm, BFloat16IsNotTf32) {
+  // 1 + 2^-9 is 1 in bfloat16 (7 stored bits) but stays 1 + 2^-9 in TF32 (10 bits): a sum of 512
+  // such products is 512 in bf16, 513 in TF32 and float32, each exact in float32.
+  DSSTNE_CUDA_CONTEXT_OR_SKIP(exact_ctx);
+  Context ctx = exact_ctx;
+  ctx.set_gemm_math(GemmMath::BFloat16);
+  const int64_t m = 64, n = 64, k = 512;
+  const auto da = on_device(ctx, std::vector<float>(m * k, 1.0f + 0x1p-9f));
+  const auto db = on_device(ctx, std::vector<float>(k * n, 1.0f));
+  DeviceBuffer<float> dc(ctx, m * n, "c");
+  cuda::gemm(ctx, false, false, m, n, k, 1.0f, da.data(), k, db.data(), n, 0.0f, dc.data(), n);
+  expect_bitwise(std::vector<float>(m * n, 512.0f), dc.download(), "bf16 products");
+  Context tf32 = exact_ctx;
+  tf32.set_tf32(true);
+  cuda::gemm(tf32, false, false, m, n, k, 1.0f, da.data(), k, db.data(), n, 0.0f, dc.data(), n);
+  expect_bitwise(std::vector<float>(m * n, 513.0f), dc.download(), "tf32 products");
+}
+
 TEST(CudaParityGemm, EmptyInnerDimensionScalesC) {
   DSSTNE_CUDA_CONTEXT_OR_SKIP(ctx);
   const int64_t m = 5, n = 300, ldc = 301;

@@ -136,6 +136,11 @@ TEST(DenseKernels, GemmBFloat16RoundsBothInputsAndSumsInFloat32) {
     }
     EXPECT_GT(moved, 1e-4) << "t=" << t << ": BFloat16 gave the float32 product";
   }
+  // 1 + 2^-9 rounds to 1 in bfloat16: 512 such products sum to 512, not 513.
+  const std::vector<float> ones(512, 1.0f), near_one(512, 1.0f + 0x1p-9f);
+  float dot = 0.0f;
+  gemm(bf16, false, false, 1, 1, 512, 1.0f, near_one.data(), 512, ones.data(), 1, 0.0f, &dot, 1);
+  EXPECT_EQ(dot, 512.0f);
   EXPECT_EQ(nearest_bfloat16(1.0f + 0x1p-8f), 1.0);
   EXPECT_EQ(nearest_bfloat16(1.0f + 0x3p-8f), 1.0 + 0x1p-6);
 }

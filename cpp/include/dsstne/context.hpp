@@ -16,8 +16,8 @@ enum class Device { CPU, CUDA };
 
 /// The arithmetic of dense products (GEMM). Float32 is exact float32 (the default). TF32 uses the
 /// GPU's TF32 tensor cores (10-bit mantissa inputs; no effect on the CPU). BFloat16 rounds both
-/// inputs to bfloat16 (8-bit mantissa) and accumulates in float32: bf16 tensor cores on the GPU,
-/// the same rounding followed by a float32 product on the CPU. Weights stay float32 either way.
+/// inputs to bfloat16 (8-bit mantissa, to nearest) and accumulates in float32: bf16 tensor cores
+/// on the GPU, the same rounding followed by a float32 product on the CPU. Weights stay float32 either way.
 enum class GemmMath { Float32, TF32, BFloat16 };
 
 namespace cuda {
