@@ -100,7 +100,7 @@ fi
 if has quality; then
   # dae_sigmoid.json (Tanh 1500, Adam) on DSSTNE's MovieLens sample, five seeds, fp32 then bf16.
   sample="${DSSTNE_REFERENCE_DIR:-../shared/dsstne-reference}/data/movielens_input_1024.txt"
-  for precision in fp32 bf16; do
+  for precision in ${QUALITY_PRECISIONS:-fp32 bf16}; do
     dsstne evaluate -r "$sample" --seeds 11,12,13,14,15 -k 10,20,50 --no-baselines --force \
       --device cuda --precision "$precision" -c "$(python3 -m dsstne.examples --path dae_sigmoid.json)" \
       --optimizer adam -alpha 0.001 -mu 0.9 -mu1 0.999 -lambda 0 -b 128 -e 100 \
