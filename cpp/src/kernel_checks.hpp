@@ -124,4 +124,21 @@ bool watch_error(const Context& ctx, const double* error, double tolerance, int3
 bool topk(const Context& ctx, const float* scores, int64_t rows, int64_t cols, int64_t col_begin,
           int64_t k, const CsrView* exclude, float* out_scores, uint32_t* out_indices);
 
+// ---- pooling: the source list and its entries, and no delta buffer listed twice ----------------
+/// The forward passes of dot_product and cosine return true whenever rows > 0: rows of zero
+/// units still have a dot product (0) and a cosine (0).
+bool maxout_forward(const Context& ctx, const float* const* sources, int64_t count, int64_t rows,
+                    int64_t cols, float* y);
+bool maxout_backward(const Context& ctx, const float* const* sources, int64_t count, int64_t rows,
+                     int64_t cols, const float* delta, bool accumulate, float* const* deltas);
+bool dot_product_forward(const Context& ctx, const float* const* sources, int64_t count,
+                         int64_t rows, int64_t cols, float* y);
+bool dot_product_backward(const Context& ctx, const float* const* sources, int64_t count,
+                          int64_t rows, int64_t cols, const float* delta, bool accumulate,
+                          float* const* deltas);
+bool cosine_forward(const Context& ctx, const float* const* sources, int64_t count, int64_t rows,
+                    int64_t cols, float* y);
+bool cosine_backward(const Context& ctx, const float* const* sources, int64_t count, int64_t rows,
+                     int64_t cols, const float* delta, bool accumulate, float* const* deltas);
+
 }  // namespace dsstne::checks

@@ -157,5 +157,27 @@ TEST(KernelChecks, RegularizeOptimizerTopk) {
   EXPECT_SAME_REFUSAL(topk, w.data(), 2, 4, 0, -2, nullptr, scores.data(), indices.data());
 }
 
+TEST(KernelChecks, Pooling) {
+  std::vector<float> a(6), b(6), c(6);
+  const float* sources[] = {a.data(), b.data(), nullptr};
+  float* deltas[] = {a.data(), b.data(), c.data()};
+  float* shared[] = {a.data(), nullptr, a.data()};
+  EXPECT_SAME_REFUSAL(maxout_forward, sources, 0, 2, 3, c.data());
+  EXPECT_SAME_REFUSAL(maxout_forward, sources, 2, -2, 3, c.data());
+  EXPECT_SAME_REFUSAL(maxout_forward, nullptr, 2, 2, 3, c.data());
+  EXPECT_SAME_REFUSAL(maxout_forward, sources, 3, 2, 3, c.data());
+  EXPECT_SAME_REFUSAL(maxout_forward, sources, 2, 2, 3, nullptr);
+  EXPECT_SAME_REFUSAL(maxout_backward, sources, 2, 2, 3, nullptr, false, deltas);
+  EXPECT_SAME_REFUSAL(maxout_backward, sources, 2, 2, 3, c.data(), true, nullptr);
+  EXPECT_SAME_REFUSAL(dot_product_forward, sources, 1, 2, 3, c.data());
+  EXPECT_SAME_REFUSAL(dot_product_forward, sources, kMaxPoolingSources + 1, 2, 3, c.data());
+  EXPECT_SAME_REFUSAL(dot_product_forward, sources, 2, 2, -1, c.data());
+  EXPECT_SAME_REFUSAL(dot_product_backward, sources, 3, 2, 3, c.data(), false, deltas);
+  EXPECT_SAME_REFUSAL(cosine_forward, sources, 2, 1, 0, nullptr);
+  EXPECT_SAME_REFUSAL(cosine_backward, sources, 1, 2, 3, c.data(), false, deltas);
+  const float* three[] = {a.data(), b.data(), c.data()};
+  EXPECT_SAME_REFUSAL(cosine_backward, three, 3, 2, 3, c.data(), true, shared);
+}
+
 }  // namespace
 }  // namespace dsstne

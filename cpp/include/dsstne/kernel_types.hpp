@@ -79,6 +79,10 @@ struct UpdateParams {
   const int32_t* halt = nullptr;
 };
 
+/// The most sources a pooling kernel (maxout, dot product, cosine) takes in one call: the CUDA
+/// kernels receive the list of source pointers by value, in a fixed-size launch argument.
+constexpr int64_t kMaxPoolingSources = 64;
+
 /// Which random stream a kernel draws from: value = f(seed, stream, counter).
 struct RandomStream {
   uint64_t seed = 0;
