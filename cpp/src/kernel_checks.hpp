@@ -141,4 +141,18 @@ bool cosine_forward(const Context& ctx, const float* const* sources, int64_t cou
 bool cosine_backward(const Context& ctx, const float* const* sources, int64_t count, int64_t rows,
                      int64_t cols, const float* delta, bool accumulate, float* const* deltas);
 
+// ---- spatial pooling: the geometry (kernel_checks.cpp states the rule), LRN's parameters ----
+bool max_pool_forward(const Context& ctx, const PoolGeometry& g, const float* x, int64_t rows,
+                      float* y);
+bool max_pool_backward(const Context& ctx, const PoolGeometry& g, const float* x,
+                       const float* delta, int64_t rows, bool accumulate, float* dx);
+bool average_pool_forward(const Context& ctx, const PoolGeometry& g, const float* x,
+                          int64_t rows, float* y);
+bool average_pool_backward(const Context& ctx, const PoolGeometry& g, const float* delta,
+                           int64_t rows, bool accumulate, float* dx);
+bool lrn_forward(const Context& ctx, const LrnParams& p, const float* x, int64_t rows,
+                 int64_t channels, int64_t spatial, float* y);
+bool lrn_backward(const Context& ctx, const LrnParams& p, const float* x, const float* delta,
+                  int64_t rows, int64_t channels, int64_t spatial, bool accumulate, float* dx);
+
 }  // namespace dsstne::checks

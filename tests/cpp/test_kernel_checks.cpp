@@ -5,6 +5,7 @@
 // the generated stub, on a CUDA build to the real kernel, which raises before touching a device.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <typeinfo>
 #include <vector>
@@ -177,6 +178,59 @@ TEST(KernelChecks, Pooling) {
   EXPECT_SAME_REFUSAL(cosine_backward, sources, 1, 2, 3, c.data(), false, deltas);
   const float* three[] = {a.data(), b.data(), c.data()};
   EXPECT_SAME_REFUSAL(cosine_backward, three, 3, 2, 3, c.data(), true, shared);
+}
+
+TEST(KernelChecks, SpatialPooling) {
+  std::vector<float> x(64), y(64), d(64);
+  PoolGeometry ok;  // 1-D: 8 inputs, kernel 3, stride 2, pad 1 → at most 4 outputs
+  ok.in[0] = 8;
+  ok.kernel[0] = 3;
+  ok.stride[0] = 2;
+  ok.pad[0] = 1;
+  ok.out[0] = 4;
+  auto with = [&](auto change) {
+    PoolGeometry g = ok;
+    change(g);
+    return g;
+  };
+  const PoolGeometry too_many_outputs = with([](PoolGeometry& g) { g.out[0] = 5; });
+  const PoolGeometry no_outputs = with([](PoolGeometry& g) { g.out[0] = 0; });
+  const PoolGeometry pad_as_wide_as_kernel = with([](PoolGeometry& g) { g.pad[0] = 3; });
+  const PoolGeometry zero_stride = with([](PoolGeometry& g) { g.stride[0] = 0; });
+  const PoolGeometry no_channels = with([](PoolGeometry& g) { g.channels = 0; });
+  const PoolGeometry kernel_too_wide = with([](PoolGeometry& g) { g.kernel[1] = 2; });
+  const PoolGeometry empty_z = with([](PoolGeometry& g) { g.in[2] = 0; });
+  EXPECT_SAME_REFUSAL(max_pool_forward, too_many_outputs, x.data(), 1, y.data());
+  EXPECT_SAME_REFUSAL(max_pool_forward, no_outputs, x.data(), 1, y.data());
+  EXPECT_SAME_REFUSAL(max_pool_forward, ok, x.data(), -1, y.data());
+  EXPECT_SAME_REFUSAL(max_pool_forward, ok, nullptr, 1, y.data());
+  EXPECT_SAME_REFUSAL(max_pool_forward, ok, x.data(), 1, nullptr);
+  EXPECT_SAME_REFUSAL(max_pool_backward, pad_as_wide_as_kernel, x.data(), d.data(), 1, false,
+                      x.data());
+  EXPECT_SAME_REFUSAL(max_pool_backward, ok, nullptr, d.data(), 1, false, x.data());
+  EXPECT_SAME_REFUSAL(max_pool_backward, ok, x.data(), nullptr, 1, true, x.data());
+  EXPECT_SAME_REFUSAL(max_pool_backward, ok, x.data(), d.data(), 1, true, nullptr);
+  EXPECT_SAME_REFUSAL(average_pool_forward, zero_stride, x.data(), 1, y.data());
+  EXPECT_SAME_REFUSAL(average_pool_forward, no_channels, x.data(), 1, y.data());
+  EXPECT_SAME_REFUSAL(average_pool_forward, ok, nullptr, 2, y.data());
+  EXPECT_SAME_REFUSAL(average_pool_backward, kernel_too_wide, d.data(), 1, false, x.data());
+  EXPECT_SAME_REFUSAL(average_pool_backward, empty_z, d.data(), 1, false, x.data());
+  EXPECT_SAME_REFUSAL(average_pool_backward, ok, nullptr, 1, false, x.data());
+  EXPECT_SAME_REFUSAL(average_pool_backward, ok, d.data(), 1, false, nullptr);
+  const LrnParams lrn{};
+  const LrnParams no_window{2.0f, 0, 1e-4f, 0.75f};
+  const LrnParams zero_k{0.0f, 5, 1e-4f, 0.75f};
+  const LrnParams negative_alpha{2.0f, 5, -1.0f, 0.75f};
+  const LrnParams nan_beta{2.0f, 5, 1e-4f, std::numeric_limits<float>::quiet_NaN()};
+  EXPECT_SAME_REFUSAL(lrn_forward, no_window, x.data(), 2, 4, 8, y.data());
+  EXPECT_SAME_REFUSAL(lrn_forward, zero_k, x.data(), 2, 4, 8, y.data());
+  EXPECT_SAME_REFUSAL(lrn_forward, negative_alpha, x.data(), 2, 4, 8, y.data());
+  EXPECT_SAME_REFUSAL(lrn_forward, lrn, x.data(), 2, -4, 8, y.data());
+  EXPECT_SAME_REFUSAL(lrn_forward, lrn, x.data(), 2, 4, 8, nullptr);
+  EXPECT_SAME_REFUSAL(lrn_backward, nan_beta, x.data(), d.data(), 2, 4, 8, false, y.data());
+  EXPECT_SAME_REFUSAL(lrn_backward, lrn, nullptr, d.data(), 2, 4, 8, false, y.data());
+  EXPECT_SAME_REFUSAL(lrn_backward, lrn, x.data(), nullptr, 2, 4, 8, true, y.data());
+  EXPECT_SAME_REFUSAL(lrn_backward, lrn, x.data(), d.data(), 2, 4, 8, true, nullptr);
 }
 
 }  // namespace

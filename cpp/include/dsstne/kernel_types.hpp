@@ -83,6 +83,29 @@ struct UpdateParams {
 /// kernels receive the list of source pointers by value, in a fixed-size launch argument.
 constexpr int64_t kMaxPoolingSources = 64;
 
+/// The geometry of spatial pooling (Max, Average) over a batch whose examples each hold
+/// `channels` maps of z × y × x values (x fastest). Index 0 of each array is x, 1 is y, 2 is z;
+/// unused axes have extent 1, kernel 1, stride 1 and pad 0. Output window o of an axis covers
+/// input positions [o·stride − pad, o·stride − pad + kernel) clipped to [0, in): padded positions
+/// never enter a maximum or an average's count.
+struct PoolGeometry {
+  int64_t channels = 1;
+  int64_t in[3] = {1, 1, 1};
+  int64_t out[3] = {1, 1, 1};
+  int64_t kernel[3] = {1, 1, 1};
+  int64_t stride[3] = {1, 1, 1};
+  int64_t pad[3] = {0, 0, 0};
+};
+
+/// Cross-channel local response normalization (spec/math.md §9.2, the network's `LRN` values):
+/// y = x / (k + (alpha/n)·Σ x²)^beta over a window of n channels.
+struct LrnParams {
+  float k = 2.0f;
+  int64_t n = 5;
+  float alpha = 1e-4f;
+  float beta = 0.75f;
+};
+
 /// Which random stream a kernel draws from: value = f(seed, stream, counter).
 struct RandomStream {
   uint64_t seed = 0;
