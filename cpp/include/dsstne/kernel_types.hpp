@@ -97,7 +97,7 @@ struct PoolGeometry {
   int64_t pad[3] = {0, 0, 0};
 };
 
-/// Cross-channel local response normalization (spec/math.md §9.2, the network's `LRN` values):
+/// Cross-channel local response normalization (the network's `LRN` values, cuDNN's convention):
 /// y = x / (k + (alpha/n)·Σ x²)^beta over a window of n channels.
 struct LrnParams {
   float k = 2.0f;
