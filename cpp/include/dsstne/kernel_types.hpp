@@ -97,6 +97,32 @@ struct PoolGeometry {
   int64_t pad[3] = {0, 0, 0};
 };
 
+/// The geometry of a convolution (cross-correlation, dilation 1) over a batch whose examples
+/// each hold `in_channels` maps of z × y × x values (x fastest) and produce `out_channels` maps
+/// of out[2] × out[1] × out[0]. Index 0 of each array is x, 1 is y, 2 is z; unused axes have
+/// extent 1, kernel 1, stride 1 and pad 0. Output position o of an axis reads input positions
+/// o·stride − pad + k for k in [0, kernel); positions outside [0, in) read zero. Filters are
+/// out_channels × in_channels × kernel[2] × kernel[1] × kernel[0] (cuDNN's NCHW filter order,
+/// the NetCDF network layout).
+struct ConvGeometry {
+  int64_t in_channels = 1;
+  int64_t out_channels = 1;
+  int64_t in[3] = {1, 1, 1};
+  int64_t out[3] = {1, 1, 1};
+  int64_t kernel[3] = {1, 1, 1};
+  int64_t stride[3] = {1, 1, 1};
+  int64_t pad[3] = {0, 0, 0};
+};
+
+/// The shape batch normalization sees: each example is `features` groups of `spatial` values
+/// back to back (a fully-connected layer: features = units, spatial = 1; a convolutional layer:
+/// features = channels, spatial = the map size). Statistics are per feature over rows × spatial.
+struct BatchNormShape {
+  int64_t rows = 0;
+  int64_t features = 0;
+  int64_t spatial = 1;
+};
+
 /// Cross-channel local response normalization (the network's `LRN` values, cuDNN's convention):
 /// y = x / (k + (alpha/n)·Σ x²)^beta over a window of n channels.
 struct LrnParams {
