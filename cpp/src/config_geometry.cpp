@@ -62,8 +62,11 @@ void derive_layer(LayerDescriptor& l, const std::vector<const LayerDescriptor*>&
       l.kernel_padding[a] = padding(s.n[a], l.kernel[a], l.kernel_stride[a]);
   }
   if (l.type == LayerType::Convolutional) {
-    // The JSON N is the number of feature maps, placed on the axis after the kernel's.
-    const uint32_t maps = l.n[0];
+    // The JSON N is the number of feature maps, placed on the axis after the kernel's. An N
+    // with that many axes was derived already (a second pass once "auto" sizes are known, or a
+    // model file's stored sizes): its maps are on that axis.
+    const uint32_t maps = l.dimensions == l.kernel_dimensions + 1 ? l.n[l.kernel_dimensions]
+                                                                  : l.n[0];
     l.n = {n[0], 1, 1, 1};
     if (l.kernel_dimensions >= 2) l.n[1] = n[1];
     if (l.kernel_dimensions >= 3) l.n[2] = n[2];

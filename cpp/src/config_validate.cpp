@@ -128,13 +128,26 @@ void validate_structure(const NetworkDescriptor& desc) {
 
 void validate(const NetworkDescriptor& desc) {
   config_detail::validate_structure(desc);
-  // Last, so that every other mistake in a conv config is reported first.
   for (const LayerDescriptor& l : desc.layers) {
-    if (l.type == LayerType::Convolutional || l.type == LayerType::Pooling)
-      DSSTNE_FAIL(NotSupported, "not supported yet: layer ", l.name, " is ", to_string(l.type));
-    // Training as if the key were absent would be a silently different network.
-    if (l.batch_normalization)
-      DSSTNE_FAIL(NotSupported, "not supported yet: layer ", l.name, " has BatchNormalization");
+    if (l.type == LayerType::Pooling && l.kind != LayerKind::Input) {
+      const PoolingFunction f = l.pooling;
+      DSSTNE_EXPECTS_T(NotSupported, f != PoolingFunction::Stochastic &&
+                       f != PoolingFunction::LCN && f != PoolingFunction::GlobalTemporal,
+                       "pooling layer '", l.name, "': Function ", to_string(f), " is named by ",
+                       "DSSTNE's enumeration but was never implemented there; use Max, Average, "
+                       "LRN, Maxout, DotProduct or Cosine");
+      DSSTNE_EXPECTS(f != PoolingFunction::None, "pooling layer '", l.name,
+                     "' has no Function (Max, Average, LRN, Maxout, DotProduct or Cosine)");
+      const bool spatial = f == PoolingFunction::Max || f == PoolingFunction::Average ||
+                           f == PoolingFunction::LRN;
+      DSSTNE_EXPECTS(!spatial || l.sources.size() == 1, to_string(f), " pooling layer '", l.name,
+                     "' needs exactly one source, has ", l.sources.size());
+      DSSTNE_EXPECTS(!l.batch_normalization, "pooling layer '", l.name, "' cannot have ",
+                     "BatchNormalization (it has no weighted sums to normalize)");
+    }
+    // DSSTNE never normalized an output layer's z (its gradient went nowhere).
+    DSSTNE_EXPECTS(!l.batch_normalization || l.kind == LayerKind::Hidden, to_string(l.kind),
+                   " layer '", l.name, "': BatchNormalization is for Hidden layers");
   }
 }
 

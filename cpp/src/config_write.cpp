@@ -44,6 +44,12 @@ Json layer_json(const LayerDescriptor& l) {
   Json n = Json::array();
   for (uint32_t d = 0; d < std::max<uint32_t>(l.dimensions, 1); ++d) n.push_back(l.n[d]);
   j["N"] = l.dimensions <= 1 ? Json(l.n[0]) : n;
+  if (l.n_auto) j["N"] = "auto";  // still to be sized by its data set
+  // A hidden convolution's N is its number of maps; parsing derives the rest from the sources.
+  // (Until derived, e.g. behind an "auto" input, N still holds the maps alone.)
+  const uint32_t maps_axis = std::min(l.kernel_dimensions, 3u);
+  if (hidden && l.type == LayerType::Convolutional)
+    j["N"] = l.dimensions == maps_axis + 1 ? l.n[maps_axis] : l.n[0];
   if (l.sparse) j["Sparse"] = true;
   j["pDropout"] = l.p_dropout;
   if (!input) {

@@ -155,4 +155,29 @@ bool lrn_forward(const Context& ctx, const LrnParams& p, const float* x, int64_t
 bool lrn_backward(const Context& ctx, const LrnParams& p, const float* x, const float* delta,
                   int64_t rows, int64_t channels, int64_t spatial, bool accumulate, float* dx);
 
+// ---- convolution (kernel_checks_conv.cpp): the geometry, shapes and pointers -------------------
+bool conv_forward(const Context& ctx, const ConvGeometry& g, const float* x, const float* w,
+                  int64_t rows, bool accumulate, float* y);
+bool conv_backward_data(const Context& ctx, const ConvGeometry& g, const float* w,
+                        const float* delta, int64_t rows, bool accumulate, float* dx);
+bool conv_backward_filter(const Context& ctx, const ConvGeometry& g, const float* x,
+                          const float* delta, int64_t rows, float scale, float beta, float* dw);
+bool add_channel_bias(const Context& ctx, const float* b, int64_t rows, int64_t channels,
+                      int64_t spatial, float* y);
+bool channel_mean(const Context& ctx, const float* x, int64_t rows, int64_t channels,
+                  int64_t spatial, float* out);
+
+// ---- batch normalization (kernel_checks_batch_norm.cpp) -----------------------------------------
+bool batch_norm_forward_training(const Context& ctx, const BatchNormShape& s, const float* z,
+                                 const float* gamma, const float* beta, float epsilon,
+                                 float factor, float* y, float* saved_mean, float* saved_inv_std,
+                                 float* running_mean, float* running_var);
+bool batch_norm_forward_inference(const Context& ctx, const BatchNormShape& s, const float* z,
+                                  const float* gamma, const float* beta,
+                                  const float* running_mean, const float* running_var,
+                                  float epsilon, float* y);
+bool batch_norm_backward(const Context& ctx, const BatchNormShape& s, const float* z,
+                         const float* dy, const float* gamma, const float* saved_mean,
+                         const float* saved_inv_std, float* dz, float* dgamma, float* dbeta);
+
 }  // namespace dsstne::checks

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dsstne/layer.hpp"
 
+#include <cmath>
+
 #include "dsstne/error.hpp"
+#include "layer_geometry.hpp"
 
 namespace dsstne {
 
@@ -33,9 +36,64 @@ Layer::Layer(const LayerDescriptor& desc, int id, const Context& ctx)
   grad_partial_ = DeviceBuffer<float>(ctx, 0, n + ".gradient_partial");
   delta_gathered_ = DeviceBuffer<float>(ctx, 0, n + ".gathered_deltas");
   row_values_ = DeviceBuffer<float>(ctx, 0, n + ".row_values");
+  init_batch_norm();
+}
+
+void Layer::init_batch_norm() {
+  const std::string& n = desc_.name;
+  if (desc_.type == LayerType::Convolutional) {
+    const MapShape m = map_shape(desc_, desc_.kernel_dimensions);
+    bn_features_ = m.channels;
+    bn_spatial_ = m.spatial();
+  } else {
+    bn_features_ = local_units();
+  }
+  static const char* names[kBnBuffers] = {".bn_scale", ".bn_bias", ".bn_running_mean",
+                                          ".bn_running_variance", ".bn_scale_velocity",
+                                          ".bn_scale_velocity2", ".bn_bias_velocity",
+                                          ".bn_bias_velocity2"};
+  const std::size_t f = batch_normalized() ? std::size_t(bn_features_) : 0;
+  for (int i = 0; i < kBnBuffers; ++i) bn_[i] = DeviceBuffer<float>(ctx_, f, n + names[i]);
+  for (int i = 0; i < kBnBuffers; ++i) bn_[i].zero();
+  // Scale 1 and bias 0 make the layer start as plain standardization; a running variance of 1
+  // (not DSSTNE's 0, whose inference divides by √ε) keeps an untrained layer's predictions sane.
+  if (f > 0) {
+    const std::vector<float> ones(f, 1.0f);
+    bn_[kBnScale].upload(ones.data(), f);
+    bn_[kBnRunningVariance].upload(ones.data(), f);
+  }
+  bn_z_ = DeviceBuffer<float>(ctx_, 0, n + ".bn_input");
+  bn_saved_mean_ = DeviceBuffer<float>(ctx_, f, n + ".bn_batch_mean");
+  bn_saved_inv_std_ = DeviceBuffer<float>(ctx_, f, n + ".bn_batch_inv_std");
+  bn_grad_scale_ = DeviceBuffer<float>(ctx_, f, n + ".bn_scale_gradient");
+  bn_grad_bias_ = DeviceBuffer<float>(ctx_, f, n + ".bn_bias_gradient");
+}
+
+const DeviceBuffer<float>& Layer::bn_storage(int which) const {
+  DSSTNE_EXPECTS(which >= 0 && which < kBnBuffers, "layer '", name(),
+                 "': batch-norm buffer ", which, " does not exist (0-", kBnBuffers - 1, ")");
+  DSSTNE_EXPECTS(batch_normalized(), "layer '", name(), "' has no batch normalization");
+  return bn_[which];
+}
+
+std::vector<float> Layer::bn_buffer(int which) const { return bn_storage(which).download(); }
+
+void Layer::set_bn_buffer(int which, const float* values, std::size_t n) {
+  const DeviceBuffer<float>& b = bn_storage(which);
+  DSSTNE_EXPECTS(n == b.size(), "layer '", name(), "': batch-norm buffer ", which, " holds ",
+                 b.size(), " values, got ", n);
+  for (std::size_t i = 0; i < n; ++i) {
+    DSSTNE_EXPECTS(std::isfinite(values[i]), "layer '", name(), "': batch-norm buffer ", which,
+                   ": NaN or infinite value at index ", i);
+    DSSTNE_EXPECTS(which != kBnRunningVariance || values[i] >= 0.0f, "layer '", name(),
+                   "': running variance ", values[i], " at index ", i, " is negative");
+  }
+  bn_[which].upload(values, n);
 }
 
 ActivationParams Layer::activation_params() const {
+  // Pooling layers apply no activation (DSSTNE ignores a pooling layer's Activation).
+  if (desc_.type == LayerType::Pooling) return ActivationParams{Activation::Linear};
   return ActivationParams{desc_.activation, desc_.relu_slope, desc_.elu_alpha, desc_.selu_lambda};
 }
 
@@ -70,6 +128,7 @@ void Layer::allocate(int64_t batch) {
     grad_.resize(n);
     delta_.resize(n);
     mean_delta_.resize(local_units());
+    if (batch_normalized()) bn_z_.resize(n);
     if (desc_.p_dropout > 0.0f) {
       saved_.resize(n);
       mask_.resize(n);

@@ -10,6 +10,8 @@
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
 #include "dsstne/rng.hpp"
+#include "config_json.hpp"
+#include "layer_geometry.hpp"
 
 namespace dsstne {
 namespace {
@@ -41,6 +43,8 @@ Network::Network(NetworkDescriptor desc, const std::vector<DataSetPtr>& data, in
     l.dimensions = dims.dimensions;
     l.n_auto = false;
   }
+  // Convolution and pooling sizes that waited for those data sets.
+  config_detail::derive_geometry(desc_, /*strict=*/true);
   validate(desc_);  // again: sizes taken from data must obey the same limits as written ones
   for (std::size_t i = 0; i < desc_.layers.size(); ++i) {
     const LayerDescriptor& l = desc_.layers[i];
@@ -57,6 +61,12 @@ Network::Network(NetworkDescriptor desc, const std::vector<DataSetPtr>& data, in
     by_name_[l.name] = layers_.back().get();
   }
   for (auto& layer : layers_) {
+    const bool spatial = layer->kind() != LayerKind::Input &&
+                         layer->type() != LayerType::FullyConnected;
+    DSSTNE_EXPECTS_T(NotSupported, ctx_.comm().size() == 1 || !(spatial ||
+                     layer->batch_normalized()), "not supported yet: layer '", layer->name(),
+                     "' is ", spatial ? to_string(layer->type()) : "batch-normalized",
+                     " and the network runs on ", ctx_.comm().size(), " ranks");
     for (const std::string& s : layer->desc_.sources) {
       layer->sources_.push_back(&this->layer(s));
       layer->sources_.back()->consumed_ = true;
@@ -70,6 +80,9 @@ Network::Network(NetworkDescriptor desc, const std::vector<DataSetPtr>& data, in
       skip.consumed_ = true;
     }
   }
+  for (auto& layer : layers_)
+    if (layer->type() == LayerType::Pooling && layer->kind() != LayerKind::Input)
+      check_pooling(*layer);
   std::vector<MemoryItem> plan = weight_plan();
   for (MemoryItem& item : batch_plan(batch)) plan.push_back(std::move(item));
   check_fits(ctx_, plan, describe_for_memory(batch));
@@ -85,7 +98,17 @@ Network::~Network() = default;
 
 void Network::build_weights() {
   for (auto& layer : layers_) {
-    if (layer->kind() == LayerKind::Input) continue;
+    // Pooling layers combine their sources without weights.
+    if (layer->kind() == LayerKind::Input || layer->type() == LayerType::Pooling) continue;
+    if (layer->type() == LayerType::Convolutional) {
+      for (Layer* source : layer->sources_) {
+        const ConvGeometry g = conv_geometry(layer->descriptor(), source->descriptor());
+        weights_.push_back(
+            std::make_unique<Weight>(*source, *layer, int(weights_.size()), ctx_, g));
+        layer->incoming_.push_back(weights_.back().get());
+      }
+      continue;
+    }
     for (Layer* source : layer->sources_) {
       const WeightSplit split = choose_split(source->stride(), layer->stride(), !source->sharded(),
                                              ctx_.comm().size());
@@ -98,6 +121,8 @@ void Network::build_weights() {
   for (auto& layer : layers_) {
     for (const SharedWeightDescriptor& s : layer->desc_.shared_weights) {
       Weight& sharer = weight(s.input_layer, layer->name());
+      DSSTNE_EXPECTS_T(NotSupported, !sharer.convolutional(), "not supported yet: layer '",
+                       layer->name(), "' shares the filters of a convolution");
       Weight* owner = nullptr;
       for (auto& w : weights_) {
         const bool same = w->input().name() == s.source_input_layer &&
@@ -135,8 +160,15 @@ void Network::build_weights() {
   }
   for (auto& w : weights_) {
     const LayerDescriptor& out = w->output().descriptor();
-    if (!w->shared()) {
-      const RandomStream rs{ctx_.seed(), make_stream(RandomPurpose::kInit, w->id(), 0)};
+    const RandomStream rs{ctx_.seed(), make_stream(RandomPurpose::kInit, w->id(), 0)};
+    if (w->convolutional()) {
+      // The filter bank's own fans (docs/compatibility.md): in_channels · kernel volume in,
+      // out_channels out. The draws are independent, so drawing them as a fan_in × fan_out
+      // matrix fills the filters alike.
+      const int64_t fan_in = w->block().cols, fan_out = w->block().rows;
+      DSSTNE_DISPATCH(ctx_, init_weights, out.weight_init, out.weight_init_scale, rs, fan_in,
+                      fan_out, MatrixBlock{0, fan_in, 0, fan_out}, w->w_.data());
+    } else if (!w->shared()) {
       DSSTNE_DISPATCH(ctx_, init_weights, out.weight_init, out.weight_init_scale, rs, w->n_in(),
                       w->n_out(), w->block(), w->w_.data());
     }

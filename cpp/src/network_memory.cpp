@@ -7,6 +7,7 @@
 #include "dsstne/error.hpp"
 #include "dsstne/memory_budget.hpp"
 #include "dsstne/network.hpp"
+#include "layer_geometry.hpp"
 
 namespace dsstne {
 namespace {
@@ -22,7 +23,17 @@ bool shares_weights_of(const LayerDescriptor& layer, const std::string& source) 
 std::vector<MemoryItem> Network::weight_plan() const {
   std::vector<MemoryItem> items;
   for (const auto& layer : layers_) {
+    if (layer->type() == LayerType::Pooling) continue;
     for (const Layer* source : layer->sources_) {
+      if (layer->type() == LayerType::Convolutional) {
+        const ConvGeometry g = conv_geometry(layer->descriptor(), source->descriptor());
+        const double filters = double(g.out_channels) * double(g.in_channels) *
+                               double(kernel_volume(g));
+        items.push_back({detail::concat("filters ", source->name(), "->", layer->name(), " (",
+                                        filters, " floats, and gradient)"),
+                         (2.0 * filters + double(g.out_channels)) * sizeof(float)});
+        continue;
+      }
       const bool columns = choose_split(source->stride(), layer->stride(), !source->sharded(),
                                         ctx_.comm().size()) == WeightSplit::Columns;
       const int64_t rows = columns ? source->stride() : ctx_.comm().slice(source->stride()).size();
@@ -49,6 +60,7 @@ std::vector<MemoryItem> Network::batch_plan(int64_t batch) const {
     // units, gradient, delta (4 bytes each); before-dropout copy and mask (4 + 1)
     double per_unit = input ? 0.0 : 12.0;
     if (layer->descriptor().p_dropout > 0.0f) per_unit += 5.0;
+    if (layer->batch_normalized()) per_unit += 4.0;  // z before normalization
     if (input && layer->data_ && !layer->data_->sparse()) per_unit += 4.0;
     // The exchanges between ranks: two buffers of every rank's units, one of this rank's.
     const int exchanges = int(layer->needs_gather_) + int(layer->has_row_inputs_);

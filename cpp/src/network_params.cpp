@@ -22,8 +22,12 @@ struct Layout {
 Layout layout_of(const Weight& w, int which) {
   const Weight& o = w.owner();
   // matrix-shaped: the matrix, the gradient, state 0 and 1; bias-shaped: the bias, state 2, 3
-  if (which == Network::kMatrix || which == Network::kGradient || which == 0 || which == 1)
-    return Layout{o.split(), o.n_in(), o.n_out()};
+  const bool matrix =
+      which == Network::kMatrix || which == Network::kGradient || which == 0 || which == 1;
+  if (w.convolutional())  // every rank holds the whole filter bank
+    return matrix ? Layout{WeightSplit::Columns, w.block().rows, w.block().cols}
+                  : Layout{WeightSplit::Columns, 1, w.block().rows};
+  if (matrix) return Layout{o.split(), o.n_in(), o.n_out()};
   return Layout{WeightSplit::Columns, 1, w.n_out()};
 }
 

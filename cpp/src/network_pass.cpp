@@ -98,13 +98,49 @@ void Network::forward_layer(Layer& layer, Mode mode) {
   const int64_t rows = layer.rows_;
   const int64_t cols = layer.local_units();
   float* z = layer.units_.data();
-  if (layer.incoming_.empty()) {
-    DSSTNE_DISPATCH(ctx_, fill, z, rows * cols, 0.0f);
-  }
   const bool loss_in_forward =
       mode == Mode::Training && error_slot_ != nullptr && takes_loss_in_forward(layer);
   // output_pass adds the bias itself behind a lone dense product, which then overwrites z.
   const float* pass_bias = loss_in_forward ? bias_for_output_pass(layer) : nullptr;
+  if (layer.type() == LayerType::Pooling) {
+    pool(layer);
+  } else if (layer.type() == LayerType::Convolutional) {
+    convolve(layer);
+  } else {
+    dense_products(layer, pass_bias);
+  }
+  for (Layer* s : layer.skips_) {
+    densify(*s);
+    add_skip(*s, layer);
+  }
+  if (layer.batch_normalized()) {
+    normalize(layer, mode);
+    z = layer.units_.data();
+  }
+  const ActivationParams act = layer.activation_params();
+  const float p = layer.descriptor().p_dropout;
+  if (loss_in_forward) {
+    DSSTNE_DISPATCH(ctx_, output_pass, loss_params(layer), pass_bias, z, rows, cols,
+                    layer.slice().begin, target_view(layer), error_slot_, layer.delta_.data());
+    layer.loss_done_ = true;
+    return;
+  }
+  activate(layer);
+  if (mode == Mode::Training && p > 0.0f) {
+    const RandomStream rs{ctx_.seed(), make_stream(RandomPurpose::kDropout, layer.id(), step_)};
+    DSSTNE_DISPATCH(ctx_, dropout_forward, act, p, rs, layer.stride(), layer.slice().begin, rows,
+                    cols, z, layer.saved_.data(), layer.mask_.data());
+    layer.dropout_applied_ = true;
+  }
+}
+
+void Network::dense_products(Layer& layer, const float* pass_bias) {
+  const int64_t rows = layer.rows_;
+  const int64_t cols = layer.local_units();
+  float* z = layer.units_.data();
+  if (layer.incoming_.empty()) {
+    DSSTNE_DISPATCH(ctx_, fill, z, rows * cols, 0.0f);
+  }
   bool first = true;
   for (Weight* w : layer.incoming_) {  // z = Σ biases, then Σ weighted sources
     if (pass_bias != nullptr) break;
@@ -135,25 +171,6 @@ void Network::forward_layer(Layer& layer, Mode mode) {
                     pass_bias != nullptr ? 0.0f : 1.0f, z, cols);
   }
   if (row_products) add_row_products(layer);
-  for (Layer* s : layer.skips_) {
-    densify(*s);
-    add_skip(*s, layer);
-  }
-  const ActivationParams act = layer.activation_params();
-  const float p = layer.descriptor().p_dropout;
-  if (loss_in_forward) {
-    DSSTNE_DISPATCH(ctx_, output_pass, loss_params(layer), pass_bias, z, rows, cols,
-                    layer.slice().begin, target_view(layer), error_slot_, layer.delta_.data());
-    layer.loss_done_ = true;
-    return;
-  }
-  activate(layer);
-  if (mode == Mode::Training && p > 0.0f) {
-    const RandomStream rs{ctx_.seed(), make_stream(RandomPurpose::kDropout, layer.id(), step_)};
-    DSSTNE_DISPATCH(ctx_, dropout_forward, act, p, rs, layer.stride(), layer.slice().begin, rows,
-                    cols, z, layer.saved_.data(), layer.mask_.data());
-    layer.dropout_applied_ = true;
-  }
 }
 
 LossParams Network::loss_params(const Layer& layer) const {
@@ -194,7 +211,9 @@ bool Network::takes_loss_in_forward(const Layer& layer) const {
 const float* Network::bias_for_output_pass(const Layer& layer) const {
   // One connection whose product is a plain GEMM: its bias then needs no pass of its own, and
   // the GEMM no read of a broadcast bias (beta 0), two sweeps of the batch's output saved.
-  if (layer.incoming_.size() != 1 || !layer.skips_.empty()) return nullptr;
+  if (layer.type() != LayerType::FullyConnected || layer.incoming_.size() != 1 ||
+      !layer.skips_.empty() || layer.descriptor().batch_normalization)
+    return nullptr;
   const Weight& w = *layer.incoming_.front();
   const Layer& s = w.input();
   if (w.split() == WeightSplit::Rows || s.sharded() || (s.is_sparse_input() && !w.transposed()))
@@ -271,19 +290,33 @@ void Network::hidden_delta(Layer& layer) {
   activation_gradient(layer, a, g);
   std::swap(layer.grad_, layer.delta_);
   if (d.delta_norm > 0.0f && layer.kind() != LayerKind::Output) clip_deltas(layer);
+  if (layer.batch_normalized()) normalize_backward(layer);
 }
 
 void Network::propagate(Layer& layer) {
   const int64_t rows = layer.rows_, cols = layer.local_units();
   const float* delta = layer.delta_.data();
-  DSSTNE_DISPATCH(ctx_, column_mean, delta, rows, cols, layer.mean_delta_.data());
+  if (layer.type() == LayerType::Pooling) {
+    unpool(layer);
+  } else if (layer.type() == LayerType::Convolutional) {
+    const ConvGeometry& g = layer.incoming_.front()->conv_geometry();
+    DSSTNE_DISPATCH(ctx_, channel_mean, delta, rows, g.out_channels,
+                    g.out[0] * g.out[1] * g.out[2], layer.mean_delta_.data());
+  } else {
+    DSSTNE_DISPATCH(ctx_, column_mean, delta, rows, cols, layer.mean_delta_.data());
+  }
   for (Weight* w : layer.incoming_) {
     Layer& s = w->input();
     const int64_t n_in = s.stride();
     Weight& owner = w->owner();
+    const float beta = owner.grad_contributions_ == 0 ? 0.0f : 1.0f;
+    const float scale = -1.0f / (float(owner.sharing_count()) * float(rows));
+    if (w->convolutional()) {
+      conv_propagate(*w, layer, scale, beta);
+      if (!w->locked()) owner.grad_contributions_ += 1;
+      continue;
+    }
     if (!w->locked()) {
-      const float beta = owner.grad_contributions_ == 0 ? 0.0f : 1.0f;
-      const float scale = -1.0f / (float(owner.sharing_count()) * float(rows));
       bool rows_listed = false;
       if (w->split() == WeightSplit::Rows) {
         row_gradient(*w, layer, scale, beta);
@@ -312,9 +345,9 @@ void Network::propagate(Layer& layer) {
       gathered_delta(*w, layer);
       continue;
     }
-    const float beta = s.grad_written_ ? 1.0f : 0.0f;
+    const float into = s.grad_written_ ? 1.0f : 0.0f;
     DSSTNE_DISPATCH(ctx_, gemm, false, !w->transposed(), rows, n_in, cols, 1.0f, delta, cols,
-                    w->matrix().data(), w->transposed() ? n_in : cols, beta, s.grad_.data(), n_in);
+                    w->matrix().data(), w->transposed() ? n_in : cols, into, s.grad_.data(), n_in);
     s.grad_written_ = true;
   }
   for (Layer* s : layer.skips_) {
@@ -337,6 +370,8 @@ void Network::update(const TrainParams& params, float alpha) {
                     w.b_.data(), w.b_v_.data(), w.b_v2_.data());
     if (!w.shared() && w.norm() > 0.0f) clip_weight_columns(w);
   }
+  for (auto& l : layers_)
+    if (l->batch_normalized()) update_batch_norm(u, *l);
 }
 
 }  // namespace dsstne

@@ -73,6 +73,10 @@ void Network::clip_deltas(Layer& layer) {
 
 void Network::clip_weight_columns(Weight& w) {
   const MatrixBlock b = w.block();
+  if (w.convolutional()) {  // a unit's incoming weights: one output channel's filters, a row
+    DSSTNE_DISPATCH(ctx_, clip_row_norms, w.w_.data(), b.rows, b.cols, w.norm());
+    return;
+  }
   if (w.split() == WeightSplit::Columns) {  // every row of the local columns is here
     DSSTNE_DISPATCH(ctx_, clip_column_norms, w.w_.data(), b.rows, b.cols, w.norm());
     return;

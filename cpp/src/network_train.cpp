@@ -14,6 +14,7 @@ namespace dsstne {
 
 void Network::reset_optimizer() {
   for (auto& w : weights_) w->reset_state();
+  reset_batch_norm_state();
   step_ = 0;
 }
 
@@ -69,6 +70,7 @@ void Network::set_progress(int epochs, int64_t steps, TrainingMode mode) {
     w->allocate_state(mode);
     if (mode != state_mode_) w->reset_state();
   }
+  if (mode != state_mode_) reset_batch_norm_state();
   state_mode_ = mode;
   epoch_ = epochs;
   step_ = steps;
@@ -156,6 +158,7 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
       w->allocate_state(params.mode);
       if (params.mode != state_mode_) w->reset_state();
     }
+    if (params.mode != state_mode_) reset_batch_norm_state();
     if (params.mode != state_mode_) step_ = 0;
     state_mode_ = params.mode;
   }

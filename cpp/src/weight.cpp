@@ -15,7 +15,6 @@ WeightSplit choose_split(int64_t n_in, int64_t n_out, bool input_replicated, int
 Weight::Weight(Layer& input, Layer& output, int id, const Context& ctx, WeightSplit split)
     : ctx_(ctx), input_(&input), output_(&output), id_(id), split_(split),
       norm_(output.descriptor().weight_norm) {
-  const std::string n = input.name() + "->" + output.name();
   const std::size_t local_out = std::size_t(output.local_units());
   if (split == WeightSplit::Columns) {
     block_ = MatrixBlock{0, input.stride(), output.slice().begin, output.local_units()};
@@ -23,17 +22,30 @@ Weight::Weight(Layer& input, Layer& output, int id, const Context& ctx, WeightSp
     const Slice rows = ctx.comm().slice(input.stride());
     block_ = MatrixBlock{rows.begin, rows.size(), 0, output.stride()};
   }
-  w_ = DeviceBuffer<float>(ctx, std::size_t(block_.rows) * std::size_t(block_.cols),
+  allocate(local_out);
+}
+
+Weight::Weight(Layer& input, Layer& output, int id, const Context& ctx, const ConvGeometry& g)
+    : ctx_(ctx), input_(&input), output_(&output), id_(id), convolutional_(true), geometry_(g),
+      norm_(output.descriptor().weight_norm) {
+  const int64_t filter = g.in_channels * g.kernel[0] * g.kernel[1] * g.kernel[2];
+  block_ = MatrixBlock{0, g.out_channels, 0, filter};
+  allocate(std::size_t(g.out_channels));
+}
+
+void Weight::allocate(std::size_t biases) {
+  const std::string n = input_->name() + "->" + output_->name();
+  w_ = DeviceBuffer<float>(ctx_, std::size_t(block_.rows) * std::size_t(block_.cols),
                            n + ".weights");
-  grad_ = DeviceBuffer<float>(ctx, w_.size(), n + ".gradient");
-  b_ = DeviceBuffer<float>(ctx, local_out, n + ".bias");
-  w_v_ = DeviceBuffer<float>(ctx, 0, n + ".velocity");
-  w_v2_ = DeviceBuffer<float>(ctx, 0, n + ".velocity2");
-  b_v_ = DeviceBuffer<float>(ctx, 0, n + ".bias_velocity");
-  b_v2_ = DeviceBuffer<float>(ctx, 0, n + ".bias_velocity2");
-  column_sums_ = DeviceBuffer<float>(ctx, 0, n + ".column_square_sums");
-  touched_rows_ = DeviceBuffer<uint32_t>(ctx, 0, n + ".touched_rows");
-  touched_count_ = DeviceBuffer<int64_t>(ctx, 0, n + ".touched_count");
+  grad_ = DeviceBuffer<float>(ctx_, w_.size(), n + ".gradient");
+  b_ = DeviceBuffer<float>(ctx_, biases, n + ".bias");
+  w_v_ = DeviceBuffer<float>(ctx_, 0, n + ".velocity");
+  w_v2_ = DeviceBuffer<float>(ctx_, 0, n + ".velocity2");
+  b_v_ = DeviceBuffer<float>(ctx_, 0, n + ".bias_velocity");
+  b_v2_ = DeviceBuffer<float>(ctx_, 0, n + ".bias_velocity2");
+  column_sums_ = DeviceBuffer<float>(ctx_, 0, n + ".column_square_sums");
+  touched_rows_ = DeviceBuffer<uint32_t>(ctx_, 0, n + ".touched_rows");
+  touched_count_ = DeviceBuffer<int64_t>(ctx_, 0, n + ".touched_count");
 }
 
 void Weight::share(Weight& owner, bool transposed) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The per-context CUDA state (context.cuh): its stream, cuBLAS handle and workspace.
+// The per-context CUDA state (context.cuh): its stream, cuBLAS handle and workspace (the cuDNN
+// handle and convolution plans are convolution.cu's).
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -37,6 +38,8 @@ Resources::~Resources() {
   if (status == cudaErrorCudartUnloading || status == cudaErrorContextIsDestroyed) return;
   workspace.release();
   staging.release();
+  release_conv_cache(conv);
+  conv = nullptr;
   if (blas != nullptr) cublasDestroy(blas);
   if (stream != nullptr) cudaStreamDestroy(stream);
 }

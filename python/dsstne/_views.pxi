@@ -53,6 +53,19 @@ cdef class Layer:
         return tuple(d.n[i] for i in range(d.dimensions))[::-1]
 
     @property
+    def kernel(self):
+        """Kernel, KernelStride and the derived padding of a convolutional or pooling layer, each
+        in the JSON order (x, y, z) over its kernel dimensions."""
+        cdef const cpp.LayerDescriptor* d = &self._layer().descriptor()
+        axes = range(max(1, min(3, d.kernel_dimensions)))
+        return {"Kernel": [d.kernel[a] for a in axes],
+                "KernelStride": [d.kernel_stride[a] for a in axes],
+                "KernelPadding": [d.kernel_padding[a] for a in axes]}
+
+    def _kernel_dimensions(self):
+        return len(self.kernel["Kernel"])
+
+    @property
     def data_set(self):
         """Name of the data set this layer reads (Input) or is trained on (Output)."""
         return _str(self._layer().descriptor().data_set)
@@ -100,6 +113,51 @@ cdef class Layer:
         """∂E/∂z of the current batch after backward_batch, (rows, size)."""
         return self._values(True)
 
+    @property
+    def batch_norm(self):
+        """A batch-normalized layer's state, one value per feature (a unit, or a convolution's
+        output map): dict of float32 arrays ``scale``, ``bias``, ``running_mean``,
+        ``running_variance`` and the optimizer state of scale and bias (``scale_velocity``,
+        ``scale_velocity2``, ``bias_velocity``, ``bias_velocity2``); None without
+        BatchNormalization."""
+        cdef cpp.Layer* layer = self._layer()
+        if not layer.batch_normalized():
+            return None
+        with self.network._busy:
+            return {name: np.asarray(layer.bn_buffer(i), np.float32)
+                    for i, name in enumerate(_BN_NAMES)}
+
+    @batch_norm.setter
+    def batch_norm(self, values):
+        """Replaces the named buffers; all are checked (names, sizes, finite values, variances
+        >= 0) before any is replaced."""
+        cdef cpp.Layer* layer = self._layer()
+        if not layer.batch_normalized():
+            raise ValueError(f"layer '{self.name}' has no BatchNormalization")
+        unknown = set(values) - set(_BN_NAMES)
+        if unknown:
+            raise ValueError(f"layer '{self.name}': unknown batch-norm buffers {sorted(unknown)} "
+                             f"(known: {', '.join(_BN_NAMES)})")
+        arrays = {}
+        for name in _BN_NAMES:
+            if name not in values:
+                continue
+            arr = np.ascontiguousarray(values[name], dtype=np.float32).ravel()
+            if arr.size != layer.bn_features():
+                raise ValueError(f"layer '{self.name}': batch-norm '{name}' holds "
+                                 f"{layer.bn_features()} values, got {arr.size}")
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"layer '{self.name}': batch-norm '{name}' holds NaN or "
+                                 "infinite values")
+            if name == "running_variance" and np.any(arr < 0):
+                raise ValueError(f"layer '{self.name}': a running variance is negative")
+            arrays[name] = arr
+        with self.network._busy:
+            for i, name in enumerate(_BN_NAMES):
+                if name in arrays:
+                    layer.set_bn_buffer(i, <const float*><uintptr_t>arrays[name].ctypes.data,
+                                        arrays[name].size)
+
     def __repr__(self):
         if self.c_layer == NULL:
             return "Layer(<no network>)"
@@ -107,6 +165,8 @@ cdef class Layer:
 
 
 _STATE_NAMES = ("velocity", "velocity2", "bias_velocity", "bias_velocity2")
+_BN_NAMES = ("scale", "bias", "running_mean", "running_variance", "scale_velocity",
+             "scale_velocity2", "bias_velocity", "bias_velocity2")
 
 
 cdef class Weight:
@@ -183,6 +243,24 @@ cdef class Weight:
         """(rows, columns) of the whole matrix (n_in, n_out; the owner's for a shared weight)."""
         cdef cpp.Weight* w = self._weight()
         return (w.matrix_rows(), w.matrix_cols())
+
+    @property
+    def convolutional(self):
+        """Whether this connection is a convolution: its weights are filters, shaped
+        (out_channels, in_channels · kernel volume) by `shape`."""
+        return self._weight().convolutional()
+
+    @property
+    def filter_shape(self):
+        """A convolution's filters as (out_channels, in_channels, kz, ky, kx), with only the
+        kernel axes the layer has (DSSTNE's NetCDF order); None for a matrix."""
+        cdef cpp.Weight* w = self._weight()
+        if not w.convolutional():
+            return None
+        cdef const cpp.ConvGeometry* g = &w.conv_geometry()
+        dims = self.network.layer(self.output)._kernel_dimensions()
+        kernel = tuple(g.kernel[a] for a in range(dims))[::-1]
+        return (g.out_channels, g.in_channels) + kernel
 
     @property
     def split(self):

@@ -45,6 +45,10 @@ FLOOR = 1e-2          # fraction of a connection's largest gradient below which 
 NOISE = 4.0           # E's float32 rounding, in units of eps·|E|/√(output values of the batch)
 KINK = 0.25           # the kink tests' bound, as a fraction of the tolerance
 MODE = "validation"   # training arithmetic, no dropout or denoising
+# Batch normalization differentiates through the batch's own statistics, which only training
+# mode uses; a network with it is checked in training mode (its dropout masks and denoising are
+# fixed within a step, so every pass still computes the same function).
+BATCH_NORM_MODE = "training"
 _EPS32 = float(np.finfo(np.float32).eps)
 
 # Activations with kinks, and the pieces of each, told apart from the activation value a.
@@ -117,11 +121,23 @@ class GradientCheck:
         return self.checked > 0 and (self.worst is None or self.worst.error <= self.tolerance)
 
 
+def _mode(net):
+    return BATCH_NORM_MODE if any(layer.batch_norm is not None for layer in net.layers) else MODE
+
+
+def _bias_gradient(net, w):
+    """∂E/∂b summed over the batch: per unit, or per output map for a convolution."""
+    deltas = net.layer(w.output).deltas.astype(np.float64)
+    if w.convolutional:
+        return deltas.reshape(deltas.shape[0], w.bias.size, -1).sum(axis=(0, 2))
+    return deltas.sum(axis=0)
+
+
 def analytic_gradients(net, position=0):
     """[(connection label, Weight, "weights" or "bias", ∂E/∂param as float64)] after one forward
     and backward pass of the batch at `position`; E is the error summed over the batch. Shared
     connections contribute only their biases (their matrix is the owner's)."""
-    net.forward_batch(position, MODE)
+    net.forward_batch(position, _mode(net))
     net.backward_batch()
     groups = []
     for w in net.weights:
@@ -132,8 +148,7 @@ def analytic_gradients(net, position=0):
             # engine stores them"); undo the scaling.
             groups.append((label, w, "weights",
                            -w.gradient.astype(np.float64) * w.sharing_count * rows))
-        groups.append((label, w, "bias",
-                       net.layer(w.output).deltas.astype(np.float64).sum(axis=0)))
+        groups.append((label, w, "bias", _bias_gradient(net, w)))
     return groups
 
 
@@ -142,10 +157,10 @@ class _Probe:
     unit of a kinked activation to another piece."""
 
     def __init__(self, net, position):
-        self.net, self.position = net, position
+        self.net, self.position, self.mode = net, position, _mode(net)
         self.kinked = [layer.name for layer in net.layers
                        if layer.kind != "Input" and layer.activation in _PIECES]
-        net.forward_batch(position, MODE)
+        net.forward_batch(position, self.mode)
         self.base_error = net.batch_error()
         self.base_pieces = self._pieces()
 
@@ -162,7 +177,7 @@ class _Probe:
         for sign in (1.0, -1.0):
             moved.flat[flat] = np.float32(value + sign * step * max(1.0, abs(value)))
             setattr(w, attr, moved)
-            self.net.forward_batch(self.position, MODE)
+            self.net.forward_batch(self.position, self.mode)
             out.append((abs(float(moved.flat[flat]) - value), self.net.batch_error()))
             crossed = crossed or any(not np.array_equal(now, then)
                                      for now, then in zip(self._pieces(), self.base_pieces))
@@ -193,6 +208,9 @@ def check_gradients(net, *, position=0, weight_samples=WEIGHT_SAMPLES, bias_samp
     :func:`analytic_gradients`; a test can pass a tampered one). The parameters are restored
     exactly afterwards."""
     rng = np.random.default_rng(seed)
+    # Training-mode passes move the running statistics; they are put back at the end.
+    saved_norms = {layer.name: layer.batch_norm for layer in net.layers
+                   if layer.batch_norm is not None}
     groups = gradients(net, position)
     probe = _Probe(net, position)
     if not np.isfinite(probe.base_error):
@@ -231,6 +249,8 @@ def check_gradients(net, *, position=0, weight_samples=WEIGHT_SAMPLES, bias_samp
                 worst = Entry(label, "weight" if attr == "weights" else "bias", index, analytic,
                               numeric, error)
         results.setdefault(label, []).append((attr, checked, skipped, worst))
+    for name, values in saved_norms.items():
+        net.layer(name).batch_norm = values
     net.forward_batch(position, MODE)  # leave the layers as the unperturbed batch
     return GradientCheck(tuple(_merge(label, parts) for label, parts in results.items()),
                          tolerance, rows)

@@ -4,15 +4,33 @@
 
 :func:`save_network` writes DSSTNE's layout exactly — every global, ``layer<i>_`` and
 ``weight<j>_`` attribute with DSSTNE's names and types (enums NC_UINT, weight geometry NC_UINT64,
-text NC_CHAR), ``version`` 0.9, input-major ``weight<j>_weights`` and ``weight<j>_bias`` — so
-DSSTNE can read the file. It adds what DSSTNE ignores but exact continued training needs:
-``dsstne_config`` (the JSON description), ``dsstne_epochs``, ``dsstne_steps``,
-``dsstne_training_mode`` and each weight's optimizer state (``weight<j>_dsstne_velocity``,
-``…_velocity2``, ``…_bias_velocity``, ``…_bias_velocity2``).
+text NC_CHAR), ``version`` 0.9, ``weight<j>_weights`` and ``weight<j>_bias`` — so DSSTNE can read
+the file:
+
+* layer sizes are the derived ones (``Nx`` … ``Nw`` and ``dimensions`` of a convolution or
+  pooling layer as computed from its sources, a convolution's maps on the axis after its
+  kernel's) and ``kernelPadding*`` is the derived padding;
+* a fully connected weight is input-major (n_in·n_out floats, ``width`` = n_out, ``height`` =
+  n_in); a convolution's filters are in cuDNN order [out maps][in maps][kz][ky][kx] (only the
+  layer's kernel axes), with ``width`` = output maps, ``height`` = input maps and ``length``,
+  ``depth``, ``breadth`` the kernel sizes in that order, 1 beyond the kernel's axes (1-D:
+  length = kx; 2-D: length = ky, depth = kx; 3-D: length = kz, depth = ky, breadth = kx), and
+  one bias per output map;
+* a batch-normalized layer has dimension ``layer<i>_bnDim`` (one per feature: a unit, or a
+  convolution's output map) and variables ``layer<i>_scaleBN``, ``layer<i>_biasBN``,
+  ``layer<i>_runningMeanBN`` and ``layer<i>_runningVarianceBN``.
+
+It adds what DSSTNE ignores but exact continued training needs: ``dsstne_config`` (the JSON
+description), ``dsstne_epochs``, ``dsstne_steps``, ``dsstne_training_mode``, each weight's
+optimizer state (``weight<j>_dsstne_velocity``, ``…_velocity2``, ``…_bias_velocity``,
+``…_bias_velocity2``) and that of each batch-normalized layer's scale and bias
+(``layer<i>_dsstne_scale_velocity``, ``…_scale_velocity2``, ``…_bias_velocity``,
+``…_bias_velocity2``, on ``layer<i>_bnDim``).
 
 :func:`load_network` reads both: files written here (built from ``dsstne_config``, progress and
-optimizer state restored) and DSSTNE's own files (the JSON description is rebuilt from the
-attributes). Where it differs from DSSTNE's loader:
+optimizer state restored) and DSSTNE's own (the JSON description is rebuilt from the
+attributes; a batch-normalized layer without the BN variables keeps the engine's starting
+values). Where it differs from DSSTNE's loader:
 
 * integer attributes of any integer width are accepted (DSSTNE copied enum and geometry bytes
   raw, so only 4-byte enums and 8-byte sizes worked there); a floating-point or text value where
@@ -20,9 +38,8 @@ attributes). Where it differs from DSSTNE's loader:
 * a layer's own ``sparsenessPenalty_p``/``_beta`` are used when present (DSSTNE read the global
   values into every layer, losing layer overrides);
 * every error names the file and the attribute or variable at fault; sources, skips and
-  weight layers are checked to name layers of the file.
-
-Convolution, pooling and batch-normalisation state are not written (the engine lacks them).
+  weight layers are checked to name layers of the file, and every weight, bias and
+  batch-normalization variable must have the size the network gives it.
 """
 
 import json
@@ -58,6 +75,11 @@ _NO_JSON = {"ParametricRectifiedLinear", "Stochastic", "LCN", "GlobalTemporal"}
 
 _SPARSE, _DENOISING, _BATCH_NORM = 1, 2, 4  # layer attribute bits
 _STATE_NAMES = ("velocity", "velocity2", "bias_velocity", "bias_velocity2")
+# A batch-normalized layer's buffers: DSSTNE's variable suffixes of the ones it stores, and the
+# optimizer state of scale and bias that only these files keep (as layer<i>_dsstne_<name>).
+_BN_VARIABLES = {"scaleBN": "scale", "biasBN": "bias", "runningMeanBN": "running_mean",
+                 "runningVarianceBN": "running_variance"}
+_BN_STATE_NAMES = ("scale_velocity", "scale_velocity2", "bias_velocity", "bias_velocity2")
 
 _u32, _u64, _i32, _f32 = np.uint32, np.uint64, np.int32, np.float32
 
@@ -183,21 +205,18 @@ def _write_layer(nc, i, layer, c, net_config):
     put("type", _u32(LAYER_TYPES[ltype]))
     put("poolingfunction", _u32(POOLING_FUNCTIONS[c.get("Function", "None")]))
     put("dataSet", _text(c.get("DataSet", "")))
-    n = c.get("N", 1)
-    n = list(n) if isinstance(n, list) else [n]
-    dims = len(n)
-    n = (n + [1, 1, 1, 1])[:4]
-    for axis, value in zip("xyzw", n):
+    # The sizes the engine derived (a convolution's JSON N is only its number of maps), x first.
+    n = list(layer.dims[::-1])
+    for axis, value in zip("xyzw", n + [1] * (4 - len(n))):
         put(f"N{axis}", _u32(value))
-    put("dimensions", _u32(dims))
-    kernel = c.get("Kernel", [1])
-    stride = c.get("KernelStride", [1])
-    kernel = kernel if isinstance(kernel, list) else [kernel]
-    stride = stride if isinstance(stride, list) else [stride]
-    for axis, k, s in zip("XYZ", (kernel + [1, 1, 1])[:3], (stride + [1, 1, 1])[:3]):
+    put("dimensions", _u32(len(n)))
+    geometry = layer.kernel
+    kernel = geometry["Kernel"]
+    for axis, k, s, pad in zip("XYZ", kernel + [1, 1], geometry["KernelStride"] + [1, 1],
+                               geometry["KernelPadding"] + [0, 0]):
         put(f"kernel{axis}", _u32(k))
         put(f"kernelStride{axis}", _u32(s))
-        put(f"kernelPadding{axis}", _u32(0))
+        put(f"kernelPadding{axis}", _u32(pad))
     put("kernelDimensions", _u32(len(kernel)))
     put("pDropout", _f32(c.get("pDropout", 0.0)))
     init = c.get("WeightInit", {})
@@ -215,7 +234,8 @@ def _write_layer(nc, i, layer, c, net_config):
     bits = _SPARSE if sparse else 0
     if kind == "Input" and sparse and net_config["Denoising"]["p"] > 0:
         bits |= _DENOISING
-    if c.get("BatchNormalization", False):
+    bn = layer.batch_norm
+    if bn is not None:
         bits |= _BATCH_NORM
     put("attributes", _u32(bits))
     sources = layer.sources if kind != "Input" else []
@@ -225,19 +245,29 @@ def _write_layer(nc, i, layer, c, net_config):
     put("skips", _u32(len(layer.skips)))
     for k, s in enumerate(layer.skips):
         put(f"skip{k}", _text(s))
+    if bn is not None:
+        dim = f"layer{i}_bnDim"
+        nc.createDimension(dim, bn["scale"].size)
+        for suffix, name in _BN_VARIABLES.items():
+            _put_values(nc, dim, f"layer{i}_{suffix}", bn[name])
+        for name in _BN_STATE_NAMES:  # zero until an optimizer with state has run
+            _put_values(nc, dim, f"layer{i}_dsstne_{name}", bn[name])
 
 
 def _write_weight(nc, j, w, p, net, layers):
     def put(suffix, value):
         nc.setncattr(f"weight{j}_{suffix}", value)
 
-    n_in, n_out = net.layer(w.input).size, net.layer(w.output).size
+    if w.convolutional:
+        # (out maps, in maps, [kz,] [ky,] kx): width, height, then length/depth/breadth in order.
+        shape = tuple(w.filter_shape)
+        geometry = shape + (1,) * (5 - len(shape))
+    else:
+        geometry = (net.layer(w.output).size, net.layer(w.input).size, 1, 1, 1)
     put("inputLayer", _text(w.input))
     put("outputLayer", _text(w.output))
-    put("width", _u64(n_out))
-    put("height", _u64(n_in))
-    for key in ("length", "depth", "breadth"):
-        put(key, _u64(1))
+    for key, value in zip(("width", "height", "length", "depth", "breadth"), geometry):
+        put(key, _u64(value))
     put("bShared", _u32(w.shared))
     put("bLocked", _u32(w.locked))
     put("norm", _f32(w.norm))
@@ -256,9 +286,14 @@ def _write_weight(nc, j, w, p, net, layers):
 
 
 def _put_var(nc, dim, name, values):
+    """Variable `name` on a new dimension `dim` of its size."""
+    nc.createDimension(dim, np.size(values))
+    _put_values(nc, dim, name, values)
+
+
+def _put_values(nc, dim, name, values):
     # One contiguous write without fill values: the file side of a save runs at disk speed.
     values = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
-    nc.createDimension(dim, values.size)
     nc.createVariable(name, "f4", (dim,), fill_value=False, contiguous=True)[:] = values
 
 
@@ -367,6 +402,7 @@ def load_network(path, data=(), *, batch=512, context=None, device=None, seed=12
             layers = config["Layers"]
         layer_names = [lc.get("Name") for lc in layers if isinstance(lc, dict)]
         weights = [_read_weight(f, j, layer_names) for j in range(f.uint("weights"))]
+        batch_norm = [_read_batch_norm(f, i) for i in range(len(layers))]
         progress = (f.uint("dsstne_epochs"), f.uint("dsstne_steps"),
                     f.text("dsstne_training_mode")) if f.has("dsstne_epochs") else None
     _check_sizes(path, layers, weights)
@@ -378,18 +414,27 @@ def load_network(path, data=(), *, batch=512, context=None, device=None, seed=12
         raise ValueError(f"{path}: {e}") from e
     _check_structure(path, net, weights)
     for j, (w, saved) in enumerate(zip(net.weights, weights)):
-        n_in, n_out = net.layer(w.input).size, net.layer(w.output).size
+        if w.convolutional:
+            shape = tuple(w.filter_shape)
+            n_weights, n_bias = int(np.prod(w.shape)), shape[0]
+            weights_why = (f"'{w.input}' -> '{w.output}' has {'x'.join(map(str, shape))} "
+                           "filter weights (out maps, in maps, kernel)")
+            bias_why = f"layer '{w.output}' has {n_bias} feature maps"
+        else:
+            n_in, n_out = net.layer(w.input).size, net.layer(w.output).size
+            n_weights, n_bias = n_in * n_out, n_out
+            weights_why = f"'{w.input}' -> '{w.output}' has {n_in}x{n_out} weights"
+            bias_why = f"layer '{w.output}' has {n_out} units"
         if saved["weights"] is not None:
-            _check_length(path, f"weight{j}_weights", saved["weights"], n_in * n_out,
-                          f"'{w.input}' -> '{w.output}' has {n_in}x{n_out} weights")
-        _check_length(path, f"weight{j}_bias", saved["bias"], n_out,
-                      f"layer '{w.output}' has {n_out} units")
+            _check_length(path, f"weight{j}_weights", saved["weights"], n_weights, weights_why)
+        _check_length(path, f"weight{j}_bias", saved["bias"], n_bias, bias_why)
         try:
             if saved["weights"] is not None:
-                w.weights = saved["weights"].reshape(n_in, n_out)
+                w.weights = saved["weights"].reshape(w.shape)
             w.bias, w.locked, w.norm = saved["bias"], saved["locked"], saved["norm"]
         except (ValueError, TypeError, OverflowError) as e:
             raise ValueError(f"{path}: weight {j} ('{w.input}' -> '{w.output}'): {e}") from e
+    _restore_batch_norm(path, net, batch_norm, _BN_VARIABLES.values())
     if progress is not None:
         try:
             net.set_progress(*progress)  # first: it allocates the optimizer state
@@ -403,7 +448,46 @@ def load_network(path, data=(), *, batch=512, context=None, device=None, seed=12
                 except (ValueError, RuntimeError) as e:
                     raise ValueError(f"{path}: variable 'weight{j}_dsstne_{name}' "
                                      f"({values.size} values): {e}") from e
+        # After set_progress, which zeroes this state when the optimizer changes.
+        _restore_batch_norm(path, net, batch_norm, _BN_STATE_NAMES)
     return net
+
+
+def _read_batch_norm(f, i):
+    """Layer i's batch-normalization variables present in the file: {buffer name: (variable
+    name, values)}."""
+    found = {}
+    names = [(f"layer{i}_{suffix}", name) for suffix, name in _BN_VARIABLES.items()]
+    names += [(f"layer{i}_dsstne_{name}", name) for name in _BN_STATE_NAMES]
+    for var, name in names:
+        values = f.var(var, required=False)
+        if values is not None:
+            found[name] = (var, values)
+    return found
+
+
+def _restore_batch_norm(path, net, saved, names):
+    """Copies the buffers `names` of each layer's saved batch normalization into the network;
+    those the file lacks keep the engine's values (scale 1, bias 0, running mean 0, running
+    variance 1, optimizer state 0)."""
+    for layer, found in zip(net.layers, saved):
+        present = [name for name in names if name in found]
+        if not present:
+            continue
+        current = layer.batch_norm
+        if current is None:
+            var = found[present[0]][0]
+            raise ValueError(f"{path}: variable '{var}' holds batch-normalization values but "
+                             f"layer '{layer.name}' has no BatchNormalization")
+        features = current["scale"].size
+        for name in present:
+            var, values = found[name]
+            _check_length(path, var, values, features,
+                          f"layer '{layer.name}' normalizes {features} features")
+            try:
+                layer.batch_norm = {name: values}
+            except (ValueError, RuntimeError) as e:
+                raise ValueError(f"{path}: variable '{var}': {e}") from e
 
 
 def _refuse_constant(name):
@@ -427,28 +511,91 @@ def _json(f, text):
     return config
 
 
-def _units(layer):
-    """Units of a layer of the description, or None where the data decide them ("auto")."""
-    n = layer.get("N", 1) if isinstance(layer, dict) else None
-    n = n if isinstance(n, list) else [n]
-    if not n or not all(isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in n):
+def _field(layer, key):
+    """The value of `key` in a layer description, matched without case as the parser does (of
+    case variants the last in sorted order wins); None when absent."""
+    keys = sorted(k for k in layer if isinstance(k, str) and k.lower() == key.lower())
+    return layer[keys[-1]] if keys else None
+
+
+def _word(layer, key, default):
+    """An enumerated value in lower case; None where it is not text."""
+    value = _field(layer, key)
+    value = default if value is None else value
+    return value.lower() if isinstance(value, str) else None
+
+
+def _whole_numbers(value, default, most):
+    """An integer or list of 1 … `most` integers > 0 as a list, else None."""
+    value = default if value is None else value
+    value = value if isinstance(value, list) else [value]
+    if not 1 <= len(value) <= most or not all(
+            isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in value):
         return None
-    return int(np.prod(n, dtype=object))
+    return value
+
+
+def _derived(layer):
+    """Whether the engine derives the layer's size from its sources (a Hidden Convolutional or
+    Pooling layer), or may (its Kind left to the position, or not text)."""
+    return (_word(layer, "Type", "FullyConnected") != "fullyconnected"
+            and _word(layer, "Kind", None) not in ("input", "output", "target"))
+
+
+def _units(layer):
+    """Units of a layer of the description, or None where they are not certain before the
+    network is built: sized by the data ("auto") or derived from the sources."""
+    if not isinstance(layer, dict) or _derived(layer):
+        return None
+    n = _whole_numbers(_field(layer, "N"), 1, 4)
+    return None if n is None else int(np.prod(n, dtype=object))
+
+
+def _conv_sizes(output, source):
+    """(biases, weights) of a convolution into Hidden layer `output` from `source`, each None
+    where not certain before the network is built."""
+    if _word(output, "Kind", None) != "hidden":
+        return None, None
+    kernel = _whole_numbers(_field(output, "Kernel"), 1, 3)
+    n = _whole_numbers(_field(output, "N"), None, 4)
+    if kernel is None or n is None:
+        return None, None
+    dims = len(kernel)
+    # The JSON N is the number of maps; an N with an axis beyond the kernel's holds them there.
+    maps = n[dims] if len(n) == dims + 1 else n[0]
+    source_n = _whole_numbers(_field(source, "N"), 1, 4) if not _derived(source) else None
+    if source_n is None:
+        return maps, None
+    # A source's maps: its units over the extent of the kernel's axes (as the engine counts).
+    spatial = int(np.prod((source_n + [1, 1, 1])[:dims], dtype=object))
+    in_maps = int(np.prod(source_n, dtype=object)) // spatial
+    return maps, maps * in_maps * int(np.prod(kernel, dtype=object))
 
 
 def _check_sizes(path, layers, weights):
     """The weights and biases the file holds must match the layer sizes it describes, checked
-    before the network is built so that a damaged size cannot make it allocate terabytes."""
-    units = {lc.get("Name"): _units(lc) for lc in layers if isinstance(lc, dict)}
+    before the network is built so that a damaged size cannot make it allocate terabytes.
+    Only sizes certain from the description are checked here; the rest after the build."""
+    by_name = {lc.get("Name"): lc for lc in layers if isinstance(lc, dict)}
     for j, saved in enumerate(weights):
-        n_in, n_out = units.get(saved["input"]), units.get(saved["output"])
-        if n_out is not None:
-            _check_length(path, f"weight{j}_bias", saved["bias"], n_out,
-                          f"layer '{saved['output']}' has {n_out} units")
-        if n_in is not None and n_out is not None and saved["weights"] is not None:
-            _check_length(path, f"weight{j}_weights", saved["weights"], n_in * n_out,
-                          f"'{saved['input']}' -> '{saved['output']}' has {n_in}x{n_out} "
-                          "weights")
+        source, output = by_name.get(saved["input"]), by_name.get(saved["output"])
+        if not isinstance(source, dict) or not isinstance(output, dict):
+            continue
+        link = f"'{saved['input']}' -> '{saved['output']}'"
+        if _word(output, "Type", "FullyConnected") == "convolutional":
+            n_bias, n_weights = _conv_sizes(output, source)
+            weights_why = f"{link} has {n_weights} filter weights"
+            bias_why = f"layer '{saved['output']}' has {n_bias} feature maps"
+        else:
+            n_in, n_out = _units(source), _units(output)
+            n_bias = n_out
+            n_weights = None if n_in is None or n_out is None else n_in * n_out
+            weights_why = f"{link} has {n_in}x{n_out} weights"
+            bias_why = f"layer '{saved['output']}' has {n_out} units"
+        if n_bias is not None:
+            _check_length(path, f"weight{j}_bias", saved["bias"], n_bias, bias_why)
+        if n_weights is not None and saved["weights"] is not None:
+            _check_length(path, f"weight{j}_weights", saved["weights"], n_weights, weights_why)
 
 
 def _check_length(path, name, values, expected, why):
@@ -578,6 +725,10 @@ def _rebuild_layer(f, i):
     kernel = [f.uint(p + f"kernel{axis}") for axis in "XYZ"]
     stride = [f.uint(p + f"kernelStride{axis}") for axis in "XYZ"]
     kernel_dims = f.uint(p + "kernelDimensions")
+    if kind == "Hidden" and ltype == "Convolutional" and 1 <= kernel_dims <= 3:
+        # The file holds the derived sizes; the JSON N of a hidden convolution is its number of
+        # maps, stored on the axis after the kernel's (the parser derives the rest again).
+        lc["N"] = n[kernel_dims] if dims == kernel_dims + 1 else n[0]
     for axis in "XYZ":
         f.uint(p + f"kernelPadding{axis}")
     attributes = f.uint(p + "attributes")

@@ -225,16 +225,26 @@ def test_predict_names_a_missing_data_set(job, capsys):
         "data files hold: input)\n")
 
 
-def test_predict_needs_sparse_targets(job, capsys):
+def test_predict_scores_dense_targets_by_their_nonzero_units(job, capsys):
     rng = np.random.default_rng(3)
-    dense = dsstne.DataSet("items", rng.random((USERS, ITEMS)).astype(np.float32))
+    values = rng.random((USERS, ITEMS)).astype(np.float32)
+    values[values < 0.8] = 0.0
+    values[0] = 0.0  # one example without a relevant unit
+    dense = dsstne.DataSet("items", values)
     dsstne.write_netcdf(job / "dense.nc", [dense])
     cfg = json.loads(json.dumps(CONFIG))
     cfg["Layers"][0]["Sparse"] = False
     dsstne.save_network(dsstne.Network(cfg, dense), job / "m.nc")
+    net = dsstne.Network(cfg, dense)
+    dsstne.save_network(net, job / "m.nc", overwrite=True)
     cdl = write_cdl(job, Network="m.nc", Command="Predict", Data="dense.nc")
-    assert encoder(cdl) == 1
-    assert "data set 'items' of output layer 'Output' is dense" in capsys.readouterr().err
+    assert encoder(cdl) == 0
+    out = capsys.readouterr()
+    assert f"1 of {USERS} examples have no unit" in out.err
+    _, units = net.predict_topk(10)
+    precision, recall, ndcg, _ = dsstne_topk_metrics(units, sp.csr_matrix(values != 0))
+    lines = out.out.strip().splitlines()
+    assert lines[-1] == f"10,{precision[9]:6.4f},{recall[9]:6.4f},{ndcg[9]:6.4f}"
 
 
 def test_metrics_by_hand():

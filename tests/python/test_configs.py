@@ -21,7 +21,7 @@ CONFIGS = (sorted(p.name for p in CONFIG_DIR.glob("*.json")) if CONFIG_DIR.is_di
 
 EXAMPLES = 40        # examples of every generated data set
 AUTO_WIDTH = 96      # units of a data set that sizes an "N": "auto" layer
-UNSUPPORTED_TYPES = {"convolutional": "Convolutional", "pooling": "Pooling"}
+DERIVED_TYPES = {"convolutional", "pooling"}  # hidden sizes derived from the sources
 # Config spellings of activations → the engine's printed names (spec/formats.md §1.6).
 ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "linear": "Linear",
                "relu": "RectifiedLinear", "rectifiedlinear": "RectifiedLinear",
@@ -53,7 +53,7 @@ def layer_name(layer, position, count):
 
 def fixed_units(layer):
     """Units of a layer with a numeric N, or None for "auto"."""
-    n = key(layer, "N")
+    n = key(layer, "N", 1)
     if isinstance(n, str):
         return None
     return int(np.prod(n)) if isinstance(n, list) else int(n)
@@ -89,16 +89,6 @@ def test_reference_config_loads(reference_dir, config):
     layers = layers_of(cfg)
     data = generated_data(cfg)
     assert data, f"{config} names no DataSet"
-    unsupported = [(layer_name(l, i, len(layers)), UNSUPPORTED_TYPES[key(l, "Type").lower()])
-                   for i, l in enumerate(layers)
-                   if str(key(l, "Type", "")).lower() in UNSUPPORTED_TYPES]
-    if unsupported:
-        with pytest.raises(NotImplementedError, match="not supported yet") as info:
-            dsstne.Network(path, data, batch=16)
-        name, kind = unsupported[0]  # the first such layer in file order is reported
-        assert f"layer {name} " in str(info.value) and kind in str(info.value), str(info.value)
-        return
-
     net = dsstne.Network(path, data, batch=16)
     widths = {d.name: d.width for d in data}
     assert net.name == key(cfg, "Name")
@@ -109,7 +99,9 @@ def test_reference_config_loads(reference_dir, config):
     for written, layer in zip(layers, net.layers):
         assert layer.kind == key(written, "Kind"), layer
         n = fixed_units(written)
-        assert layer.size == (n if n is not None else widths[key(written, "DataSet")]), layer
+        derived = layer.kind == "Hidden" and layer.type.lower() in DERIVED_TYPES
+        if not derived:
+            assert layer.size == (n if n is not None else widths[key(written, "DataSet")]), layer
         if key(written, "Activation") is not None:
             assert layer.activation == ACTIVATIONS[key(written, "Activation").lower()], layer
         if key(written, "DataSet") is not None:
@@ -120,7 +112,13 @@ def test_reference_config_loads(reference_dir, config):
         if key(written, "pDropout") is not None:
             assert layer.p_dropout == pytest.approx(key(written, "pDropout"))
     # one weight per (source, layer) edge, shaped (source units, layer units)
+    # (a convolution's: out maps x in maps · kernel volume filters, a bias per out map)
     for w in net.weights:
+        if w.convolutional:
+            out_maps, in_maps = w.filter_shape[:2]
+            assert w.weights.shape == (out_maps, in_maps * int(np.prod(w.filter_shape[2:])))
+            assert w.bias.shape == (out_maps,)
+            continue
         assert w.weights.shape == (net.layer(w.input).size, net.layer(w.output).size)
         assert w.bias.shape == (net.layer(w.output).size,)
     # the network runs forward

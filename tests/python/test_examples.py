@@ -7,6 +7,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 import dsstne.examples
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -83,3 +85,13 @@ def test_quality_sweep_example_runs(reference_dir, tmp_path):
     records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     # 3 EASE + popularity, then 2 variants x 2 epoch counts, one seed
     assert len(records) == 8 and {r["seed"] for r in records} == {3}
+
+
+def test_digits_convnet_reaches_97_percent(device):
+    pytest.importorskip("sklearn", reason="the digits example reads scikit-learn's bundled "
+                        "images (pip install scikit-learn)")
+    run = subprocess.run([sys.executable, str(REPO / "examples" / "digits.py"), "--device",
+                          device], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    accuracy = float(run.stdout.split("held-out accuracy ")[1].split("%")[0])
+    assert accuracy >= 97.0, run.stdout

@@ -67,9 +67,26 @@ class Layer {
   /// The current sparse batch of a sparse input layer.
   const SparseBatch& sparse_batch() const { return sparse_batch_; }
 
+  // ---- batch normalization (BatchNormalization: true) -------------------------------------------
+  /// The buffers of a batch-normalized layer, one value per feature (a unit of a fully-connected
+  /// layer, an output map of a convolutional one): what the network file stores (scale, bias,
+  /// running mean and variance) and the optimizer state of scale and bias.
+  enum BatchNormBuffer {
+    kBnScale = 0, kBnBias, kBnRunningMean, kBnRunningVariance,
+    kBnScaleVelocity, kBnScaleVelocity2, kBnBiasVelocity, kBnBiasVelocity2, kBnBuffers
+  };
+  bool batch_normalized() const { return desc_.batch_normalization; }
+  /// Features normalized separately (0 without batch normalization).
+  int64_t bn_features() const { return batch_normalized() ? bn_features_ : 0; }
+  std::vector<float> bn_buffer(int which) const;
+  /// Replaces one buffer (bn_features() values, all finite; variances ≥ 0).
+  /// @throws InvalidArgument naming the layer and buffer (nothing changes then).
+  void set_bn_buffer(int which, const float* values, std::size_t n);
+
  private:
   friend class Network;
   void allocate(int64_t batch);
+  void init_batch_norm();
 
   LayerDescriptor desc_;
   int id_;
@@ -109,6 +126,15 @@ class Layer {
   bool deltas_gathered_ = false;     ///< delta_gathered_ holds this batch's deltas
   bool grad_partial_written_ = false;
   DeviceBuffer<float> row_values_;   ///< one value per row: a split layer's row reductions
+  // Batch normalization (network_batch_norm.cpp).
+  const DeviceBuffer<float>& bn_storage(int which) const;
+  BatchNormShape bn_shape() const { return BatchNormShape{rows_, bn_features_, bn_spatial_}; }
+  int64_t bn_features_ = 0;
+  int64_t bn_spatial_ = 1;
+  DeviceBuffer<float> bn_[kBnBuffers];
+  DeviceBuffer<float> bn_z_;            ///< z before normalization
+  DeviceBuffer<float> bn_saved_mean_, bn_saved_inv_std_, bn_grad_scale_, bn_grad_bias_;
+  bool bn_batch_stats_ = false;         ///< this batch was normalized by its own statistics
 };
 
 }  // namespace dsstne

@@ -175,6 +175,22 @@ class Network {
   void load_inputs(const BatchExamples& examples, int64_t rows, Mode mode);
   void load_targets(const BatchExamples& examples, int64_t rows);
   void forward_layer(Layer& layer, Mode mode);
+  /// z of a fully-connected layer: biases and weighted sources (or output_pass's bias later).
+  void dense_products(Layer& layer, const float* pass_bias);
+  // Convolutional and pooling layers (network_spatial.cpp).
+  void convolve(Layer& layer);
+  void pool(Layer& layer);
+  void conv_propagate(Weight& w, Layer& layer, float scale, float beta);
+  void unpool(Layer& layer);
+  LrnParams lrn_params() const;
+  /// Refuses a pooling layer whose sources do not fit its function.
+  void check_pooling(const Layer& layer) const;
+  // Batch normalization (network_batch_norm.cpp).
+  void normalize(Layer& layer, Mode mode);
+  void normalize_backward(Layer& layer);
+  void update_batch_norm(const UpdateParams& u, Layer& layer);
+  /// Zeroes the optimizer state of every batch-norm scale and bias.
+  void reset_batch_norm_state();
   void output_delta(Layer& layer);
   void hidden_delta(Layer& layer);
   void propagate(Layer& layer);

@@ -28,6 +28,9 @@ WeightSplit choose_split(int64_t n_in, int64_t n_out, bool input_replicated, int
 class Weight {
  public:
   Weight(Layer& input, Layer& output, int id, const Context& ctx, WeightSplit split);
+  /// A convolution's filter bank (the output layer is Convolutional): out_channels ×
+  /// in_channels × kernel volume filters and one bias per output channel.
+  Weight(Layer& input, Layer& output, int id, const Context& ctx, const ConvGeometry& geometry);
 
   Layer& input() const { return *input_; }
   Layer& output() const { return *output_; }
@@ -39,6 +42,9 @@ class Weight {
   WeightSplit split() const { return split_; }
   /// The block of the whole matrix (owner's layout for a shared weight) that this rank holds.
   MatrixBlock block() const { return owner().block_; }
+  /// Whether this connection is a convolution (filters, not a matrix).
+  bool convolutional() const { return convolutional_; }
+  const ConvGeometry& conv_geometry() const { return geometry_; }
   /// Weights hold a matrix of their own unless shared.
   bool shared() const { return owner_ != nullptr; }
   bool transposed() const { return transposed_; }
@@ -53,9 +59,9 @@ class Weight {
   void set_norm(float norm) { norm_ = norm; }
 
   /// Rows and columns of the whole matrix (owner's layout for a shared weight); this rank holds
-  /// block() of it.
-  int64_t matrix_rows() const { return owner().n_in(); }
-  int64_t matrix_cols() const { return owner().n_out(); }
+  /// block() of it. A convolution's filters are out_channels × (in_channels · kernel volume).
+  int64_t matrix_rows() const { return convolutional_ ? block_.rows : owner().n_in(); }
+  int64_t matrix_cols() const { return convolutional_ ? block_.cols : owner().n_out(); }
   DeviceBuffer<float>& matrix() { return owner().w_; }
   const DeviceBuffer<float>& matrix() const { return owner().w_; }
   DeviceBuffer<float>& bias() { return b_; }
@@ -87,6 +93,7 @@ class Weight {
  private:
   friend class Network;
   void share(Weight& owner, bool transposed);
+  void allocate(std::size_t biases);
   DeviceBuffer<float>& mutable_state_buffer(int which);
   void allocate_state(TrainingMode mode);
 
@@ -98,6 +105,8 @@ class Weight {
   bool transposed_ = false;
   WeightSplit split_ = WeightSplit::Columns;
   MatrixBlock block_;
+  bool convolutional_ = false;
+  ConvGeometry geometry_;
   int sharing_count_ = 1;
   bool locked_ = false;
   float norm_ = 0.0f;

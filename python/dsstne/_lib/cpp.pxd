@@ -111,6 +111,11 @@ cdef extern from "dsstne/descriptor.hpp" namespace "dsstne" nogil:
         bool sparse
         Activation activation
         uint32_t n[4]
+        uint32_t kernel[3]
+        uint32_t kernel_stride[3]
+        uint32_t kernel_padding[3]
+        uint32_t kernel_dimensions
+        bool batch_normalization
         vector[string] sources
         vector[string] skips
     cdef cppclass NetworkDescriptor:
@@ -199,11 +204,18 @@ cdef extern from "dsstne/layer.hpp" namespace "dsstne" nogil:
         void download_units(float*) except +translate_exception
         void download_deltas(float*) except +translate_exception
         bool is_sparse_input()
+        bool batch_normalized()
+        int64_t bn_features()
+        vector[float] bn_buffer(int) except +translate_exception
+        void set_bn_buffer(int, const float*, size_t) except +translate_exception
 
 
 cdef extern from "dsstne/kernel_types.hpp" namespace "dsstne" nogil:
     cdef cppclass MatrixBlock:
         int64_t row_begin, rows, col_begin, cols
+    cdef cppclass ConvGeometry:
+        int64_t in_channels, out_channels
+        int64_t kernel[3]
 
 
 cdef extern from "dsstne/weight.hpp" namespace "dsstne" nogil:
@@ -223,6 +235,8 @@ cdef extern from "dsstne/weight.hpp" namespace "dsstne" nogil:
         void set_norm(float)
         int64_t matrix_rows()
         int64_t matrix_cols()
+        bool convolutional()
+        const ConvGeometry& conv_geometry()
         WeightSplit split()
         MatrixBlock block()
         DeviceBuffer[float]& matrix()

@@ -22,7 +22,8 @@ Where it differs from DSSTNE:
 * Train trains exactly ``Epochs`` epochs (DSSTNE rounded up to a multiple of ``AlphaInterval``);
 * Predict uses the data sets bound to the network's input layers and its single output layer,
   whatever their names (DSSTNE required data sets named ``input`` and ``output`` and a layer
-  named ``Output``); the output data set must be sparse. Examples without a relevant unit
+  named ``Output``); a dense output data set (a classifier's one-hot labels) counts its nonzero
+  units as the relevant ones. Examples without a relevant unit
   (DSSTNE divided by zero) are left out of the averages, and stderr says how many;
 * Validate checks gradients in validation mode (no dropout or denoising) against a relative
   tolerance with kink detection (DSSTNE: an absolute 0.02 and every parameter);
@@ -244,14 +245,20 @@ def dsstne_topk_metrics(top_units, relevant):
 
 
 def _relevant(ds):
-    """The stored units of `ds` per example (Indexed data expanded) as CSR."""
-    rel = ds.to_scipy()
+    """The stored units of `ds` per example (Indexed data expanded) as CSR; for dense targets
+    (a classifier's one-hot labels) the nonzero units."""
+    import scipy.sparse as sp
+
+    if ds.sparse:
+        rel = ds.to_scipy()
+    else:
+        rel = sp.csr_matrix(np.asarray(ds.to_numpy()).reshape(ds.records, -1) != 0)
     return rel[ds.index.astype(np.int64)] if ds.index is not None else rel
 
 
 def _data_for(cdl, net, found):
     """(the data sets the network's input layers and single output layer name, the output
-    one); refuses a missing one and dense targets."""
+    one); refuses a missing one."""
     by_name = {name: ds for name, (_, _, ds) in found.items()}
     held = ", ".join(sorted(by_name)) or "none"
     outputs = net.output_layers
@@ -266,9 +273,6 @@ def _data_for(cdl, net, found):
                              f"{layer.kind.lower()} layer '{name}' (the data files hold: {held})")
         used[layer.data_set] = by_name[layer.data_set]
     target = by_name[net.layer(outputs[0]).data_set]
-    if not target.sparse:
-        raise ValueError(f"{cdl.source}: Data: data set '{target.name}' of output layer "
-                         f"'{outputs[0]}' is dense; the evaluation needs sparse targets")
     return list(used.values()), target
 
 

@@ -56,21 +56,29 @@ class Staging {
   int next_ = 0;
 };
 
+/// The cuDNN handle of a context (bound to its stream) and the convolution plans cached per
+/// geometry and batch size: defined in convolution.cu, made by the first convolution, so no other
+/// source includes cuDNN.
+struct ConvCache;
+/// Destroys the plans and the handle (Resources' destructor; the stream must be idle).
+void release_conv_cache(ConvCache* cache) noexcept;
+
 /// What a CUDA context owns on its device, made on its first use (Context::cuda_resources).
 struct Resources {
   int ordinal = 0;
   cudaStream_t stream = nullptr;  ///< non-blocking: never waits for the legacy default stream
   cublasHandle_t blas = nullptr;  ///< bound to `stream`; its math mode is set by each GEMM
-  // A cuDNN handle, bound to `stream` likewise, belongs here when convolutions arrive.
-  /// Held by a call while it enqueues work that uses `workspace` or sets `blas`'s math mode: the
-  /// copies of a context share them, possibly from several threads.
+  /// cuDNN's handle and plans, made by the first convolution (guarded by `mutex`), or nullptr.
+  ConvCache* conv = nullptr;
+  /// Held by a call while it enqueues work that uses `workspace`, sets `blas`'s math mode or uses
+  /// `conv`: the copies of a context share them, possibly from several threads.
   std::mutex mutex;
   Workspace workspace;  // the staging ring below is guarded by `mutex` too
   Staging staging;
   Resources() = default;
   Resources(const Resources&) = delete;
   Resources& operator=(const Resources&) = delete;
-  ~Resources();  // waits for the stream, then frees the workspace, the handle and the stream
+  ~Resources();  // waits for the stream, then frees the workspace, the handles and the stream
 };
 
 /// Makes `ordinal` the calling thread's current device until the scope ends, then restores the
