@@ -4,7 +4,7 @@ through PyTorch's profiler (CUPTI records the whole process's device activity, n
 PyTorch's), beside the epoch's wall time. The difference between the two is time the GPU sat
 idle: host round trips and launch gaps.
 
-Usage: python benchmarks/profile_step.py [--model movielens|wide] [--users N] [--items N]
+Usage: python benchmarks/profile_step.py [--model movielens|wide|alexnet] [--users N] [--items N]
        [--hidden N] [--tf32] [--trace out.json] [--json out.json]
 """
 
@@ -22,10 +22,17 @@ import dsstne
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import bench_movielens  # noqa: E402  (its config and data)
 import bench_wide  # noqa: E402
+import bench_alexnet  # noqa: E402
 
 
 def build(args):
     ctx = dsstne.Context("cuda", seed=12134, tf32=args.tf32)
+    if args.model == "alexnet":  # DSSTNE's AlexNet config, batch 128 (bench_alexnet.py)
+        config, _ = bench_alexnet.reference_config(None)
+        x, _, y = bench_alexnet.make_data(128 * 10, 224, 1000)
+        data = [dsstne.DataSet("input", x, context=ctx), dsstne.DataSet("output", y, context=ctx)]
+        net = dsstne.Network(config, data, batch=128, context=ctx)
+        return net, dict(alpha=0.01, optimizer="sgd")
     if args.model == "movielens":
         matrix = bench_movielens.movielens_like(args.users, None)
         config = bench_movielens.CONFIG
@@ -42,7 +49,7 @@ def build(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", choices=("movielens", "wide"), default="movielens")
+    parser.add_argument("--model", choices=("movielens", "wide", "alexnet"), default="movielens")
     parser.add_argument("--users", type=int, default=20000)
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--hidden", type=int, default=256)

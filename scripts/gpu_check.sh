@@ -10,7 +10,9 @@
 # Recall@20 on DSSTNE's MovieLens sample).
 # The wide step times the 1M-item recommender (benchmarks/bench_wide.py) beside its floors and
 # PyTorch.
-# Usage: scripts/gpu_check.sh [build|test|bench|kernels|wide|quality|all]...
+# The alexnet step times DSSTNE's AlexNet config (benchmarks/bench_alexnet.py: batch 128, generated
+# 224×224×3 images) beside PyTorch on cuDNN in deterministic mode, fp32 and TF32.
+# Usage: scripts/gpu_check.sh [build|test|bench|kernels|wide|alexnet|quality|all]...
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${OUT:-/tmp/dsstne-out}"
@@ -96,6 +98,10 @@ fi
 if has wide; then
   PYTHONUNBUFFERED=1 python3 benchmarks/bench_wide.py --preset "${WIDE_PRESET:-1m}" \
     --json "$OUT/wide.json" 2>&1 | tee "$OUT/wide.log" || status=1
+fi
+if has alexnet; then
+  PYTHONUNBUFFERED=1 python3 benchmarks/bench_alexnet.py --device cuda \
+    --json "$OUT/alexnet.json" 2>&1 | tee "$OUT/alexnet.log" || status=1
 fi
 if has quality; then
   # dae_sigmoid.json (Tanh 1500, Adam) on DSSTNE's MovieLens sample, five seeds, fp32 then bf16.
