@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import pathlib
 import sys
 import time
@@ -47,6 +48,30 @@ def build(args):
     return net, train
 
 
+def torch_alexnet_epoch(args, torch):
+    """One epoch (10 batches of 128) of bench_alexnet's PyTorch twin, as a callable."""
+    if args.model != "alexnet":
+        sys.exit("profile_step: --torch profiles the alexnet model only")
+    # Deterministic cuBLAS needs this before its first handle.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    bench_alexnet.setup_torch()
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
+    config, _ = bench_alexnet.reference_config(None)
+    x, labels, _ = bench_alexnet.make_data(128 * 10, 224, 1000)
+    x, labels = torch.from_numpy(x).cuda(), torch.from_numpy(labels).cuda()
+    model = torch.nn.Sequential(*bench_alexnet.torch_stages(config, 224, 1000)).cuda()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01 / 128)
+    loss_fn = torch.nn.CrossEntropyLoss(reduction="sum")
+
+    def epoch():
+        for pos in range(0, x.shape[0], 128):
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(x[pos:pos + 128]), labels[pos:pos + 128]).backward()
+            opt.step()
+    return epoch
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=("movielens", "wide", "alexnet"), default="movielens")
@@ -54,6 +79,8 @@ def main():
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--tf32", action="store_true")
+    parser.add_argument("--torch", action="store_true",
+                        help="alexnet: profile the PyTorch twin (cuDNN, deterministic) instead")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--trace", type=pathlib.Path)
     parser.add_argument("--json", type=pathlib.Path)
@@ -62,12 +89,17 @@ def main():
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    net, train = build(args)
-    net.train(1, **train)  # warm: allocations, cuBLAS heuristics, workspace growth
+    if args.torch:
+        epoch = torch_alexnet_epoch(args, torch)
+    else:
+        net, train = build(args)
+        def epoch():
+            net.train(1, **train)
+    epoch()  # warm: allocations, cuBLAS heuristics, workspace growth
     torch.cuda.synchronize()
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         start = time.perf_counter()
-        net.train(1, **train)
+        epoch()
         torch.cuda.synchronize()
         wall = time.perf_counter() - start
     if args.trace:
@@ -80,7 +112,8 @@ def main():
             k[0] += 1
             k[1] += ev.device_time_total / 1e6  # µs → s
     busy = sum(v[1] for v in kernels.values())
-    print(f"{args.model} ({'tf32' if args.tf32 else 'fp32'}): wall {wall:.3f} s, GPU busy "
+    who = "PyTorch" if args.torch else "dsstne"
+    print(f"{who} {args.model} ({'tf32' if args.tf32 else 'fp32'}): wall {wall:.3f} s, GPU busy "
           f"{busy:.3f} s ({100 * busy / wall:.0f}%), idle {wall - busy:.3f} s")
     print(f"{'seconds':>8} {'calls':>7}  kernel")
     ranked = sorted(kernels.items(), key=lambda kv: -kv[1][1])

@@ -7,13 +7,27 @@
 #include "layer_geometry.hpp"
 
 namespace dsstne {
+namespace {
+
+/// Whether every rank holds all of the layer's units: Input layers, and the Hidden layers whose
+/// computation needs them whole (a convolution's or pooling window's neighbours, a batch-norm
+/// feature's maps), which every rank then computes alike (docs/design.md "Many ranks").
+bool whole_on_every_rank(const LayerDescriptor& d) {
+  if (d.kind == LayerKind::Input) return true;
+  return d.kind == LayerKind::Hidden &&
+         (d.type != LayerType::FullyConnected || d.batch_normalization);
+}
+
+}  // namespace
 
 Layer::Layer(const LayerDescriptor& desc, int id, const Context& ctx)
     : desc_(desc),
       id_(id),
       ctx_(ctx),
-      slice_(desc.kind == LayerKind::Input ? Slice{0, int64_t(desc.stride())}
-                                           : ctx.comm().slice(int64_t(desc.stride()))) {
+      slice_(whole_on_every_rank(desc) ? Slice{0, int64_t(desc.stride())}
+                                       : ctx.comm().slice(int64_t(desc.stride()))),
+      replicated_(ctx.comm().size() > 1 && whole_on_every_rank(desc)),
+      sharded_(ctx.comm().size() > 1 && !whole_on_every_rank(desc)) {
   DSSTNE_EXPECTS(desc_.stride() > 0, "layer '", desc_.name, "' has no units");
   const std::string& n = desc_.name;
   // Every buffer starts empty but bound to the context's device; sizes follow the batch.
@@ -139,6 +153,7 @@ void Layer::allocate(int64_t batch) {
   }
   if (sharded()) row_values_.resize(std::size_t(batch));
   const std::size_t whole = std::size_t(batch) * std::size_t(stride());
+  if (takes_partials_) grad_partial_.resize(whole);
   if (needs_gather_) {
     gathered_.resize(whole);
     grad_partial_.resize(whole);

@@ -61,12 +61,6 @@ Network::Network(NetworkDescriptor desc, const std::vector<DataSetPtr>& data, in
     by_name_[l.name] = layers_.back().get();
   }
   for (auto& layer : layers_) {
-    const bool spatial = layer->kind() != LayerKind::Input &&
-                         layer->type() != LayerType::FullyConnected;
-    DSSTNE_EXPECTS_T(NotSupported, ctx_.comm().size() == 1 || !(spatial ||
-                     layer->batch_normalized()), "not supported yet: layer '", layer->name(),
-                     "' is ", spatial ? to_string(layer->type()) : "batch-normalized",
-                     " and the network runs on ", ctx_.comm().size(), " ranks");
     for (const std::string& s : layer->desc_.sources) {
       layer->sources_.push_back(&this->layer(s));
       layer->sources_.back()->consumed_ = true;
@@ -79,6 +73,7 @@ Network::Network(NetworkDescriptor desc, const std::vector<DataSetPtr>& data, in
       layer->skips_.push_back(&skip);
       skip.consumed_ = true;
     }
+    check_replication(*layer);
   }
   for (auto& layer : layers_)
     if (layer->type() == LayerType::Pooling && layer->kind() != LayerKind::Input)
@@ -110,7 +105,8 @@ void Network::build_weights() {
       continue;
     }
     for (Layer* source : layer->sources_) {
-      const WeightSplit split = choose_split(source->stride(), layer->stride(), !source->sharded(),
+      const WeightSplit split = choose_split(source->stride(), layer->stride(),
+                                             !source->sharded() || !layer->sharded(),
                                              ctx_.comm().size());
       weights_.push_back(
           std::make_unique<Weight>(*source, *layer, int(weights_.size()), ctx_, split));
@@ -123,6 +119,15 @@ void Network::build_weights() {
       Weight& sharer = weight(s.input_layer, layer->name());
       DSSTNE_EXPECTS_T(NotSupported, !sharer.convolutional(), "not supported yet: layer '",
                        layer->name(), "' shares the filters of a convolution");
+      for (const std::string* n : {&s.input_layer, &layer->name(), &s.source_input_layer,
+                                   &s.source_output_layer}) {
+        const Layer& l = this->layer(*n);
+        DSSTNE_EXPECTS_T(NotSupported, !l.replicated() || l.kind() == LayerKind::Input,
+                         "not supported yet: layer '", layer->name(), "' shares weights ",
+                         s.source_input_layer, "->", s.source_output_layer, " and layer '",
+                         l.name(), "' is ", replication_reason(l), ", which the ",
+                         ctx_.comm().size(), " ranks replicate");
+      }
       Weight* owner = nullptr;
       for (auto& w : weights_) {
         const bool same = w->input().name() == s.source_input_layer &&
@@ -173,6 +178,47 @@ void Network::build_weights() {
                       w->n_out(), w->block(), w->w_.data());
     }
     DSSTNE_DISPATCH(ctx_, fill, w->b_.data(), int64_t(w->b_.size()), out.bias_init);
+  }
+}
+
+std::string Network::replication_reason(const Layer& layer) const {
+  return layer.type() == LayerType::FullyConnected ? std::string("batch-normalized")
+                                                    : to_string(layer.type());
+}
+
+void Network::check_replication(Layer& layer) {
+  // On several ranks a layer is sharded (each rank computes its slice of the units) or
+  // replicated (every rank computes all of them alike). A replicated layer that read a sharded
+  // layer's slice would miss the other ranks' units; a fully-connected one gathers them (as a
+  // sharded consumer does), a convolution or pooling window would need its neighbours'.
+  const int ranks = ctx_.comm().size();
+  if (ranks == 1 || layer.kind() == LayerKind::Input) return;
+  // An output's error and delta are computed by the rank that holds each unit; a replicated
+  // output would add its error once per rank.
+  DSSTNE_EXPECTS_T(NotSupported, layer.kind() != LayerKind::Output ||
+                                     layer.type() == LayerType::FullyConnected,
+                   "not supported yet: output layer '", layer.name(), "' is ",
+                   to_string(layer.type()), " and the network runs on ", ranks,
+                   " ranks (only fully-connected outputs are divided among ranks)");
+  const auto refuse_sharded = [&](const Layer& s, const char* how, const char* rule) {
+    DSSTNE_FAIL(NotSupported, "not supported yet: layer '", layer.name(), "' is ",
+                replication_reason(layer), " and ", how, " layer '", s.name(),
+                "', whose units the ", ranks, " ranks divide; on several ranks ", rule,
+                " only Input layers and Convolutional, Pooling or batch-normalized Hidden "
+                "layers, which every rank holds whole");
+  };
+  for (Layer* s : layer.sources_) {
+    if (layer.replicated() && layer.type() != LayerType::FullyConnected && s->sharded())
+      refuse_sharded(*s, "reads", "a Convolutional or Pooling layer reads");
+    // A sharded consumer's gradient for a replicated source covers only its own units' terms.
+    if (layer.sharded() && s->replicated() && s->kind() != LayerKind::Input)
+      s->takes_partials_ = true;
+  }
+  for (Layer* s : layer.skips_) {
+    if (layer.replicated() && s->sharded())
+      refuse_sharded(*s, "skips from", "a replicated layer skips from");
+    if (layer.sharded() && s->replicated() && s->kind() != LayerKind::Input)
+      s->takes_partials_ = true;
   }
 }
 

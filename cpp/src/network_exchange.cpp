@@ -8,6 +8,8 @@
 // A transposed shared weight multiplies by the transpose of its owner's block: the owner's
 // column block is, for it, a block of input rows, and the other way round, so it uses the split
 // opposite to its owner's and reads the block as the transpose (the `t` branches below).
+#include <algorithm>
+
 #include "dsstne/kernels.hpp"
 #include "dsstne/network.hpp"
 
@@ -168,16 +170,61 @@ void Network::row_delta(Weight& w, Layer& layer) {
   });
 }
 
+void Network::replicated_delta(Weight& w, Layer& layer) {
+  // ∂E/∂X_local (rows × s_local) (+)= δ (rows × n_out) · W[rows of this rank]ᵀ: every rank holds
+  // the whole δ and W of a replicated consumer, so each takes its own units' part, whole.
+  // (Replicated layers share no weights: W is the connection's own, n_in × n_out.)
+  Layer& s = w.input();
+  const int64_t rows = layer.rows_, n_out = layer.stride();
+  const Slice part = s.slice();
+  DSSTNE_DISPATCH(ctx_, gemm, false, true, rows, part.size(), n_out, 1.0f, layer.delta_.data(),
+                  n_out, w.matrix().data() + part.begin * n_out, n_out,
+                  s.grad_written_ ? 1.0f : 0.0f, s.grad_.data(),
+                  std::max<int64_t>(1, part.size()));
+  s.grad_written_ = true;
+}
+
+void Network::partial_delta(Weight& w, Layer& layer) {
+  // this rank's terms of ∂E/∂X (rows × n_in) (+)= δ_local (rows × cols) · W[:, this rank's cols]ᵀ
+  Layer& s = w.input();
+  const int64_t rows = layer.rows_, cols = layer.local_units(), n_in = s.stride();
+  const bool t = w.transposed();  // the owner's block is cols × n_in
+  DSSTNE_DISPATCH(ctx_, gemm, false, !t, rows, n_in, cols, 1.0f, layer.delta_.data(), cols,
+                  w.matrix().data(), t ? n_in : cols, s.grad_partial_written_ ? 1.0f : 0.0f,
+                  s.grad_partial_.data(), n_in);
+  s.grad_partial_written_ = true;
+}
+
+void Network::partial_skip(Layer& s, Layer& layer) {
+  // δ (rows × cols) lands in this rank's columns of the skip source's rows × stride partial; the
+  // other ranks add theirs to zeros, so the sum over ranks is δ of every column, exactly.
+  const int64_t rows = layer.rows_, cols = layer.local_units(), units = s.stride();
+  if (!s.grad_partial_written_) DSSTNE_DISPATCH(ctx_, fill, s.grad_partial_.data(), rows * units,
+                                                0.0f);
+  for (int64_t i = 0; i < rows; ++i)
+    DSSTNE_DISPATCH(ctx_, add, layer.delta_.data() + i * cols, cols,
+                    s.grad_partial_.data() + i * units + layer.slice().begin);
+  s.grad_partial_written_ = true;
+}
+
 void Network::collect_gradient(Layer& layer) {
   if (!layer.grad_partial_written_) return;
   Communicator& comm = ctx_.comm();
   const int64_t rows = layer.rows_, cols = layer.local_units();
-  comm.reduce_scatter(ctx_, layer.grad_partial_.data(), layer.reduced_.data(),
-                      comm.slice_counts(layer.stride(), rows));
-  if (layer.grad_written_) {
-    DSSTNE_DISPATCH(ctx_, add, layer.reduced_.data(), rows * cols, layer.grad_.data());
+  DeviceBuffer<float>* sum = &layer.reduced_;
+  if (layer.replicated()) {
+    // The ranks' partial gradients, added in rank order on every rank: then what replicated
+    // consumers wrote (identical everywhere) plus this sum, in that order, on every rank.
+    comm.allreduce_sum(ctx_, layer.grad_partial_.data(), rows * cols);
+    sum = &layer.grad_partial_;
   } else {
-    std::swap(layer.reduced_, layer.grad_);
+    comm.reduce_scatter(ctx_, layer.grad_partial_.data(), layer.reduced_.data(),
+                        comm.slice_counts(layer.stride(), rows));
+  }
+  if (layer.grad_written_) {
+    DSSTNE_DISPATCH(ctx_, add, sum->data(), rows * cols, layer.grad_.data());
+  } else {
+    std::swap(*sum, layer.grad_);
   }
   layer.grad_written_ = true;
   layer.grad_partial_written_ = false;

@@ -34,7 +34,8 @@ std::vector<MemoryItem> Network::weight_plan() const {
                          (2.0 * filters + double(g.out_channels)) * sizeof(float)});
         continue;
       }
-      const bool columns = choose_split(source->stride(), layer->stride(), !source->sharded(),
+      const bool columns = choose_split(source->stride(), layer->stride(),
+                                        !source->sharded() || !layer->sharded(),
                                         ctx_.comm().size()) == WeightSplit::Columns;
       const int64_t rows = columns ? source->stride() : ctx_.comm().slice(source->stride()).size();
       const int64_t cols = columns ? layer->local_units() : layer->stride();
@@ -62,14 +63,18 @@ std::vector<MemoryItem> Network::batch_plan(int64_t batch) const {
     if (layer->descriptor().p_dropout > 0.0f) per_unit += 5.0;
     if (layer->batch_normalized()) per_unit += 4.0;  // z before normalization
     if (input && layer->data_ && !layer->data_->sparse()) per_unit += 4.0;
-    // The exchanges between ranks: two buffers of every rank's units, one of this rank's.
+    const double local = double(layer->local_units()), whole = double(layer->stride());
+    double bytes = grow * local * per_unit;
+    // The exchanges between ranks: two buffers of every rank's units, one of this rank's (a
+    // rank may hold none of a layer with fewer units than ranks).
     const int exchanges = int(layer->needs_gather_) + int(layer->has_row_inputs_);
-    const double whole = double(layer->stride()) / double(layer->local_units());
-    per_unit += exchanges * 4.0 * (2.0 * whole + 1.0);
-    if (per_unit == 0) continue;
+    bytes += grow * exchanges * 4.0 * (2.0 * whole + local);
+    // A replicated layer's partial gradient from sharded consumers, of all its units.
+    if (layer->takes_partials_) bytes += grow * 4.0 * whole;
+    if (bytes == 0) continue;
     items.push_back({detail::concat("layer '", layer->name(), "' (batch ", batch, " x ",
                                     layer->local_units(), " units)"),
-                     grow * double(layer->local_units()) * per_unit});
+                     bytes});
   }
   return items;
 }

@@ -17,6 +17,7 @@ struct Layout {
   WeightSplit split;
   int64_t rows;  ///< of the whole
   int64_t cols;
+  bool whole = false;  ///< every rank holds all of it, alike
 };
 
 Layout layout_of(const Weight& w, int which) {
@@ -25,13 +26,16 @@ Layout layout_of(const Weight& w, int which) {
   const bool matrix =
       which == Network::kMatrix || which == Network::kGradient || which == 0 || which == 1;
   if (w.convolutional())  // every rank holds the whole filter bank
-    return matrix ? Layout{WeightSplit::Columns, w.block().rows, w.block().cols}
-                  : Layout{WeightSplit::Columns, 1, w.block().rows};
-  if (matrix) return Layout{o.split(), o.n_in(), o.n_out()};
-  return Layout{WeightSplit::Columns, 1, w.n_out()};
+    return matrix ? Layout{WeightSplit::Columns, w.block().rows, w.block().cols, true}
+                  : Layout{WeightSplit::Columns, 1, w.block().rows, true};
+  // A replicated output's connections are whole on every rank (they share no weights).
+  const bool whole = w.output().replicated();
+  if (matrix) return Layout{o.split(), o.n_in(), o.n_out(), whole};
+  return Layout{WeightSplit::Columns, 1, w.n_out(), whole};
 }
 
 MatrixBlock block_of(const Communicator& comm, const Layout& l, int rank) {
+  if (l.whole) return MatrixBlock{0, l.rows, 0, l.cols};
   if (l.split == WeightSplit::Columns) {
     const Slice s = comm.slice(l.cols, rank);
     return MatrixBlock{0, l.rows, s.begin, s.size()};
@@ -61,11 +65,11 @@ void Network::gather_parameter(const Weight& w, int which, float* out) const {
   const int64_t size = parameter_size(w, which);
   if (size == 0) return;
   Communicator& comm = ctx_.comm();
-  if (comm.size() == 1) {
+  const Layout l = layout_of(w, which);
+  if (comm.size() == 1 || l.whole) {  // alike on every rank: nothing to exchange
     local.download_to(out, std::size_t(size));
     return;
   }
-  const Layout l = layout_of(w, which);
   std::vector<int64_t> counts(std::size_t(comm.size()));
   for (int r = 0; r < comm.size(); ++r) {
     const MatrixBlock b = block_of(comm, l, r);

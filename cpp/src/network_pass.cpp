@@ -342,7 +342,15 @@ void Network::propagate(Layer& layer) {
       continue;
     }
     if (s.sharded()) {
-      gathered_delta(*w, layer);
+      if (layer.replicated()) {
+        replicated_delta(*w, layer);
+      } else {
+        gathered_delta(*w, layer);
+      }
+      continue;
+    }
+    if (layer.sharded()) {  // a replicated source: this rank's terms of its whole gradient
+      partial_delta(*w, layer);
       continue;
     }
     const float into = s.grad_written_ ? 1.0f : 0.0f;
@@ -352,6 +360,10 @@ void Network::propagate(Layer& layer) {
   }
   for (Layer* s : layer.skips_) {
     if (s->kind() == LayerKind::Input) continue;
+    if (layer.sharded() && s->replicated()) {  // this rank's columns of the source's gradient
+      partial_skip(*s, layer);
+      continue;
+    }
     if (!s->grad_written_) DSSTNE_DISPATCH(ctx_, fill, s->grad_.data(), rows * cols, 0.0f);
     DSSTNE_DISPATCH(ctx_, add, delta, rows * cols, s->grad_.data());
     s->grad_written_ = true;

@@ -7,8 +7,8 @@
 
 namespace dsstne {
 
-WeightSplit choose_split(int64_t n_in, int64_t n_out, bool input_replicated, int ranks) {
-  if (ranks == 1 || input_replicated) return WeightSplit::Columns;
+WeightSplit choose_split(int64_t n_in, int64_t n_out, bool whole_side, int ranks) {
+  if (ranks == 1 || whole_side) return WeightSplit::Columns;
   return 3 * n_out > 2 * n_in ? WeightSplit::Columns : WeightSplit::Rows;
 }
 

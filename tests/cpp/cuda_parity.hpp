@@ -87,4 +87,15 @@ void expect_bitwise(const std::vector<T>& ref, const std::vector<T>& got, const 
   EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << ref.size() << " differ";
 }
 
+/// expect_bitwise, except that any NaN matches any NaN: the GPU's arithmetic returns its
+/// canonical NaN where the CPU's returns the NaN operand.
+inline void expect_bitwise_any_nan(const std::vector<float>& ref, const std::vector<float>& got,
+                                   const std::string& what) {
+  ASSERT_EQ(ref.size(), got.size()) << what << ": sizes differ";
+  std::vector<float> a = ref, b = got;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::isnan(a[i]) && std::isnan(b[i])) a[i] = b[i] = 0.0f;
+  expect_bitwise(a, b, what);
+}
+
 }  // namespace dsstne::testing

@@ -4,7 +4,8 @@
 /// @brief Layer: a set of units with its activation, dropout and the buffers of the current
 /// batch (units, deltas, the gradient arriving from consumers, the dropout mask). Sized by its
 /// rank's slice of the units; Input layers are whole on every rank (each rank loads the whole
-/// batch, so the connections they feed need no exchange).
+/// batch, so the connections they feed need no exchange), and so are Convolutional, Pooling and
+/// batch-normalized Hidden layers (replicated: every rank computes all their units alike).
 
 #include <cstdint>
 #include <string>
@@ -37,8 +38,14 @@ class Layer {
   /// The units this rank owns.
   Slice slice() const { return slice_; }
   int64_t local_units() const { return slice_.size(); }
-  /// Whether the units are divided among several ranks (false for Input layers and one rank).
-  bool sharded() const { return slice_.size() != stride(); }
+  /// Whether the units are divided among several ranks (false on one rank, and for Input and
+  /// replicated layers).
+  bool sharded() const { return sharded_; }
+  /// Whether the network runs on several ranks and every one holds all of this layer's units:
+  /// Input layers (every rank loads the whole batch) and Hidden layers that are Convolutional,
+  /// Pooling or batch-normalized (every rank computes them alike, from replicated sources, with
+  /// the whole filters and batch-norm buffers; docs/design.md "Many ranks"). False on one rank.
+  bool replicated() const { return replicated_; }
   ActivationParams activation_params() const;
 
   const std::vector<Layer*>& sources() const { return sources_; }
@@ -92,6 +99,8 @@ class Layer {
   int id_;
   Context ctx_;
   Slice slice_;
+  bool replicated_ = false;
+  bool sharded_ = false;
   std::vector<Layer*> sources_;
   std::vector<Layer*> skips_;
   std::vector<Weight*> incoming_;
@@ -120,7 +129,11 @@ class Layer {
   DeviceBuffer<float> gathered_;     ///< every rank's units (forward) of this batch
   DeviceBuffer<float> partial_;      ///< row-split partial products, before reduce-scatter
   DeviceBuffer<float> reduced_;      ///< this rank's reduce-scatter result (rows × local)
-  DeviceBuffer<float> grad_partial_; ///< gradient for every rank's units from column-split consumers
+  /// A sharded consumer of this replicated layer writes a partial gradient of all its units.
+  bool takes_partials_ = false;
+  /// Gradient for every rank's units from column-split consumers (rank-major blocks), or, for a
+  /// replicated layer, this rank's part of the gradient of all its units from sharded consumers.
+  DeviceBuffer<float> grad_partial_;
   DeviceBuffer<float> delta_gathered_;  ///< every rank's deltas, for row-split incoming weights
   bool gathered_valid_ = false;      ///< gathered_ holds this batch's units
   bool deltas_gathered_ = false;     ///< delta_gathered_ holds this batch's deltas

@@ -158,6 +158,13 @@ class Network {
 
  private:
   void build_weights();
+  /// Refuses what several ranks cannot run with this layer (an output that is not
+  /// fully-connected; a convolution, pooling or skip that reads a sharded layer into a replicated
+  /// one) and marks the replicated sources whose sharded consumers write partial gradients.
+  /// @throws NotSupported naming the layers.
+  void check_replication(Layer& layer);
+  /// Why `layer` is replicated on several ranks: its type, or "batch-normalized".
+  std::string replication_reason(const Layer& layer) const;
   void compute_order();
   void check_binding(const Layer& layer, const DataSet& data) const;
   /// Checks `bindings` as bind() would apply them (each pair, then the example counts of the
@@ -212,7 +219,14 @@ class Network {
   void gathered_delta(Weight& w, Layer& layer);
   void row_gradient(Weight& w, Layer& layer, float scale, float beta);
   void row_delta(Weight& w, Layer& layer);
-  /// Adds what column-split consumers computed for this layer's units on every rank.
+  /// A replicated consumer's gradient for this rank's units of a sharded source.
+  void replicated_delta(Weight& w, Layer& layer);
+  /// A sharded consumer's terms of the gradient of a replicated source (every unit).
+  void partial_delta(Weight& w, Layer& layer);
+  /// A sharded layer's deltas as this rank's columns of a replicated skip source's gradient.
+  void partial_skip(Layer& source, Layer& layer);
+  /// Adds what column-split consumers computed for this layer's units on every rank, or, for a
+  /// replicated layer, the sum over ranks of its sharded consumers' partial gradients.
   void collect_gradient(Layer& layer);
   // Row-wise operations, reduced over the ranks of a split layer (network_rowwise.cpp).
   void activate(Layer& layer);

@@ -21,9 +21,11 @@ namespace dsstne {
 enum class WeightSplit { Columns, Rows };
 
 /// DSSTNE's 3:2 rule: columns when the output is larger than about 2/3 of the input (gather
-/// the smaller input), rows otherwise (reduce the smaller output). Inputs that every rank holds
-/// whole (Input layers) are always split by columns: they need no exchange then.
-WeightSplit choose_split(int64_t n_in, int64_t n_out, bool input_replicated, int ranks);
+/// the smaller input), rows otherwise (reduce the smaller output). A connection with a side that
+/// every rank holds whole (`whole_side`: an Input or replicated source, or a replicated output)
+/// is always split by columns: from a whole input it needs no exchange, and a whole output's
+/// columns are the whole matrix.
+WeightSplit choose_split(int64_t n_in, int64_t n_out, bool whole_side, int ranks);
 
 class Weight {
  public:
