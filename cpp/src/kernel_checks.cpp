@@ -219,7 +219,8 @@ bool gemm(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int6
           const float*, int64_t lda, const float*, int64_t ldb, float, float*, int64_t ldc) {
   // Stored shapes: A is m × k (or k × m when trans_a), B is k × n (or n × k), C is m × n.
   DSSTNE_EXPECTS(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=", m, " n=", n, " k=", k);
-  DSSTNE_EXPECTS(ldc >= std::max<int64_t>(1, n), "gemm: ldc=", ldc, " < n=", n);
+  // An empty C (a rank owning none of a layer's units) is never touched, whatever its ldc.
+  DSSTNE_EXPECTS(ldc >= n, "gemm: ldc=", ldc, " < n=", n);
   if (m == 0 || n == 0) return false;
   if (k == 0) return true;  // no product terms: C = beta·C, and A and B are never read
   const int64_t a_cols = trans_a ? m : k;

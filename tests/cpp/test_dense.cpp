@@ -151,6 +151,16 @@ TEST(DenseKernels, GemmRejectsBadLeadingDimension) {
                dsstne::InvalidArgument);
 }
 
+TEST(DenseKernels, GemmWithNoColumnsTouchesNothing) {
+  // A rank that owns none of a layer's units multiplies into a C with no columns.
+  float a[6] = {1, 2, 3, 4, 5, 6};
+  float c = -7.0f;
+  gemm(host, false, false, 2, 0, 3, 1.0f, a, 3, a, 0, 0.0f, &c, 0);
+  EXPECT_EQ(c, -7.0f);
+  EXPECT_THROW(gemm(host, false, false, 2, 3, 3, 1.0f, a, 3, a, 3, 0.0f, &c, 0),
+               dsstne::InvalidArgument);
+}
+
 TEST(DenseKernels, BroadcastAddFill) {
   const std::vector<float> v = {1.0f, -2.0f, 3.5f};
   std::vector<float> z(4 * 3, 9.0f);

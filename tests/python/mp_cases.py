@@ -44,6 +44,14 @@ def dense_chain():
                 layer("Output", "Output", 10, DataSet="t", Activation="Linear")], "L2")
 
 
+def narrow():
+    """A dense input into a hidden layer narrower than the ranks: on 3 ranks one of them owns
+    none of its units, so its products have no columns."""
+    return net([layer("Input", "Input", 12, DataSet="d"),
+                layer("H", "Hidden", 2, Activation="Tanh"),
+                layer("Output", "Output", 10, DataSet="t", Activation="Linear")], "L2")
+
+
 def branches():
     """Two sources, a skip, shared (untransposed) weights, dropout and denoising."""
     return net([layer("Input", "Input", "auto", DataSet="x", Sparse=True),
@@ -91,7 +99,7 @@ def norms():
 
 def data_for(name):
     rng = np.random.default_rng(3)
-    if name == "dense_chain":
+    if name in ("dense_chain", "narrow"):
         return [dsstne.DataSet("d", rng.standard_normal((EXAMPLES, 12)).astype(np.float32)),
                 dsstne.DataSet("t", rng.standard_normal((EXAMPLES, 10)).astype(np.float32))]
     return [dsstne.DataSet("x", items())]
@@ -106,11 +114,13 @@ CASES = {
     "tied": tied(),
     "softmax": softmax(),
     "norms": norms(),
+    "narrow": narrow(),
 }
 # AdaGrad's first step is alpha·sign(g), which turns rounding noise in a near-zero gradient into
 # a full step: it cannot agree across rank counts to 1e-5, so no case uses it.
 OPTIMIZER = {"autoencoder": "adam", "deep_relu_l2": "momentum", "smce_tanh": "rmsprop",
-             "dense_chain": "sgd", "branches": "nesterov", "tied": "momentum", "softmax": "adam", "norms": "sgd"}
+             "dense_chain": "sgd", "branches": "nesterov", "tied": "momentum", "softmax": "adam", "norms": "sgd",
+             "narrow": "momentum"}
 
 
 def run_case(name, context):
