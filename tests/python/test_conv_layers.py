@@ -181,3 +181,12 @@ def test_never_implemented_pooling_functions_are_refused():
     # DSSTNE's JSON language has no spelling for them (the C++ tests check the engine's refusal).
     with pytest.raises(ValueError, match="LCN"):
         network("cpu", [IMG, pool("p", "LCN"), OUT], [images((1, 4, 4)), classes(2)])
+
+
+def test_weight_norm_bounds_each_output_maps_filters(device):
+    layers = [IMG, conv("c", 4, [3, 3], WeightNorm=0.5,
+                        WeightInit={"Scheme": "Gaussian", "Scale": 1.0}), OUT]
+    net = network(device, layers, [images((2, 5, 5)), classes(3)])
+    net.train(2, alpha=0.1)
+    filters = net.weight("img", "c").weights  # out maps × (in maps · kernel volume)
+    assert np.all(np.linalg.norm(filters, axis=1) <= 0.5 * (1 + 1e-6))
