@@ -10,6 +10,12 @@
 /// Only what the host can see is checked here: sizes, codes, pointers being set. Data in device
 /// memory (sparse offsets and indices) are checked by each backend where they live, and limits of
 /// one backend (grid sizes, 32-bit sort counts) by that backend.
+///
+/// The definitions are compiled once, into libdsstne, and called by both backends: the CUDA
+/// objects link against them, so the messages cannot drift. The sections below are defined in
+/// kernel_checks_<family>.cpp: _activation (activation, rows), _loss, _dense, _sparse, _gather,
+/// _random (random, dropout), _optimizer (regularize, optimizer), _topk, _pooling,
+/// _spatial_pooling, _conv, _batch_norm; helpers several of them use, in kernel_checks_util.hpp.
 
 #include <cstdint>
 
@@ -141,7 +147,8 @@ bool cosine_forward(const Context& ctx, const float* const* sources, int64_t cou
 bool cosine_backward(const Context& ctx, const float* const* sources, int64_t count, int64_t rows,
                      int64_t cols, const float* delta, bool accumulate, float* const* deltas);
 
-// ---- spatial pooling: the geometry (kernel_checks.cpp states the rule), LRN's parameters ----
+// ---- spatial pooling: the geometry (kernel_checks_spatial_pooling.cpp states the rule), LRN's
+// parameters ----------------------------------------------------------------------------------
 bool max_pool_forward(const Context& ctx, const PoolGeometry& g, const float* x, int64_t rows,
                       float* y);
 bool max_pool_backward(const Context& ctx, const PoolGeometry& g, const float* x,

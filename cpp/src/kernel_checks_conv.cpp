@@ -11,11 +11,10 @@
 
 #include "dsstne/error.hpp"
 #include "kernel_checks.hpp"
+#include "kernel_checks_util.hpp"
 
 namespace dsstne::checks {
 namespace {
-
-const char* const kConvAxes[3] = {"x", "y", "z"};
 
 /// a·b, refusing a product beyond int64 (both are non-negative here).
 int64_t product(const char* kernel, const char* what, int64_t a, int64_t b) {
@@ -39,22 +38,12 @@ void conv_geometry(const char* kernel, const ConvGeometry& g, int64_t rows) {
   fits_int(kernel, "output channel list", g.out_channels);
   int64_t in_volume = 1, out_volume = 1, kernel_volume = 1;
   for (int axis = 0; axis < 3; ++axis) {
-    const char* name = kConvAxes[axis];
-    const int64_t in = g.in[axis], k = g.kernel[axis], s = g.stride[axis], p = g.pad[axis];
-    DSSTNE_EXPECTS(in >= 1 && k >= 1 && s >= 1, kernel, ": axis ", name, " has input ", in,
-                   ", kernel ", k, ", stride ", s, "; each must be at least 1");
-    DSSTNE_EXPECTS(in <= INT_MAX && k <= INT_MAX && s <= INT_MAX, kernel, ": axis ", name,
-                   " has input ", in, ", kernel ", k, ", stride ", s, "; each must be at most ",
-                   INT_MAX);
-    DSSTNE_EXPECTS(p >= 0 && p < k, kernel, ": axis ", name, " pad ", p,
-                   " is outside [0, kernel ", k, ")");
-    // in, k and p are at most INT_MAX here, so in + 2·p cannot overflow.
-    DSSTNE_EXPECTS(in + 2 * p >= k, kernel, ": axis ", name, " kernel ", k,
-                   " is wider than the padded input ", in + 2 * p);
-    const int64_t most = (in + 2 * p - k) / s + 1;
-    DSSTNE_EXPECTS(g.out[axis] >= 1 && g.out[axis] <= most, kernel, ": axis ", name, " output ",
-                   g.out[axis], " is outside [1, ", most, "] for input ", in, ", kernel ", k,
-                   ", stride ", s, ", pad ", p);
+    const int64_t in = g.in[axis], k = g.kernel[axis], s = g.stride[axis];
+    // First, so that in + 2·pad (pad < kernel) cannot overflow in the window rule.
+    DSSTNE_EXPECTS(in <= INT_MAX && k <= INT_MAX && s <= INT_MAX, kernel, ": axis ",
+                   detail::kAxisNames[axis], " has input ", in, ", kernel ", k, ", stride ", s,
+                   "; each must be at most ", INT_MAX);
+    detail::window_axis(kernel, g, axis);
     in_volume = product(kernel, "input map", in_volume, in);
     out_volume = product(kernel, "output map", out_volume, g.out[axis]);
     kernel_volume = product(kernel, "filter window", kernel_volume, k);

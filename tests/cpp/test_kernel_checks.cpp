@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Every kernel refuses a bad call on both backends with the same message: the checks are one
-// front (cpp/src/kernel_checks.cpp) that both call before anything else. The CUDA side is reached
+// front (cpp/src/kernel_checks_*.cpp) that both call before anything else. The CUDA side is reached
 // with a CPU context, which the checks never look at: on a build without CUDA the call goes to
 // the generated stub, on a CUDA build to the real kernel, which raises before touching a device.
 #include <gtest/gtest.h>

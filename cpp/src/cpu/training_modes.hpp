@@ -3,7 +3,7 @@
 /// @file training_modes.hpp
 /// @brief The optimizer kernels' training-mode dispatch, shared by the CPU reference and the CUDA
 /// kernels (the element rules stay per backend: the CUDA one spells out its rounding with
-/// intrinsics for bitwise parity; the argument checks are in kernel_checks.cpp).
+/// intrinsics for bitwise parity; the argument checks are in kernel_checks_optimizer.cpp).
 
 #include <cstdint>
 #include <type_traits>
