@@ -6,6 +6,7 @@ GPU; and the errors a bad geometry gets."""
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import dsstne
 from dsstne.gradcheck import check_gradients
@@ -121,13 +122,17 @@ def test_dropout_on_a_convolution(device):
 
 @pytest.mark.parametrize("loss,activation", [
     ("CrossEntropy", "Sigmoid"), ("L2", "Linear"), ("L1", "Tanh"),
-    ("ScaledMarginalCrossEntropy", "Sigmoid"), ("Hinge", "Linear"), ("L2Hinge", "Tanh"),
+    ("ScaledMarginalCrossEntropy", "Sigmoid"), ("DataScaledMarginalCrossEntropy", "Sigmoid"),
+    ("Hinge", "Linear"), ("L2Hinge", "Tanh"),
 ])
 def test_every_error_function_on_a_convolutional_output(device, loss, activation):
     out = {"Name": "out", "Kind": "Output", "Type": "Convolutional", "N": [4, 4, 2],
            "Kernel": [3, 3], "DataSet": "t", "Activation": activation}
     rng = np.random.default_rng(4)
-    targets = dsstne.DataSet("t", rng.integers(0, 2, (EXAMPLES, 2, 4, 4)).astype(np.float32))
+    values = rng.integers(0, 2, (EXAMPLES, 2, 4, 4)).astype(np.float32)
+    # DataScaledMarginalCrossEntropy scales by the stored values: it takes sparse targets.
+    targets = dsstne.DataSet("t", sp.csr_matrix(values.reshape(EXAMPLES, -1))
+                             if loss.startswith("DataScaled") else values)
     net = network(device, [IMG, out], [images((3, 4, 4)), targets], loss=loss)
     passes(net)
 
