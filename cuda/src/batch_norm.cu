@@ -11,6 +11,7 @@
 #include "cpu/batch_norm_terms.hpp"
 #include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
+#include "dsstne/cuda/reduce.cuh"
 #include "dsstne/kernels.hpp"
 #include "kernel_checks.hpp"
 
@@ -39,19 +40,9 @@ __device__ void walk_lane(const BatchNormShape& s, int64_t f, Visit visit) {
   }
 }
 
-/// The halving tree over the block's lanes; every thread gets the total. Call it from every
-/// thread of the block (it holds barriers).
+/// The block's lanes joined in the CPU's halving tree (reduce.cuh).
 __device__ double lane_sum(double value, double* shared) {
-  shared[threadIdx.x] = value;
-  __syncthreads();
-  for (unsigned int stride = kLanes / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride)
-      shared[threadIdx.x] = terms::add_d(shared[threadIdx.x], shared[threadIdx.x + stride]);
-    __syncthreads();
-  }
-  const double total = shared[0];
-  __syncthreads();  // shared[] may be refilled by the next call
-  return total;
+  return lane_tree_sum<kLanes>(value, shared);
 }
 
 __global__ void forward_training_kernel(BatchNormShape s, const float* z, const float* gamma,

@@ -29,6 +29,7 @@
 #include "cpu/pooling_terms.hpp"
 #include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
+#include "dsstne/cuda/reduce.cuh"
 #include "dsstne/kernels.hpp"
 #include "kernel_checks.hpp"
 
@@ -66,14 +67,8 @@ __global__ void channel_mean_kernel(const float* x, int64_t rows, int64_t channe
     double sum = 0.0;
     for (int64_t i = t; i < n; i += kLanes)
       sum = terms::add_d(sum, double(x[((i / spatial) * channels + c) * spatial + i % spatial]));
-    lanes[t] = sum;
-    __syncthreads();
-    for (int half = kLanes / 2; half >= 1; half /= 2) {
-      if (t < half) lanes[t] = terms::add_d(lanes[t], lanes[t + half]);
-      __syncthreads();
-    }
-    if (t == 0) out[c] = rows == 0 ? 0.0f : float(__ddiv_rn(lanes[0], double(rows)));
-    __syncthreads();  // lanes[0] is read before the next channel overwrites it
+    const double total = lane_tree_sum<kLanes>(sum, lanes);
+    if (t == 0) out[c] = rows == 0 ? 0.0f : float(__ddiv_rn(total, double(rows)));
   }
 }
 

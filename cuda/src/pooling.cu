@@ -11,6 +11,7 @@
 #include "cpu/pooling_terms.hpp"
 #include "dsstne/cuda/context.cuh"
 #include "dsstne/cuda/error.cuh"
+#include "dsstne/cuda/reduce.cuh"
 #include "dsstne/kernels.hpp"
 #include "kernel_checks.hpp"
 
@@ -45,19 +46,9 @@ __device__ float unit_maximum(const SourceList& s, int count, int64_t e) {
   return y;
 }
 
-/// The halving tree over the block's lanes; every thread gets the total. Call it from every
-/// thread of the block (it holds barriers).
+/// The block's lanes joined in the CPU's halving tree (reduce.cuh).
 __device__ double lane_sum(double value, double* shared) {
-  shared[threadIdx.x] = value;
-  __syncthreads();
-  for (unsigned int stride = kLanes / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride)
-      shared[threadIdx.x] = terms::add_d(shared[threadIdx.x], shared[threadIdx.x + stride]);
-    __syncthreads();
-  }
-  const double total = shared[0];
-  __syncthreads();
-  return total;
+  return lane_tree_sum<kLanes>(value, shared);
 }
 
 /// Σ_j x[j]·z[j] over one row, lane by lane.
