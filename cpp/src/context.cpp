@@ -100,7 +100,8 @@ std::string Context::describe() const {
                         comm().name(), ")",
                         gemm_math_ == GemmMath::TF32       ? " tf32"
                         : gemm_math_ == GemmMath::BFloat16 ? " bf16"
-                                                           : "");
+                                                           : "",
+                        conv_algorithms_ == ConvAlgorithms::GemmOrder ? " conv=gemm-order" : "");
 }
 
 }  // namespace dsstne

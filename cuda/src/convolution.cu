@@ -2,14 +2,16 @@
 // Convolution forward, backward to the data and to the filters through cuDNN's legacy API, and
 // the per-channel bias helpers as own kernels (reference: cpp/src/cpu/convolution.cpp).
 //
-// Determinism: only algorithms whose sums have one fixed order are used: forward IMPLICIT_GEMM,
-// IMPLICIT_PRECOMP_GEMM, GEMM and DIRECT; backward data and filter ALGO_1 (ALGO_0 and the
-// filter's ALGO_3 add with atomics; FFT and Winograd are deterministic but round differently
-// from a plain sum, so they are left out too). The choice among them is cuDNN's heuristic
-// (cudnnGet*_v7, no timing), a function of the shapes, the GPU and the cuDNN version only, made
-// once per geometry and batch size and cached in the context's resources. Float32 (and the
-// BFloat16 mode, whose operands are rounded first, as the CPU's GEMM does) runs CUDNN_FMA_MATH,
-// so no TF32 tensor core can enter; TF32 mode lets cuDNN use them.
+// Determinism: only algorithms whose sums have one fixed order are used (cuDNN's heuristic marks
+// them CUDNN_DETERMINISTIC; backward ALGO_0 and the filter's ALGO_3 add with atomics and are
+// never taken). Under ConvAlgorithms::Deterministic (the default) that includes FFT and
+// Winograd, whose transforms round differently from a plain sum of products; under GemmOrder
+// only forward IMPLICIT_GEMM, IMPLICIT_PRECOMP_GEMM, GEMM and DIRECT and backward ALGO_1, which
+// sum the products themselves. The choice among them is cuDNN's heuristic (cudnnGet*_v7, no
+// timing), a function of the shapes, the GPU and the cuDNN version only, made once per geometry,
+// batch size and setting and cached in the context's resources. Float32 (and the BFloat16 mode,
+// whose operands are rounded first, as the CPU's GEMM does) runs CUDNN_FMA_MATH, so no TF32
+// tensor core can enter; TF32 mode lets cuDNN use them.
 //
 // cuDNN wants tensors of ≥ 4 dimensions and an output of exactly ⌊(in + 2·pad − kernel)/stride⌋
 // + 1 per axis: 1-D and 2-D geometries become NCHW with extent-1 axes, 3-D NCDHW. Where the
@@ -193,8 +195,9 @@ struct ConvPlan {
 
 using PlanKey = std::array<int64_t, 20>;
 
-PlanKey plan_key(const ConvGeometry& g, int64_t rows, GemmMath math) {
+PlanKey plan_key(const ConvGeometry& g, int64_t rows, GemmMath math, ConvAlgorithms set) {
   PlanKey k{g.in_channels, g.out_channels, rows, int64_t(math)};
+  k[19] = int64_t(set);
   for (int a = 0; a < 3; ++a) {
     k[4 + a] = g.in[a];
     k[7 + a] = g.out[a];
@@ -259,7 +262,8 @@ std::shared_ptr<ConvPlan> make_plan(const ConvGeometry& g, int64_t rows, bool sh
   return p;
 }
 
-bool allowed(int pass, int algo) {
+bool allowed(int pass, int algo, ConvAlgorithms set) {
+  if (set == ConvAlgorithms::Deterministic) return true;  // the heuristic's determinism flag rules
   switch (pass) {
     case kForward:
       return algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM ||
@@ -281,10 +285,11 @@ struct Candidate {
 /// The heuristic's deterministic, allowed picks in its order. In TF32 mode the math type it
 /// reports is kept (never FP16 conversion); otherwise FMA math, which rules out tensor cores.
 template <typename Perf>
-void add_ranked(const Perf* perf, int count, int pass, bool tf32, std::vector<Candidate>& out) {
+void add_ranked(const Perf* perf, int count, int pass, bool tf32, ConvAlgorithms set,
+                std::vector<Candidate>& out) {
   for (int i = 0; i < count; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].determinism != CUDNN_DETERMINISTIC ||
-        !allowed(pass, int(perf[i].algo)) ||
+        !allowed(pass, int(perf[i].algo), set) ||
         perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
       continue;
     out.push_back({int(perf[i].algo), tf32 ? perf[i].mathType : CUDNN_FMA_MATH, true});
@@ -308,7 +313,8 @@ cudnnStatus_t workspace_size(cudnnHandle_t h, const ConvPlan& p, int pass, int a
 }
 
 /// Picks pass's algorithm: the heuristic's first usable one, else a fixed deterministic one.
-void choose(cudnnHandle_t h, ConvPlan& p, int pass, GemmMath math, const ConvGeometry& g) {
+void choose(cudnnHandle_t h, ConvPlan& p, int pass, GemmMath math, ConvAlgorithms set,
+            const ConvGeometry& g) {
   const bool tf32 = math == GemmMath::TF32;
   DSSTNE_CUDNN_TRY(cudnnSetConvolutionMathType(p.conv, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
   std::vector<Candidate> candidates;
@@ -318,7 +324,7 @@ void choose(cudnnHandle_t h, ConvPlan& p, int pass, GemmMath math, const ConvGeo
     if (cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, p.conv, p.y,
                                                CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count,
                                                perf) == CUDNN_STATUS_SUCCESS)
-      add_ranked(perf, count, pass, tf32, candidates);
+      add_ranked(perf, count, pass, tf32, set, candidates);
     candidates.push_back({CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM, CUDNN_FMA_MATH, false});
     candidates.push_back({CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, CUDNN_FMA_MATH, false});
   } else if (pass == kData) {
@@ -326,14 +332,14 @@ void choose(cudnnHandle_t h, ConvPlan& p, int pass, GemmMath math, const ConvGeo
     if (cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, p.conv, p.x,
                                                     CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count,
                                                     perf) == CUDNN_STATUS_SUCCESS)
-      add_ranked(perf, count, pass, tf32, candidates);
+      add_ranked(perf, count, pass, tf32, set, candidates);
     candidates.push_back({CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, CUDNN_FMA_MATH, false});
   } else {
     cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     if (cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, p.conv, p.w,
                                                       CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
                                                       &count, perf) == CUDNN_STATUS_SUCCESS)
-      add_ranked(perf, count, pass, tf32, candidates);
+      add_ranked(perf, count, pass, tf32, set, candidates);
     candidates.push_back({CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, CUDNN_FMA_MATH, false});
   }
   for (const Candidate& c : candidates) {
@@ -371,6 +377,7 @@ std::shared_ptr<ConvPlan> plan_for(const StreamScope& s, const ConvGeometry& g, 
                                    int pass) {
   Resources& r = s.resources();
   const GemmMath math = s.context().gemm_math();
+  const ConvAlgorithms set = s.context().conv_algorithms();
   const std::lock_guard<std::mutex> lock(r.mutex);
   if (r.conv == nullptr) {
     auto cache = std::make_unique<ConvCache>();
@@ -379,7 +386,7 @@ std::shared_ptr<ConvPlan> plan_for(const StreamScope& s, const ConvGeometry& g, 
     r.conv = cache.release();
   }
   auto& plans = r.conv->plans;
-  const PlanKey key = plan_key(g, rows, math);
+  const PlanKey key = plan_key(g, rows, math, set);
   auto it = plans.find(key);
   if (it == plans.end()) {
     // Calls in flight hold their plan, so starting over cannot pull one from under them.
@@ -388,13 +395,13 @@ std::shared_ptr<ConvPlan> plan_for(const StreamScope& s, const ConvGeometry& g, 
   }
   if (!it->second->choice[pass].made) {
     try {
-      choose(r.conv->handle, *it->second, pass, math, g);
+      choose(r.conv->handle, *it->second, pass, math, set, g);
     } catch (const NotSupported&) {
       // Should cuDNN refuse the strided view of a shortened input, the staged plan has packed
       // tensors only; it replaces the other for every pass.
       if (!it->second->shortened) throw;
       it->second = make_plan(g, rows, false);
-      choose(r.conv->handle, *it->second, pass, math, g);
+      choose(r.conv->handle, *it->second, pass, math, set, g);
     }
   }
   return it->second;

@@ -49,6 +49,7 @@ def _choose_transport(transport, device, comm, gpus, host_ranks):
 
 
 _PRECISION_NAMES = ("fp32", "tf32", "bf16")
+_CONV_ALGORITHM_NAMES = ("deterministic", "gemm-order")
 
 
 cdef cpp.GemmMath _gemm_math(precision, tf32) except *:
@@ -65,8 +66,18 @@ cdef cpp.GemmMath _gemm_math(precision, tf32) except *:
         _PRECISION_NAMES.index(name)]
 
 
+cdef cpp.ConvAlgorithms _conv_algorithms(name) except *:
+    """The ConvAlgorithms of Context(conv_algorithms=...)."""
+    if not isinstance(name, str) or name.lower() not in _CONV_ALGORITHM_NAMES:
+        raise ValueError(f"conv_algorithms must be one of {', '.join(_CONV_ALGORITHM_NAMES)}, "
+                         f"got {name!r}")
+    return (cpp.ConvAlgorithms.Deterministic, cpp.ConvAlgorithms.GemmOrder)[
+        _CONV_ALGORITHM_NAMES.index(name.lower())]
+
+
 cdef class Context:
-    """Context(device=None, seed=12134, tf32=False, comm=None, transport=None, precision=None)
+    """Context(device=None, seed=12134, tf32=False, comm=None, transport=None, precision=None,
+    conv_algorithms="deterministic")
 --
 
     Where a network runs: device ("cpu", "cuda" or "cuda:N"), random seed, and the ranks that
@@ -97,12 +108,20 @@ cdef class Context:
         faster; no effect on the CPU). "bf16": both inputs rounded to bfloat16 (8-bit mantissa),
         float32 accumulation, weights kept in float32: the GPU's bf16 tensor cores, emulated on
         the CPU by the same rounding. Every precision is deterministic.
+    conv_algorithms : {"deterministic", "gemm-order"}
+        Which cuDNN algorithms convolutional layers may use on the GPU; both are deterministic
+        (no atomics). "deterministic" (the default): any, FFT and Winograd included, which are
+        faster on big kernels but round differently from the CPU's sums (within 1e-4 of the
+        terms' magnitude). "gemm-order": only those that sum the products themselves (implicit
+        GEMM, direct), closer to the CPU (1e-5) and bitwise where sums are exact in float. No
+        effect on the CPU.
     """
     cdef cpp.Context c_ctx
 
     def __init__(self, device=None, seed=12134, tf32=False, comm=None, transport=None,
-                 precision=None):
+                 precision=None, conv_algorithms="deterministic"):
         cdef cpp.GemmMath math = _gemm_math(precision, tf32)
+        cdef cpp.ConvAlgorithms conv_set = _conv_algorithms(conv_algorithms)
         if device is None:
             device = default_device()
         cdef uint64_t c_seed = _whole(seed, "seed", 0, 2**64 - 1)
@@ -132,6 +151,7 @@ cdef class Context:
                 c_comm = cpp.nccl_communicator(c_comm, self.c_ctx.device_ordinal(), timeout)
             self.c_ctx = self.c_ctx.with_communicator(c_comm)
         self.c_ctx.set_gemm_math(math)
+        self.c_ctx.set_conv_algorithms(conv_set)
 
     @property
     def rank(self):
@@ -171,6 +191,11 @@ cdef class Context:
     def precision(self):
         """The arithmetic of dense products: "fp32", "tf32" or "bf16"."""
         return _PRECISION_NAMES[<int>self.c_ctx.gemm_math()]
+
+    @property
+    def conv_algorithms(self):
+        """The cuDNN convolution algorithms allowed: "deterministic" or "gemm-order"."""
+        return _CONV_ALGORITHM_NAMES[<int>self.c_ctx.conv_algorithms()]
 
     @property
     def is_cuda(self):

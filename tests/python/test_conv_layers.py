@@ -195,3 +195,38 @@ def test_weight_norm_bounds_each_output_maps_filters(device):
     net.train(2, alpha=0.1)
     filters = net.weight("img", "c").weights  # out maps × (in maps · kernel volume)
     assert np.all(np.linalg.norm(filters, axis=1) <= 0.5 * (1 + 1e-6))
+
+
+def test_conv_algorithm_sets_are_each_deterministic_and_agree(device):
+    """Context(conv_algorithms=...): cuDNN's FFT and Winograd (allowed by default) round
+    differently from the GEMM-order algorithms, so on the GPU the two sets train to nearby
+    weights, each the same bits every run; the CPU has one algorithm, so they are identical."""
+    assert dsstne.Context("cpu").conv_algorithms == "deterministic"
+    assert dsstne.Context("cpu", conv_algorithms="GEMM-order").conv_algorithms == "gemm-order"
+    with pytest.raises(ValueError, match="conv_algorithms must be one of deterministic, "
+                                         "gemm-order, got 'fastest'"):
+        dsstne.Context("cpu", conv_algorithms="fastest")
+    layers = [IMG, conv("c1", 8, [5, 5]), pool("p", "Max", Kernel=[2, 2], KernelStride=[2, 2]),
+              conv("c2", 8, [5, 5]), OUT]
+
+    def trained(algorithms):
+        ctx = dsstne.Context(device, 7, conv_algorithms=algorithms)
+        cfg = {"Version": 0.81, "Name": "conv", "ErrorFunction": "CrossEntropy",
+               "Layers": layers}
+        net = dsstne.Network(cfg, [images((3, 16, 16), context=ctx), classes(4, context=ctx)],
+                             batch=6, context=ctx)
+        errors = [h["error"] for h in net.train(3, alpha=0.05, optimizer="sgd")]
+        return errors, [w.weights.copy() for w in net.weights]
+
+    fast, plain = trained("deterministic"), trained("gemm-order")
+    for run in (fast, plain):
+        assert run[0][-1] < run[0][0]
+    again = trained("deterministic")
+    assert again[0] == fast[0]
+    for a, b in zip(again[1], fast[1]):
+        np.testing.assert_array_equal(a, b)
+    if device == "cpu":
+        assert plain[0] == fast[0]
+    np.testing.assert_allclose(plain[0], fast[0], rtol=1e-3)
+    for a, b in zip(plain[1], fast[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4 * np.abs(b).max())

@@ -55,6 +55,8 @@ cdef extern from "dsstne/context.hpp" namespace "dsstne" nogil:
         CPU, CUDA
     cdef enum class GemmMath(int):
         Float32, TF32, BFloat16
+    cdef enum class ConvAlgorithms(int):
+        Deterministic, GemmOrder
     cdef cppclass Context:
         Context()
         @staticmethod
@@ -67,6 +69,8 @@ cdef extern from "dsstne/context.hpp" namespace "dsstne" nogil:
         bool tf32()
         void set_gemm_math(GemmMath)
         GemmMath gemm_math()
+        void set_conv_algorithms(ConvAlgorithms)
+        ConvAlgorithms conv_algorithms()
         Communicator& comm()
         Context with_communicator(shared_ptr[Communicator]) except +translate_exception
         string describe()
