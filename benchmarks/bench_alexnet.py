@@ -20,10 +20,12 @@ row. Every layer's size is checked against dsstne's before anything is timed.
 
 Each contender runs `--epochs` epochs; the first is the warmup (cuDNN plans, allocations,
 torch.compile's compilation) and the fastest of the rest is reported, as seconds per batch. The
-goal: dsstne within 1.2× of PyTorch eager per training batch.
+goal: dsstne within 1.2× of PyTorch eager per training batch. A precision tag may name the
+convolution algorithms after a colon (`fp32:gemm-order`: dsstne alone, without FFT or Winograd).
 
 Usage: python benchmarks/bench_alexnet.py [--device cuda] [--batch 128] [--batches 20]
-       [--epochs 2] [--precision fp32,tf32] [--classes 1000] [--image 224] [--compile]
+       [--epochs 2] [--precision fp32,fp32:gemm-order,tf32] [--classes 1000] [--image 224]
+       [--compile]
        [--no-torch] [--no-predict] [--json out.json]
 CPU smoke run: --device cpu --batch 2 --batches 1 --image 83 --classes 10 (83 is the smallest
 side whose derived sizes PyTorch's layers reproduce: below it the 3×3 convolutions meet maps of
@@ -83,7 +85,9 @@ def settled(times: list[float]) -> float:
 
 def bench_dsstne(config: dict, x, y, args, precision: str, check=None) -> dict:
     """check(layers), when given, sees the built network's layer sizes before any timing."""
-    ctx = dsstne.Context(args.device, seed=SEED, precision=precision)
+    precision, _, algorithms = precision.partition(":")
+    ctx = dsstne.Context(args.device, seed=SEED, precision=precision,
+                         conv_algorithms=algorithms or "deterministic")
     data = [dsstne.DataSet("input", x, context=ctx), dsstne.DataSet("output", y, context=ctx)]
     net = dsstne.Network(config, data, batch=args.batch, context=ctx)
     result = {"layers": {lyr.name: list(lyr.dims) for lyr in net.layers}}
@@ -296,7 +300,8 @@ def main():
     parser.add_argument("--batches", type=int, default=20, help="batches an epoch")
     parser.add_argument("--epochs", type=int, default=2, help="the first is the warmup")
     parser.add_argument("--precision", help="comma-separated fp32, tf32, bf16 (bf16: dsstne "
-                        "alone); default fp32,tf32 on a GPU, fp32 on the CPU")
+                        "alone), each optionally :gemm-order; default fp32,fp32:gemm-order,tf32 "
+                        "on a GPU, fp32 on the CPU")
     parser.add_argument("--classes", type=int, default=1000)
     parser.add_argument("--image", type=int, default=224, help="side of the square images")
     parser.add_argument("--alpha", type=float, default=0.001)
@@ -308,7 +313,7 @@ def main():
     if min(args.batch, args.batches, args.epochs, args.classes, args.image) < 1:
         parser.error("--batch, --batches, --epochs, --classes and --image must be positive")
     gpu = args.device.startswith("cuda")
-    tags = (args.precision or ("fp32,tf32" if gpu else "fp32")).split(",")
+    tags = (args.precision or ("fp32,fp32:gemm-order,tf32" if gpu else "fp32")).split(",")
     # cuBLAS reads this when its first handle is made: before dsstne or PyTorch makes one.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     config, path = reference_config(args.config)
@@ -347,7 +352,7 @@ def main():
         except Exception as exc:  # report, keep the peers' numbers
             row["dsstne"] = r = {"error": repr(exc)}
             print(f"dsstne {tag} failed: {exc!r}", flush=True)
-        if torch is None or tag == "bf16":
+        if torch is None or tag == "bf16" or ":" in tag:  # no PyTorch twin
             continue
         if x_dev is None:
             # A copy: the DataSet made over x may have marked the array read-only.
