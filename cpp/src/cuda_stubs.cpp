@@ -25,6 +25,10 @@ void copy_to_host(const Context&, void*, const void*, std::size_t) {
 void copy_on_device(const Context&, void*, const void*, std::size_t) {
   no_cuda_backend("cuda::copy_on_device");
 }
+void copy_rows_on_device(const Context&, void*, std::size_t, const void*, std::size_t, std::size_t,
+                         std::size_t) {
+  no_cuda_backend("cuda::copy_rows_on_device");
+}
 void zero(const Context&, void*, std::size_t) { no_cuda_backend("cuda::zero"); }
 void synchronize(const Context&) {}
 void memory_info(const Context&, std::size_t*, std::size_t*) {

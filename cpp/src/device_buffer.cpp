@@ -2,9 +2,11 @@
 #include "dsstne/device_buffer.hpp"
 
 #include "dsstne/cuda_runtime.hpp"
+#include "dsstne/error.hpp"
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace dsstne {
@@ -93,6 +95,19 @@ void copy_to_host(const Context& ctx, void* dst, const void* src, std::size_t by
 void copy_on_device(const Context& ctx, void* dst, const void* src, std::size_t bytes) {
   if (ctx.is_cuda()) return cuda::copy_on_device(ctx, dst, src, bytes);
   std::memcpy(dst, src, bytes);
+}
+
+void copy_rows_on_device(const Context& ctx, void* dst, std::size_t dst_pitch, const void* src,
+                         std::size_t src_pitch, std::size_t row_bytes, std::size_t rows) {
+  DSSTNE_EXPECTS_T(LogicError, row_bytes <= dst_pitch && row_bytes <= src_pitch,
+                   "copy_rows_on_device: rows of ", row_bytes, " bytes, pitches ", dst_pitch,
+                   " and ", src_pitch);
+  if (row_bytes == 0 || rows == 0) return;
+  if (ctx.is_cuda()) return cuda::copy_rows_on_device(ctx, dst, dst_pitch, src, src_pitch,
+                                                      row_bytes, rows);
+  for (std::size_t i = 0; i < rows; ++i)
+    std::memcpy(static_cast<char*>(dst) + i * dst_pitch,
+                static_cast<const char*>(src) + i * src_pitch, row_bytes);
 }
 
 void device_zero(const Context& ctx, void* dst, std::size_t bytes) {

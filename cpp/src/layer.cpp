@@ -50,6 +50,7 @@ Layer::Layer(const LayerDescriptor& desc, int id, const Context& ctx)
   grad_partial_ = DeviceBuffer<float>(ctx, 0, n + ".gradient_partial");
   delta_gathered_ = DeviceBuffer<float>(ctx, 0, n + ".gathered_deltas");
   row_values_ = DeviceBuffer<float>(ctx, 0, n + ".row_values");
+  channel_block_ = DeviceBuffer<float>(ctx, 0, n + ".channel_block");
   init_batch_norm();
 }
 
@@ -158,6 +159,10 @@ void Layer::allocate(int64_t batch) {
     gathered_.resize(whole);
     grad_partial_.resize(whole);
     reduced_.resize(n);
+  }
+  if (channel_split_) {
+    channel_block_.resize(std::size_t(batch) * std::size_t(split_units_));
+    gathered_.resize(whole);
   }
   if (has_row_inputs_) {
     partial_.resize(whole);

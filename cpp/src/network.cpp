@@ -169,10 +169,20 @@ void Network::build_weights() {
     if (w->convolutional()) {
       // The filter bank's own fans (docs/compatibility.md): in_channels · kernel volume in,
       // out_channels out. The draws are independent, so drawing them as a fan_in × fan_out
-      // matrix fills the filters alike.
-      const int64_t fan_in = w->block().cols, fan_out = w->block().rows;
-      DSSTNE_DISPATCH(ctx_, init_weights, out.weight_init, out.weight_init_scale, rs, fan_in,
-                      fan_out, MatrixBlock{0, fan_in, 0, fan_out}, w->w_.data());
+      // matrix fills the filters alike; each rank keeps its channels' (contiguous) filters, so
+      // any number of ranks starts from one rank's bank.
+      const int64_t fan_in = w->block().cols, fan_out = w->conv_geometry().out_channels;
+      const MatrixBlock whole{0, fan_in, 0, fan_out};
+      if (!w->channel_split()) {
+        DSSTNE_DISPATCH(ctx_, init_weights, out.weight_init, out.weight_init_scale, rs, fan_in,
+                        fan_out, whole, w->w_.data());
+      } else if (!w->w_.empty()) {
+        DeviceBuffer<float> bank(ctx_, std::size_t(fan_in * fan_out), "filter bank draw");
+        DSSTNE_DISPATCH(ctx_, init_weights, out.weight_init, out.weight_init_scale, rs, fan_in,
+                        fan_out, whole, bank.data());
+        detail::copy_on_device(ctx_, w->w_.data(), bank.data() + w->block().row_begin * fan_in,
+                               w->w_.size() * sizeof(float));
+      }
     } else if (!w->shared()) {
       DSSTNE_DISPATCH(ctx_, init_weights, out.weight_init, out.weight_init_scale, rs, w->n_in(),
                       w->n_out(), w->block(), w->w_.data());
@@ -207,6 +217,15 @@ void Network::check_replication(Layer& layer) {
                 " only Input layers and Convolutional, Pooling or batch-normalized Hidden "
                 "layers, which every rank holds whole");
   };
+  if (layer.type() == LayerType::Convolutional) {
+    // Each rank computes its slice of the output channels, whose filters it holds, and the
+    // ranks gather the maps (network_spatial.cpp); the sources' gradients are partial sums.
+    const MapShape m = map_shape(layer.descriptor(), layer.descriptor().kernel_dimensions);
+    layer.channel_split_ = true;
+    layer.split_units_ = ctx_.comm().slice(m.channels).size() * m.spatial();
+    for (Layer* s : layer.sources_)
+      if (s->kind() != LayerKind::Input) s->takes_partials_ = true;
+  }
   for (Layer* s : layer.sources_) {
     if (layer.replicated() && layer.type() != LayerType::FullyConnected && s->sharded())
       refuse_sharded(*s, "reads", "a Convolutional or Pooling layer reads");

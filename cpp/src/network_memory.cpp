@@ -27,11 +27,12 @@ std::vector<MemoryItem> Network::weight_plan() const {
     for (const Layer* source : layer->sources_) {
       if (layer->type() == LayerType::Convolutional) {
         const ConvGeometry g = conv_geometry(layer->descriptor(), source->descriptor());
-        const double filters = double(g.out_channels) * double(g.in_channels) *
-                               double(kernel_volume(g));
+        // On several ranks each holds its slice of the output channels' filters.
+        const double channels = double(ctx_.comm().slice(g.out_channels).size());
+        const double filters = channels * double(g.in_channels) * double(kernel_volume(g));
         items.push_back({detail::concat("filters ", source->name(), "->", layer->name(), " (",
                                         filters, " floats, and gradient)"),
-                         (2.0 * filters + double(g.out_channels)) * sizeof(float)});
+                         (2.0 * filters + channels) * sizeof(float)});
         continue;
       }
       const bool columns = choose_split(source->stride(), layer->stride(),
@@ -71,6 +72,8 @@ std::vector<MemoryItem> Network::batch_plan(int64_t batch) const {
     bytes += grow * exchanges * 4.0 * (2.0 * whole + local);
     // A replicated layer's partial gradient from sharded consumers, of all its units.
     if (layer->takes_partials_) bytes += grow * 4.0 * whole;
+    // A channel-split convolution's block of its channels and the gathered blocks.
+    if (layer->channel_split_) bytes += grow * 4.0 * (whole + double(layer->split_units_));
     if (bytes == 0) continue;
     items.push_back({detail::concat("layer '", layer->name(), "' (batch ", batch, " x ",
                                     layer->local_units(), " units)"),

@@ -25,9 +25,11 @@ Layout layout_of(const Weight& w, int which) {
   // matrix-shaped: the matrix, the gradient, state 0 and 1; bias-shaped: the bias, state 2, 3
   const bool matrix =
       which == Network::kMatrix || which == Network::kGradient || which == 0 || which == 1;
-  if (w.convolutional())  // every rank holds the whole filter bank
-    return matrix ? Layout{WeightSplit::Columns, w.block().rows, w.block().cols, true}
-                  : Layout{WeightSplit::Columns, 1, w.block().rows, true};
+  if (w.convolutional()) {  // the ranks divide the output channels: filter rows, bias columns
+    const int64_t channels = w.conv_geometry().out_channels;
+    return matrix ? Layout{WeightSplit::Rows, channels, w.block().cols}
+                  : Layout{WeightSplit::Columns, 1, channels};
+  }
   // A replicated output's connections are whole on every rank (they share no weights).
   const bool whole = w.output().replicated();
   if (matrix) return Layout{o.split(), o.n_in(), o.n_out(), whole};

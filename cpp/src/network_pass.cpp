@@ -299,9 +299,13 @@ void Network::propagate(Layer& layer) {
   if (layer.type() == LayerType::Pooling) {
     unpool(layer);
   } else if (layer.type() == LayerType::Convolutional) {
-    const ConvGeometry& g = layer.incoming_.front()->conv_geometry();
-    DSSTNE_DISPATCH(ctx_, channel_mean, delta, rows, g.out_channels,
-                    g.out[0] * g.out[1] * g.out[2], layer.mean_delta_.data());
+    // The bias gradient of this rank's channels (all of them on one rank).
+    const ConvGeometry& g = layer.incoming_.front()->local_conv_geometry();
+    if (layer.channel_split_) split_channel_deltas(layer);
+    if (g.out_channels > 0)
+      DSSTNE_DISPATCH(ctx_, channel_mean, layer.channel_split_ ? layer.channel_block_.data() : delta,
+                      rows, g.out_channels, g.out[0] * g.out[1] * g.out[2],
+                      layer.mean_delta_.data());
   } else {
     DSSTNE_DISPATCH(ctx_, column_mean, delta, rows, cols, layer.mean_delta_.data());
   }

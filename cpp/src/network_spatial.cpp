@@ -15,19 +15,54 @@ namespace dsstne {
 
 void Network::convolve(Layer& layer) {
   const int64_t rows = layer.rows_;
-  float* z = layer.units_.data();
+  // Split by channel, this rank's channels land in its block, gathered below.
+  float* z = layer.channel_split_ ? layer.channel_block_.data() : layer.units_.data();
   bool first = true;
   for (Weight* w : layer.incoming_) {
     Layer& s = w->input();
     densify(s);
-    DSSTNE_DISPATCH(ctx_, conv_forward, w->conv_geometry(), s.units_.data(), w->matrix().data(),
-                    rows, !first, z);
+    const ConvGeometry& g = w->local_conv_geometry();
+    if (g.out_channels > 0)
+      DSSTNE_DISPATCH(ctx_, conv_forward, g, s.units_.data(), w->matrix().data(), rows, !first,
+                      z);
     first = false;
   }
   for (Weight* w : layer.incoming_) {
-    const ConvGeometry& g = w->conv_geometry();
-    DSSTNE_DISPATCH(ctx_, add_channel_bias, w->b_.data(), rows, g.out_channels, out_spatial(g), z);
+    const ConvGeometry& g = w->local_conv_geometry();
+    if (g.out_channels > 0)
+      DSSTNE_DISPATCH(ctx_, add_channel_bias, w->b_.data(), rows, g.out_channels,
+                      out_spatial(g), z);
   }
+  if (layer.channel_split_) gather_channels(layer);
+}
+
+void Network::gather_channels(Layer& layer) {
+  // The ranks' blocks (rows × their channels × spatial, rank after rank) → each row's maps in
+  // channel order: rank r's block fills the same columns of every row.
+  Communicator& comm = ctx_.comm();
+  const ConvGeometry& g = layer.incoming_.front()->conv_geometry();
+  const int64_t rows = layer.rows_, spatial = out_spatial(g), units = layer.stride();
+  comm.allgather(ctx_, layer.channel_block_.data(), layer.gathered_.data(),
+                 comm.slice_counts(g.out_channels, rows * spatial));
+  for (int r = 0; r < comm.size(); ++r) {
+    const Slice c = comm.slice(g.out_channels, r);
+    detail::copy_rows_on_device(ctx_, layer.units_.data() + c.begin * spatial,
+                                std::size_t(units) * sizeof(float),
+                                layer.gathered_.data() + rows * spatial * c.begin,
+                                std::size_t(c.size() * spatial) * sizeof(float),
+                                std::size_t(c.size() * spatial) * sizeof(float), std::size_t(rows));
+  }
+}
+
+void Network::split_channel_deltas(Layer& layer) {
+  // This rank's columns of every row's delta, packed as rows × its channels × spatial.
+  const Weight& w = *layer.incoming_.front();
+  const int64_t spatial = out_spatial(w.conv_geometry());
+  const std::size_t bytes = std::size_t(layer.split_units_) * sizeof(float);
+  detail::copy_rows_on_device(ctx_, layer.channel_block_.data(), bytes,
+                              layer.delta_.data() + w.block().row_begin * spatial,
+                              std::size_t(layer.stride()) * sizeof(float), bytes,
+                              std::size_t(layer.rows_));
 }
 
 void Network::pool(Layer& layer) {
@@ -111,17 +146,25 @@ LrnParams Network::lrn_params() const {
 
 void Network::conv_propagate(Weight& w, Layer& layer, float scale, float beta) {
   Layer& s = w.input();
-  const ConvGeometry& g = w.conv_geometry();
-  const float* delta = layer.delta_.data();
-  if (!w.locked()) {
+  const ConvGeometry& g = w.local_conv_geometry();
+  // Split by channel: this rank's channels' deltas (split_channel_deltas), and what they give
+  // the source is this rank's terms of its gradient, summed over the ranks (collect_gradient).
+  const float* delta = layer.channel_split_ ? layer.channel_block_.data() : layer.delta_.data();
+  if (!w.locked() && g.out_channels > 0) {
     densify(s);
     DSSTNE_DISPATCH(ctx_, conv_backward_filter, g, s.units_.data(), delta, layer.rows_, scale,
                     beta, w.owner().grad_.data());
   }
   if (s.kind() == LayerKind::Input) return;
-  DSSTNE_DISPATCH(ctx_, conv_backward_data, g, w.matrix().data(), delta, layer.rows_,
-                  s.grad_written_, s.grad_.data());
-  s.grad_written_ = true;
+  bool& written = layer.channel_split_ ? s.grad_partial_written_ : s.grad_written_;
+  float* into = layer.channel_split_ ? s.grad_partial_.data() : s.grad_.data();
+  if (g.out_channels > 0) {
+    DSSTNE_DISPATCH(ctx_, conv_backward_data, g, w.matrix().data(), delta, layer.rows_, written,
+                    into);
+  } else if (!written) {  // a rank without channels adds nothing, but takes part in the sum
+    DSSTNE_DISPATCH(ctx_, fill, into, layer.rows_ * s.stride(), 0.0f);
+  }
+  written = true;
 }
 
 void Network::unpool(Layer& layer) {

@@ -78,11 +78,12 @@ void Network::set_progress(int epochs, int64_t steps, TrainingMode mode) {
 
 void Network::regularization_error_sum(const TrainParams& params, double* total) const {
   if (params.lambda == 0.0f && params.lambda1 == 0.0f) return;
-  // The ranks' sums are added: a matrix every rank holds whole (a convolution's filters, a
-  // replicated layer's weights) counts on rank 0 alone.
+  // The ranks' sums are added: a matrix every rank holds whole (a replicated fully-connected
+  // layer's weights) counts on rank 0 alone; a convolution's filters are divided by channel.
   const bool first_rank = ctx_.comm().rank() == 0;
   for (const auto& w : weights_) {
-    const bool whole = ctx_.comm().size() > 1 && (w->convolutional() || w->output().replicated());
+    const bool whole =
+        ctx_.comm().size() > 1 && !w->convolutional() && w->output().replicated();
     if (!w->shared() && (first_rank || !whole))
       DSSTNE_DISPATCH(ctx_, regularization_error_sum, w->w_.data(), int64_t(w->w_.size()),
                       params.lambda, params.lambda1, total);

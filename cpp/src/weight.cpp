@@ -27,10 +27,12 @@ Weight::Weight(Layer& input, Layer& output, int id, const Context& ctx, WeightSp
 
 Weight::Weight(Layer& input, Layer& output, int id, const Context& ctx, const ConvGeometry& g)
     : ctx_(ctx), input_(&input), output_(&output), id_(id), convolutional_(true), geometry_(g),
-      norm_(output.descriptor().weight_norm) {
+      local_geometry_(g), norm_(output.descriptor().weight_norm) {
   const int64_t filter = g.in_channels * g.kernel[0] * g.kernel[1] * g.kernel[2];
-  block_ = MatrixBlock{0, g.out_channels, 0, filter};
-  allocate(std::size_t(g.out_channels));
+  const Slice channels = ctx.comm().slice(g.out_channels);
+  block_ = MatrixBlock{channels.begin, channels.size(), 0, filter};
+  local_geometry_.out_channels = channels.size();
+  allocate(std::size_t(channels.size()));
 }
 
 void Weight::allocate(std::size_t biases) {

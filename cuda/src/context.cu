@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The per-context CUDA state (context.cuh): its stream, cuBLAS handle and workspace (the cuDNN
-// handle and convolution plans are convolution.cu's).
+// handle and convolution plans are conv_plans.cu's).
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 

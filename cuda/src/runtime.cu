@@ -91,6 +91,13 @@ void copy_on_device(const Context& ctx, void* dst, const void* src, std::size_t 
   DSSTNE_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s.stream()));
 }
 
+void copy_rows_on_device(const Context& ctx, void* dst, std::size_t dst_pitch, const void* src,
+                         std::size_t src_pitch, std::size_t row_bytes, std::size_t rows) {
+  const StreamScope s(ctx);
+  DSSTNE_CUDA_TRY(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, row_bytes, rows,
+                                    cudaMemcpyDeviceToDevice, s.stream()));
+}
+
 void zero(const Context& ctx, void* dst, std::size_t bytes) {
   const StreamScope s(ctx);
   DSSTNE_CUDA_TRY(cudaMemsetAsync(dst, 0, bytes, s.stream()));

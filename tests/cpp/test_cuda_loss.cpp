@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// CUDA-vs-CPU parity of output_error / output_delta (cuda/src/loss.cu against
+// CUDA-vs-CPU parity of output_error / output_delta (cuda/src/loss_error.cu, loss_delta.cu against
 // cpp/src/cpu/loss.cpp) on random data: every (error function × activation) pair the CPU accepts,
 // dense and sparse targets (Boolean, analog, SparseIgnoreZero), example weights, sliced columns
 // with stored indices outside the slice, empty rows, unsorted rows with duplicate indices, rows

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // CUDA-vs-CPU parity of the row-wise kernels of split layers (cuda/src/rows.cu and the SoftMax
-// halves of cuda/src/loss.cu against cpp/src/cpu/rows.cpp and loss.cpp), and of sum_blocks, the
-// communicators' rank-order sum, on random data.
+// halves of cuda/src/loss_delta.cu against cpp/src/cpu/rows.cpp and loss.cpp), and of
+// sum_blocks, the communicators' rank-order sum, on random data.
 //
 // Bitwise where both backends evaluate the same rounded float operations in the same order:
 // row maxima, the column square sums (rows in order) and the column clip, and the transforms

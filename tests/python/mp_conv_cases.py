@@ -2,8 +2,10 @@
 """The convolutional networks the model-parallel tests train on one rank and on N
 (test_model_parallel_conv.py runs mp_conv_worker.py under mpirun): each case is a config and tiny
 generated data; run_case trains it and returns what must agree across rank counts. On several
-ranks the Convolutional, Pooling and batch-normalized layers are replicated (every rank computes
-them whole) and the other fully-connected layers are divided among the ranks."""
+ranks a Convolutional layer's output channels are divided (each rank holds and computes its
+channels' filters, then the ranks gather the maps), Pooling and batch-normalized layers are
+replicated (every rank computes them whole) and the other fully-connected layers are divided
+among the ranks."""
 
 import numpy as np
 
@@ -52,6 +54,21 @@ def branches():
                       Activation="Sigmoid")], "L2")
 
 
+def stack():
+    """6×6 images of 2 maps → two convolutions of 2 maps each (fewer than 3 ranks, so one rank
+    holds none of their channels) → a convolution of both (5 maps, batch-normalized, WeightNorm)
+    → 2×2 max pooling → SoftMax (divided); trained with L2 weight decay."""
+    return net([layer("img", "Input", "auto", Type="Convolutional", DataSet="x"),
+                layer("c1", "Hidden", 2, Type="Convolutional", Kernel=[3, 3], Activation="Tanh"),
+                layer("c2", "Hidden", 2, Type="Convolutional", Kernel=[2, 2], Source="img",
+                      Activation="Sigmoid"),
+                layer("c3", "Hidden", 5, Type="Convolutional", Kernel=[3, 3], Source=["c1", "c2"],
+                      Activation="RectifiedLinear", BatchNormalization=True, WeightNorm=0.8),
+                layer("p", "Hidden", None, Type="Pooling", Function="Max", Kernel=[2, 2],
+                      KernelStride=[2, 2]),
+                layer("out", "Output", "auto", DataSet="y", Activation="SoftMax")])
+
+
 def _drop_none(config):
     for lyr in config["Layers"]:
         if lyr["N"] is None:
@@ -61,20 +78,24 @@ def _drop_none(config):
 
 def data_for(name):
     rng = np.random.default_rng(11)
-    shape = {"convnet": (2, 6, 6), "branches": (2, 8)}[name]
+    shape = {"convnet": (2, 6, 6), "branches": (2, 8), "stack": (2, 6, 6)}[name]
     x = rng.normal(size=(EXAMPLES,) + shape).astype(np.float32)
     y = np.eye(CLASSES, dtype=np.float32)[rng.integers(0, CLASSES, EXAMPLES)]
     return [dsstne.DataSet("x", x), dsstne.DataSet("y", y)]
 
 
-CASES = {"convnet": _drop_none(convnet()), "branches": _drop_none(branches())}
+CASES = {"convnet": _drop_none(convnet()), "branches": _drop_none(branches()),
+         "stack": _drop_none(stack())}
 # Adam, RMSProp and AdaGrad divide a step by the gradient's own size: the bias of a
 # batch-normalized layer, whose gradient is rounding noise around zero (normalization removes
 # it), would take full steps in directions that differ with the rank count. These do not.
-OPTIMIZER = {"convnet": "nesterov", "branches": "momentum"}
+OPTIMIZER = {"convnet": "nesterov", "branches": "momentum", "stack": "nesterov"}
+WEIGHT_DECAY = {"convnet": 0.0, "branches": 0.0, "stack": 0.001}
+HIDDEN = {"convnet": "fc", "branches": "h", "stack": "c2"}  # a hidden layer whose units are kept
 # The connections whose bias a batch normalization follows: their gradient is zero but for
 # rounding, so they stay within rounding noise of zero instead of agreeing to 1e-5 relative.
-BIAS_BEFORE_NORMALIZATION = {"b:img->c1", "b:fc->bn", "b:h->bn"}
+BIAS_BEFORE_NORMALIZATION = {"convnet": {"b:img->c1", "b:fc->bn"}, "branches": {"b:h->bn"},
+                             "stack": {"b:c1->c3", "b:c2->c3"}}
 
 
 def _refused_configs():
@@ -122,7 +143,8 @@ def refused_data(name):
 def run_case(name, context, epochs=3):
     """Trains case `name` `epochs` epochs on `context` and returns its results as arrays."""
     network = dsstne.Network(CASES[name], data_for(name), batch=16, context=context)
-    history = network.train(epochs, alpha=0.02, optimizer=OPTIMIZER[name], mu=0.9)
+    history = network.train(epochs, alpha=0.02, lambda_=WEIGHT_DECAY[name],
+                            optimizer=OPTIMIZER[name], mu=0.9)
     out = {"errors": np.array([h["error"] for h in history])}
     for w in network.weights:
         key = f"{w.input}->{w.output}"
@@ -132,7 +154,7 @@ def run_case(name, context, epochs=3):
         for buffer, values in (lyr.batch_norm or {}).items():
             out[f"bn:{lyr.name}:{buffer}"] = values
     out["predict"] = network.predict()
-    out["predict_hidden"] = network.predict(layer="fc" if name == "convnet" else "h")
+    out["predict_hidden"] = network.predict(layer=HIDDEN[name])
     scores, top = network.predict_topk(2)
     out["topk_scores"], out["topk_items"] = scores, top
     out["error"] = np.array([network.error()])

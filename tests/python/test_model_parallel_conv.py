@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Convolutional networks on several ranks (CPU, N processes under mpirun): the Convolutional,
-Pooling and batch-normalized layers are replicated (every rank computes them whole, with the whole
-filters and batch-norm buffers), the other fully-connected layers divided, and N ranks train to
+"""Convolutional networks on several ranks (CPU, N processes under mpirun): a Convolutional
+layer's output channels are divided (each rank holds its channels' filters and biases and computes
+their maps, which the ranks gather), Pooling and batch-normalized layers are replicated (every rank
+computes them whole), the other fully-connected layers divided, and N ranks train to
 what one rank reaches (1e-5 relative), bitwise alike run after run; N = 1 through MPI is bitwise
 the one-process path; a saved network predicts on N ranks what it predicts on one (the replicated
 layers bitwise) and saves back to the same file; a network saved on N ranks loads back unchanged;
@@ -82,7 +83,7 @@ def test_n_ranks_train_to_the_weights_of_one(one_rank, runs, ranks, case):
         if key == "topk_items":
             continue
         assert got[key].shape == values.shape, key
-        if key in mp_conv_cases.BIAS_BEFORE_NORMALIZATION:
+        if key in mp_conv_cases.BIAS_BEFORE_NORMALIZATION[case]:
             assert np.max(np.abs(got[key] - values)) <= NOISE, key
             continue
         assert relative(values, got[key]) <= TOLERANCE, (key, relative(values, got[key]))

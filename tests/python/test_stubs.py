@@ -27,7 +27,8 @@ def test_stubs_pass_stubtest(tmp_path):
     (dsstne.Network, ["config", "data", "batch", "context", "device", "seed"]),
     (dsstne.DataSet, ["name", "data", "boolean", "weights", "index", "dims",
                       "sparse_ignore_zero", "context", "copy"]),
-    (dsstne.Context, ["device", "seed", "tf32", "comm", "transport", "precision"]),
+    (dsstne.Context, ["device", "seed", "tf32", "comm", "transport", "precision",
+                     "conv_algorithms"]),
 ])
 def test_classes_show_their_real_signature(cls, parameters):
     signature = inspect.signature(cls)

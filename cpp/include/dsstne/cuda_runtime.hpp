@@ -47,6 +47,9 @@ void upload_staged(const Context& ctx, void* dst, const void* src, std::size_t b
 void copy_to_host(const Context& ctx, void* dst, const void* src, std::size_t bytes);
 /// Device → device, ordered on the stream (no wait).
 void copy_on_device(const Context& ctx, void* dst, const void* src, std::size_t bytes);
+/// A strided device → device copy (cudaMemcpy2DAsync), ordered on the stream (no wait).
+void copy_rows_on_device(const Context& ctx, void* dst, std::size_t dst_pitch, const void* src,
+                         std::size_t src_pitch, std::size_t row_bytes, std::size_t rows);
 /// Zero-fills device memory, ordered on the stream (no wait).
 void zero(const Context& ctx, void* dst, std::size_t bytes);
 /// Waits for all work on the context's stream; raises CudaError for a failed kernel.

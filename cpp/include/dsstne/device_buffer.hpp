@@ -41,6 +41,10 @@ void copy_to_device(const Context& ctx, void* dst, const void* src, std::size_t 
 void stage_to_device(const Context& ctx, void* dst, const void* src, std::size_t bytes);
 void copy_to_host(const Context& ctx, void* dst, const void* src, std::size_t bytes);
 void copy_on_device(const Context& ctx, void* dst, const void* src, std::size_t bytes);
+/// `rows` runs of `row_bytes`, `src_pitch` bytes apart at src, to `dst_pitch` bytes apart at dst
+/// (one strided copy on the stream; pitches ≥ row_bytes).
+void copy_rows_on_device(const Context& ctx, void* dst, std::size_t dst_pitch, const void* src,
+                         std::size_t src_pitch, std::size_t row_bytes, std::size_t rows);
 void device_zero(const Context& ctx, void* dst, std::size_t bytes);
 /// Counts memory taken (bytes > 0: one more allocation) or given back (bytes < 0) outside a
 /// DeviceBuffer, such as a context's workspace, in memory_usage().

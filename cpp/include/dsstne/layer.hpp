@@ -139,6 +139,12 @@ class Layer {
   bool deltas_gathered_ = false;     ///< delta_gathered_ holds this batch's deltas
   bool grad_partial_written_ = false;
   DeviceBuffer<float> row_values_;   ///< one value per row: a split layer's row reductions
+  /// A convolution whose output channels the ranks divide (network_spatial.cpp): this rank's
+  /// channels of a batch (rows × its channels × spatial), its outputs forward and its deltas
+  /// backward; the ranks' blocks are gathered in gathered_.
+  bool channel_split_ = false;
+  int64_t split_units_ = 0;          ///< this rank's channels × spatial positions (per row)
+  DeviceBuffer<float> channel_block_;
   // Batch normalization (network_batch_norm.cpp).
   const DeviceBuffer<float>& bn_storage(int which) const;
   BatchNormShape bn_shape() const { return BatchNormShape{rows_, bn_features_, bn_spatial_}; }

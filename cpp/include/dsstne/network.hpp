@@ -188,6 +188,10 @@ class Network {
   void convolve(Layer& layer);
   void pool(Layer& layer);
   void conv_propagate(Weight& w, Layer& layer, float scale, float beta);
+  /// A channel-split convolution: the ranks' channel blocks into every rank's units, and this
+  /// rank's columns of the deltas into its block.
+  void gather_channels(Layer& layer);
+  void split_channel_deltas(Layer& layer);
   void unpool(Layer& layer);
   LrnParams lrn_params() const;
   /// Refuses a pooling layer whose sources do not fit its function.

@@ -31,7 +31,8 @@ class Weight {
  public:
   Weight(Layer& input, Layer& output, int id, const Context& ctx, WeightSplit split);
   /// A convolution's filter bank (the output layer is Convolutional): out_channels ×
-  /// in_channels × kernel volume filters and one bias per output channel.
+  /// in_channels × kernel volume filters and one bias per output channel. On several ranks each
+  /// holds the filters and biases of its slice of the output channels (channel_split()).
   Weight(Layer& input, Layer& output, int id, const Context& ctx, const ConvGeometry& geometry);
 
   Layer& input() const { return *input_; }
@@ -47,6 +48,11 @@ class Weight {
   /// Whether this connection is a convolution (filters, not a matrix).
   bool convolutional() const { return convolutional_; }
   const ConvGeometry& conv_geometry() const { return geometry_; }
+  /// The convolution this rank computes: conv_geometry() with this rank's output channels
+  /// (block().rows of them, from block().row_begin; possibly none).
+  const ConvGeometry& local_conv_geometry() const { return local_geometry_; }
+  /// Whether the ranks divide this convolution's output channels (any convolution on > 1 rank).
+  bool channel_split() const { return convolutional_ && ctx_.comm().size() > 1; }
   /// Weights hold a matrix of their own unless shared.
   bool shared() const { return owner_ != nullptr; }
   bool transposed() const { return transposed_; }
@@ -62,7 +68,9 @@ class Weight {
 
   /// Rows and columns of the whole matrix (owner's layout for a shared weight); this rank holds
   /// block() of it. A convolution's filters are out_channels × (in_channels · kernel volume).
-  int64_t matrix_rows() const { return convolutional_ ? block_.rows : owner().n_in(); }
+  int64_t matrix_rows() const {
+    return convolutional_ ? geometry_.out_channels : owner().n_in();
+  }
   int64_t matrix_cols() const { return convolutional_ ? block_.cols : owner().n_out(); }
   DeviceBuffer<float>& matrix() { return owner().w_; }
   const DeviceBuffer<float>& matrix() const { return owner().w_; }
@@ -109,6 +117,7 @@ class Weight {
   MatrixBlock block_;
   bool convolutional_ = false;
   ConvGeometry geometry_;
+  ConvGeometry local_geometry_;
   int sharing_count_ = 1;
   bool locked_ = false;
   float norm_ = 0.0f;

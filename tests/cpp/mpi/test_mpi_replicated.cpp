@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Replicated layers under `mpiexec -np N` (CTest runs N = 1, 2 and 3): a convolutional network
-// (convolution with batch normalization, max pooling, LRN, a fully-connected layer the ranks
-// divide, a batch-normalized one they replicate, a SoftMax output they divide) built on every
-// rank twice, once over the world communicator and once alone, trains to the same weights
-// within rounding, predicts its replicated layers bitwise alike, holds the same bits on every
-// rank, and what several ranks cannot run is refused naming the layers.
+// (convolution with batch normalization whose output channels the ranks divide, max pooling,
+// LRN, a fully-connected layer the ranks divide, a batch-normalized one they replicate, a
+// SoftMax output they divide) built on every rank twice, once over the world communicator and
+// once alone, trains to the same weights within rounding, predicts its replicated layers
+// bitwise alike, holds the same bits on every rank, and what several ranks cannot run is
+// refused naming the layers.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -119,9 +120,17 @@ TEST(ReplicatedLayers, LayersAreReplicatedOrDividedAsDesigned) {
     EXPECT_FALSE(p.many.layer(name).replicated()) << name;
     EXPECT_EQ(p.many.layer(name).sharded(), ranks) << name;
   }
-  // The fc→bn matrix and the filters are whole on every rank.
+  // The fc→bn matrix is whole on every rank; the filters and biases of c1's 3 output channels
+  // are divided (on 2 ranks 1 and 2 channels), while its maps are whole everywhere.
   EXPECT_EQ(p.many.weight("fc", "bn").matrix().size(), std::size_t(7 * 5));
-  EXPECT_EQ(p.many.weight("img", "c1").matrix().size(), std::size_t(3 * 2 * 3 * 3));
+  const Weight& filters = p.many.weight("img", "c1");
+  const Slice mine = p.shared.comm().slice(3);
+  EXPECT_TRUE(filters.channel_split() == ranks);
+  EXPECT_EQ(filters.block().row_begin, mine.begin);
+  EXPECT_EQ(filters.matrix().size(), std::size_t(mine.size() * 2 * 3 * 3));
+  EXPECT_EQ(filters.bias().size(), std::size_t(mine.size()));
+  EXPECT_EQ(filters.matrix_rows(), 3);
+  EXPECT_EQ(filters.local_conv_geometry().out_channels, mine.size());
 }
 
 TEST(ReplicatedLayers, UntrainedPredictionsOfReplicatedLayersAreBitwiseOneRanks) {

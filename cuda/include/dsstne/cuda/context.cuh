@@ -57,7 +57,7 @@ class Staging {
 };
 
 /// The cuDNN handle of a context (bound to its stream) and the convolution plans cached per
-/// geometry and batch size: defined in convolution.cu, made by the first convolution, so no other
+/// geometry and batch size: defined in conv_plans.cu, made by the first convolution, so no other
 /// source includes cuDNN.
 struct ConvCache;
 /// Destroys the plans and the handle (Resources' destructor; the stream must be idle).
