@@ -9,13 +9,13 @@
 namespace dsstne {
 namespace {
 
-/// Whether every rank holds all of the layer's units: Input layers, and the Hidden layers whose
-/// computation needs them whole (a convolution's or pooling window's neighbours, a batch-norm
-/// feature's maps), which every rank then computes alike (docs/design.md "Many ranks").
+/// Whether every rank holds all of the layer's units: Input layers, and the layers whose
+/// computation needs them whole (a convolution's or pooling window's neighbours, Hidden or
+/// Output; a batch-norm feature's maps), which every rank then computes alike (docs/design.md
+/// "Many ranks").
 bool whole_on_every_rank(const LayerDescriptor& d) {
-  if (d.kind == LayerKind::Input) return true;
-  return d.kind == LayerKind::Hidden &&
-         (d.type != LayerType::FullyConnected || d.batch_normalization);
+  if (d.kind == LayerKind::Input || d.type != LayerType::FullyConnected) return true;
+  return d.kind == LayerKind::Hidden && d.batch_normalization;
 }
 
 }  // namespace

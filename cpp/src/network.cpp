@@ -203,13 +203,6 @@ void Network::check_replication(Layer& layer) {
   // sharded consumer does), a convolution or pooling window would need its neighbours'.
   const int ranks = ctx_.comm().size();
   if (ranks == 1 || layer.kind() == LayerKind::Input) return;
-  // An output's error and delta are computed by the rank that holds each unit; a replicated
-  // output would add its error once per rank.
-  DSSTNE_EXPECTS_T(NotSupported, layer.kind() != LayerKind::Output ||
-                                     layer.type() == LayerType::FullyConnected,
-                   "not supported yet: output layer '", layer.name(), "' is ",
-                   to_string(layer.type()), " and the network runs on ", ranks,
-                   " ranks (only fully-connected outputs are divided among ranks)");
   const auto refuse_sharded = [&](const Layer& s, const char* how, const char* rule) {
     DSSTNE_FAIL(NotSupported, "not supported yet: layer '", layer.name(), "' is ",
                 replication_reason(layer), " and ", how, " layer '", s.name(),

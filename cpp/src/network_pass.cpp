@@ -203,8 +203,9 @@ double Network::batch_error() const {
 bool Network::takes_loss_in_forward(const Layer& layer) const {
   // The output's error and delta are final once it is activated: no dropout changes its units,
   // no consumer adds to its delta, and its activation is element-wise (SoftMax is row-wise).
+  // A replicated output's error counts on rank 0 alone (batch_error_sum).
   return layer.kind() == LayerKind::Output && layer.data_ != nullptr && !layer.consumed_ &&
-         layer.descriptor().p_dropout == 0.0f &&
+         layer.descriptor().p_dropout == 0.0f && !layer.replicated() &&
          layer.activation_params().kind != Activation::SoftMax;
 }
 
@@ -224,6 +225,9 @@ const float* Network::bias_for_output_pass(const Layer& layer) const {
 void Network::batch_error_sum(double* total) const {
   for (Layer* l : layers_of_kind(LayerKind::Output)) {
     if (l->loss_done_) continue;  // output_pass added it in forward
+    // Every rank holds a replicated (convolutional or pooling) output whole: rank 0 adds its
+    // error, as the ranks' sums are added.
+    if (l->replicated() && ctx_.comm().rank() != 0) continue;
     DSSTNE_EXPECTS(l->data_ != nullptr, "output layer '", l->name(), "' has no data (DataSet '",
                    l->descriptor().data_set, "')");
     DSSTNE_DISPATCH(ctx_, output_error_sum, loss_params(*l), l->units_.data(), l->rows_,

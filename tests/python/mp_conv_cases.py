@@ -4,8 +4,8 @@
 generated data; run_case trains it and returns what must agree across rank counts. On several
 ranks a Convolutional layer's output channels are divided (each rank holds and computes its
 channels' filters, then the ranks gather the maps), Pooling and batch-normalized layers are
-replicated (every rank computes them whole) and the other fully-connected layers are divided
-among the ranks."""
+replicated (every rank computes them whole; a convolutional or pooling output's error counts
+once) and the other fully-connected layers are divided among the ranks."""
 
 import numpy as np
 
@@ -69,6 +69,19 @@ def stack():
                 layer("out", "Output", "auto", DataSet="y", Activation="SoftMax")])
 
 
+def conv_output():
+    """1-D signals of 8 samples × 2 maps → convolution (3 maps, batch-normalized) → a
+    convolutional output of 8 samples × 2 maps (every rank holds it whole and rank 0 adds its
+    error) → beside it a Max pooling output of the hidden maps; L2 error."""
+    return net([layer("sig", "Input", "auto", Type="Convolutional", DataSet="x"),
+                layer("c1", "Hidden", 3, Type="Convolutional", Kernel=3, Activation="Tanh",
+                      BatchNormalization=True),
+                layer("out", "Output", [8, 2], Type="Convolutional", Kernel=3, Source="c1",
+                      DataSet="y", Activation="Sigmoid"),
+                layer("pool", "Output", [4, 3], Type="Pooling", Function="Max", Kernel=2,
+                      KernelStride=2, Source="c1", DataSet="z")], "L2")
+
+
 def _drop_none(config):
     for lyr in config["Layers"]:
         if lyr["N"] is None:
@@ -78,24 +91,30 @@ def _drop_none(config):
 
 def data_for(name):
     rng = np.random.default_rng(11)
-    shape = {"convnet": (2, 6, 6), "branches": (2, 8), "stack": (2, 6, 6)}[name]
+    shape = {"convnet": (2, 6, 6), "branches": (2, 8), "stack": (2, 6, 6),
+             "conv_output": (2, 8)}[name]
     x = rng.normal(size=(EXAMPLES,) + shape).astype(np.float32)
+    if name == "conv_output":  # targets in (0, 1) of both outputs' shapes
+        return [dsstne.DataSet("x", x),
+                dsstne.DataSet("y", rng.random((EXAMPLES, 2, 8)).astype(np.float32)),
+                dsstne.DataSet("z", rng.random((EXAMPLES, 3, 4)).astype(np.float32))]
     y = np.eye(CLASSES, dtype=np.float32)[rng.integers(0, CLASSES, EXAMPLES)]
     return [dsstne.DataSet("x", x), dsstne.DataSet("y", y)]
 
 
 CASES = {"convnet": _drop_none(convnet()), "branches": _drop_none(branches()),
-         "stack": _drop_none(stack())}
+         "stack": _drop_none(stack()), "conv_output": _drop_none(conv_output())}
 # Adam, RMSProp and AdaGrad divide a step by the gradient's own size: the bias of a
 # batch-normalized layer, whose gradient is rounding noise around zero (normalization removes
 # it), would take full steps in directions that differ with the rank count. These do not.
-OPTIMIZER = {"convnet": "nesterov", "branches": "momentum", "stack": "nesterov"}
-WEIGHT_DECAY = {"convnet": 0.0, "branches": 0.0, "stack": 0.001}
-HIDDEN = {"convnet": "fc", "branches": "h", "stack": "c2"}  # a hidden layer whose units are kept
+OPTIMIZER = {"convnet": "nesterov", "branches": "momentum", "stack": "nesterov",
+             "conv_output": "momentum"}
+WEIGHT_DECAY = {"convnet": 0.0, "branches": 0.0, "stack": 0.001, "conv_output": 0.0}
+HIDDEN = {"convnet": "fc", "branches": "h", "stack": "c2", "conv_output": "c1"}  # a hidden layer whose units are kept
 # The connections whose bias a batch normalization follows: their gradient is zero but for
 # rounding, so they stay within rounding noise of zero instead of agreeing to 1e-5 relative.
 BIAS_BEFORE_NORMALIZATION = {"convnet": {"b:img->c1", "b:fc->bn"}, "branches": {"b:h->bn"},
-                             "stack": {"b:c1->c3", "b:c2->c3"}}
+                             "stack": {"b:c1->c3", "b:c2->c3"}, "conv_output": {"b:sig->c1"}}
 
 
 def _refused_configs():
@@ -110,10 +129,6 @@ def _refused_configs():
             layer("a", "Hidden", 6, Source="sig", Activation="Tanh"),
             layer("p", "Hidden", 1, Type="Pooling", Function="DotProduct", Source=["a", "h"]),
             out], "L2"), CLASSES, ["layer 'p' is Pooling", "reads layer 'a'"]),
-        "convolutional_output": (net([
-            sig, layer("c1", "Hidden", 3, Type="Convolutional", Kernel=3, Activation="Tanh"),
-            layer("out", "Output", [8, 1], Type="Convolutional", Kernel=3, DataSet="y",
-                  Activation="Sigmoid")], "L2"), 8, ["output layer 'out' is Convolutional"]),
         "divided_skip_into_replicated": (net([
             sig, layer("h", "Hidden", 12, Activation="Tanh"),
             layer("bn", "Hidden", 12, Activation="Tanh", BatchNormalization=True, Skip="h"),
@@ -153,9 +168,11 @@ def run_case(name, context, epochs=3):
     for lyr in network.layers:
         for buffer, values in (lyr.batch_norm or {}).items():
             out[f"bn:{lyr.name}:{buffer}"] = values
-    out["predict"] = network.predict()
+    out["predict"] = network.predict(layer="out")
+    if name == "conv_output":
+        out["predict_pool"] = network.predict(layer="pool")
     out["predict_hidden"] = network.predict(layer=HIDDEN[name])
-    scores, top = network.predict_topk(2)
+    scores, top = network.predict_topk(2, layer="out")
     out["topk_scores"], out["topk_items"] = scores, top
     out["error"] = np.array([network.error()])
     return out
