@@ -29,11 +29,13 @@
 #include "dsstne/kernels.hpp"
 #include "host_context.hpp"
 #include "random_values.hpp"
+#include "refusal.hpp"
 
 namespace dsstne {
 namespace {
 
 using dsstne::testing::host;
+using dsstne::testing::refusal;
 using dsstne::testing::uniform_values;
 
 constexpr float kEpsilon = 1e-3f;
@@ -315,18 +317,6 @@ TEST(BatchNorm, ResultsDoNotDependOnTheThreadCount) {
 #else
   GTEST_SKIP() << "built without OpenMP";
 #endif
-}
-
-/// The InvalidArgument message `f` raises, or "" (with a failure) when it raises nothing.
-template <typename F>
-std::string refusal(F&& f) {
-  try {
-    f();
-  } catch (const InvalidArgument& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected InvalidArgument, nothing was raised";
-  return "";
 }
 
 /// A call on the CPU and the same call through dsstne::cuda (the real kernel or the stub of a

@@ -23,16 +23,18 @@
 #include <omp.h>
 #endif
 
-#include "dsstne/error.hpp"
 #include "conv_geometry_util.hpp"
+#include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
 #include "host_context.hpp"
 #include "random_values.hpp"
+#include "refusal.hpp"
 
 namespace dsstne {
 namespace {
 
 using testing::host;
+using testing::refusal;
 using testing::uniform_values;
 
 using testing::conv;
@@ -251,21 +253,6 @@ TEST(Convolution, ChannelBiasAndMean) {
       for (int64_t s = 0; s < big; ++s) sum += z[std::size_t((r * channels + c) * big + s)];
     EXPECT_NEAR(mean[std::size_t(c)], sum / rows, 1e-7 * std::fabs(sum / rows) + 1e-12) << c;
   }
-}
-
-/// The InvalidArgument message of `f` (a failure when it raises nothing or something else).
-template <typename F>
-std::string refusal(F&& f) {
-  try {
-    f();
-  } catch (const InvalidArgument& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected InvalidArgument, got " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected InvalidArgument, nothing was raised";
-  return "";
 }
 
 TEST(Convolution, ChecksRefuseBadCalls) {
