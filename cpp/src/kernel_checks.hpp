@@ -61,6 +61,9 @@ bool sum_blocks(const Context& ctx, const float* blocks, int64_t nblocks, int64_
 bool gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
           float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
           float* c, int64_t ldc);
+bool gemm_device_scalars(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                         int64_t k, const float* scalars, const float* a, int64_t lda,
+                         const float* b, int64_t ldb, float* c, int64_t ldc);
 bool broadcast_rows(const Context& ctx, const float* v, int64_t rows, int64_t cols,
                     bool accumulate, float* z);
 bool add(const Context& ctx, const float* x, int64_t n, float* y);
@@ -125,6 +128,8 @@ bool update_listed_rows(const Context& ctx, const UpdateParams& u, const float* 
                         const uint32_t* rows, const int64_t* count, int64_t max_count,
                         int64_t n_rows, int64_t row_len, float* w);
 bool watch_error(const Context& ctx, const double* error, double tolerance, int32_t* halt);
+bool zero_if_halted(const Context& ctx, const int32_t* halt, float* x, int64_t n);
+bool sgd_step_scalars(const Context& ctx, const UpdateParams& u, float scale, float* scalars);
 
 // ---- topk: true also when cols == 0 (every slot is padding) -------------------------------------
 bool topk(const Context& ctx, const float* scores, int64_t rows, int64_t cols, int64_t col_begin,

@@ -37,6 +37,13 @@ bool gemm(const Context&, bool trans_a, bool trans_b, int64_t m, int64_t n, int6
   return true;
 }
 
+bool gemm_device_scalars(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                         int64_t k, const float* scalars, const float* a, int64_t lda,
+                         const float* b, int64_t ldb, float* c, int64_t ldc) {
+  DSSTNE_EXPECTS(scalars != nullptr, "gemm_device_scalars: the scalars pointer is null");
+  return gemm(ctx, trans_a, trans_b, m, n, k, 0.0f, a, lda, b, ldb, 0.0f, c, ldc);
+}
+
 bool broadcast_rows(const Context&, const float*, int64_t rows, int64_t cols, bool, float*) {
   DSSTNE_EXPECTS(rows >= 0 && cols >= 0, "broadcast_rows: negative size ", rows, " × ", cols);
   return rows > 0 && cols > 0;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The argument checks of the regularization and optimizer kernels (kernel_checks.hpp), shared by
 // both backends.
+#include <cmath>
 #include <cstdint>
 
 #include "dsstne/error.hpp"
@@ -98,6 +99,25 @@ bool watch_error(const Context&, const double* error, double tolerance, int32_t*
   DSSTNE_EXPECTS(error != nullptr && halt != nullptr, "watch_error: the ",
                  error == nullptr ? "error" : "halt", " pointer is null");
   DSSTNE_EXPECTS(tolerance >= 0.0, "watch_error: the tolerance must be >= 0, got ", tolerance);
+  return true;
+}
+
+bool zero_if_halted(const Context&, const int32_t* halt, float* x, int64_t n) {
+  DSSTNE_EXPECTS(halt != nullptr, "zero_if_halted: the halt pointer is null");
+  DSSTNE_EXPECTS(n >= 0, "zero_if_halted: negative element count ", n);
+  if (n == 0) return false;
+  DSSTNE_EXPECTS(x != nullptr, "zero_if_halted: the data pointer is null");
+  return true;
+}
+
+bool sgd_step_scalars(const Context&, const UpdateParams& u, float scale, float* scalars) {
+  DSSTNE_EXPECTS(u.mode == TrainingMode::SGD && u.lambda1 == 0.0f,
+                 "sgd_step_scalars: only SGD without L1 decay is one product; got training mode "
+                 "code ", static_cast<uint32_t>(u.mode), ", lambda1 ", u.lambda1);
+  DSSTNE_EXPECTS(std::isfinite(u.alpha) && std::isfinite(u.lambda) && std::isfinite(scale),
+                 "sgd_step_scalars: alpha ", u.alpha, ", lambda ", u.lambda, " and scale ", scale,
+                 " must be finite");
+  DSSTNE_EXPECTS(scalars != nullptr, "sgd_step_scalars: the scalars pointer is null");
   return true;
 }
 

@@ -50,7 +50,13 @@ MatrixBlock block_of(const Communicator& comm, const Layout& l, int rank) {
 
 const DeviceBuffer<float>& Network::parameter_buffer(const Weight& w, int which) const {
   if (which == kMatrix) return w.matrix();
-  if (which == kGradient) return w.gradient();
+  if (which == kGradient) {
+    DSSTNE_EXPECTS_T(LogicError, !w.owner().stepped_in_backward_, "the gradient of ",
+                     w.input().name(), "->", w.output().name(),
+                     " is not kept: train() added the last batch's SGD step to the weights "
+                     "directly; run forward_batch() and backward_batch() for a gradient");
+    return w.gradient();
+  }
   if (which == kBias) return w.bias();
   return w.state_buffer(which);
 }

@@ -243,7 +243,10 @@ void Network::backward_batch() {
     l->grad_partial_written_ = false;
     l->deltas_gathered_ = false;
   }
-  for (auto& w : weights_) w->grad_contributions_ = 0;
+  for (auto& w : weights_) {
+    w->grad_contributions_ = 0;
+    w->stepped_in_backward_ = false;
+  }
   for (auto it = forward_order_.rbegin(); it != forward_order_.rend(); ++it) {
     Layer& l = **it;
     if (l.kind() == LayerKind::Input) continue;
@@ -313,6 +316,9 @@ void Network::propagate(Layer& layer) {
   } else {
     DSSTNE_DISPATCH(ctx_, column_mean, delta, rows, cols, layer.mean_delta_.data());
   }
+  // Steps taken inside the backward pass change a matrix: they wait until every delta below has
+  // read it.
+  std::vector<Weight*> step_after;
   for (Weight* w : layer.incoming_) {
     Layer& s = w->input();
     const int64_t n_in = s.stride();
@@ -324,7 +330,9 @@ void Network::propagate(Layer& layer) {
       if (!w->locked()) owner.grad_contributions_ += 1;
       continue;
     }
-    if (!w->locked()) {
+    if (steps_in_backward(*w)) {
+      step_after.push_back(w);
+    } else if (!w->locked()) {
       bool rows_listed = false;
       if (w->split() == WeightSplit::Rows) {
         row_gradient(*w, layer, scale, beta);
@@ -376,16 +384,39 @@ void Network::propagate(Layer& layer) {
     DSSTNE_DISPATCH(ctx_, add, delta, rows * cols, s->grad_.data());
     s->grad_written_ = true;
   }
+  for (Weight* w : step_after) step_in_backward(*w, layer, -1.0f / float(rows));
 }
 
 void Network::update(const TrainParams& params, float alpha) {
-  UpdateParams u{params.mode, alpha,      params.lambda, params.lambda1,
-                 params.mu,   params.mu1, step_,         halt_};
+  for (const auto& w : weights_) {
+    DSSTNE_EXPECTS_T(LogicError, !w->stepped_in_backward_, "update: train() already stepped ",
+                     w->input().name(), "->", w->output().name(),
+                     " with the last batch and kept no gradient; run backward_batch() first");
+  }
+  apply_update(UpdateParams{params.mode, alpha, params.lambda, params.lambda1, params.mu,
+                            params.mu1, step_, halt_});
+}
+
+void Network::train_step(const TrainParams& params, float alpha) {
+  // The step count the update sees is the one after this step (Adam's bias correction).
+  const UpdateParams u{params.mode, alpha,      params.lambda, params.lambda1,
+                       params.mu,   params.mu1, step_ + 1,     halt_};
+  sgd_in_backward_ = sgd_fits_backward(u) ? &u : nullptr;
+  struct Clear {
+    const UpdateParams*& p;
+    ~Clear() { p = nullptr; }
+  } clear{sgd_in_backward_};
+  backward_batch();
+  ++step_;
+  apply_update(u);
+}
+
+void Network::apply_update(const UpdateParams& u) {
   // Reverse creation order, as DSSTNE: a shared matrix is final before its owner updates it.
   for (auto it = weights_.rbegin(); it != weights_.rend(); ++it) {
     Weight& w = **it;
     if (w.locked()) continue;
-    if (!w.shared() && w.grad_contributions_ > 0) update_matrix(u, w);
+    if (!w.shared() && w.grad_contributions_ > 0 && !w.stepped_in_backward_) update_matrix(u, w);
     DSSTNE_DISPATCH(ctx_, update_biases, u, w.output().mean_delta_.data(), int64_t(w.b_.size()),
                     w.b_.data(), w.b_v_.data(), w.b_v2_.data());
     if (!w.shared() && w.norm() > 0.0f) clip_weight_columns(w);

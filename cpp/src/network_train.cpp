@@ -243,9 +243,7 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
       regularization_error_sum(params, log.regularization_slot());
       if (log.next() || !deferred) settle();
       const float step_alpha = desc_.decay > 0.0f ? alpha / (1.0f + desc_.decay * float(step_)) : alpha;
-      backward_batch();
-      ++step_;
-      update(params, step_alpha);
+      train_step(params, step_alpha);
     }
     settle();
     double error = 0.0, regularization = 0.0;

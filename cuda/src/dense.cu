@@ -37,9 +37,12 @@ __global__ void to_bfloat16_kernel(const float* m, int64_t rows, int64_t cols, i
 }
 
 // c: m × n with row pitch ldc; C ← beta·C, and beta == 0 overwrites (NaN garbage must not stay).
-__global__ void scale_matrix_kernel(float* c, int64_t m, int64_t n, int64_t ldc, float beta) {
+// beta is *beta_on_device when that is given.
+__global__ void scale_matrix_kernel(float* c, int64_t m, int64_t n, int64_t ldc, float beta,
+                                    const float* beta_on_device) {
   const int64_t col = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (col >= n) return;
+  if (beta_on_device != nullptr) beta = *beta_on_device;
   for (int64_t r = blockIdx.y; r < m; r += gridDim.y) {
     float* p = c + r * ldc + col;
     *p = beta == 0.0f ? 0.0f : beta * *p;
@@ -157,11 +160,37 @@ dim3 grid_2d(int64_t cols, int64_t rows) {
 
 namespace {
 
+/// gemm's alpha and beta: host values, or (on_device) two floats that cuBLAS reads when the
+/// product runs.
+struct Scalars {
+  const float* alpha;
+  const float* beta;
+  bool on_device;
+};
+
+/// The handle's pointer mode for one call, back to host pointers after it (other calls pass host
+/// scalars). Set and used under the context's lock, as the math mode.
+class PointerMode {
+ public:
+  PointerMode(cublasHandle_t blas, bool on_device) : blas_(blas), on_device_(on_device) {
+    if (on_device_) DSSTNE_CUBLAS_TRY(cublasSetPointerMode(blas_, CUBLAS_POINTER_MODE_DEVICE));
+  }
+  ~PointerMode() {
+    if (on_device_) cublasSetPointerMode(blas_, CUBLAS_POINTER_MODE_HOST);
+  }
+  PointerMode(const PointerMode&) = delete;
+  PointerMode& operator=(const PointerMode&) = delete;
+
+ private:
+  cublasHandle_t blas_;
+  bool on_device_;
+};
+
 /// gemm with both operands rounded to bfloat16 first (into the workspace) and float32 sums:
 /// cuBLAS's COMPUTE_32F_FAST_16BF only allows bf16, and on Hopper it runs TF32 kernels instead.
 void gemm_bfloat16(const StreamScope& s, bool trans_a, bool trans_b, int64_t m, int64_t n,
-                   int64_t k, float alpha, const float* a, int64_t lda, const float* b,
-                   int64_t ldb, float beta, float* c, int64_t ldc) {
+                   int64_t k, const Scalars& scalars, const float* a, int64_t lda, const float* b,
+                   int64_t ldb, float* c, int64_t ldc) {
   // The stored operands: A is m × k (k × m transposed), B k × n (n × k); packed, their pitch is
   // their width.
   const int64_t a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
@@ -183,29 +212,33 @@ void gemm_bfloat16(const StreamScope& s, bool trans_a, bool trans_b, int64_t m, 
   DSSTNE_CHECK_LAST_KERNEL();
   Resources& r = s.resources();
   DSSTNE_CUBLAS_TRY(cublasSetMathMode(r.blas, CUBLAS_DEFAULT_MATH));
+  const PointerMode mode(r.blas, scalars.on_device);
   // Column-major as in gemm: B first, m and n swapped.
   DSSTNE_CUBLAS_TRY(cublasGemmEx(r.blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                  trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k),
-                                 &alpha, b16, CUDA_R_16BF, int(b_cols), a16, CUDA_R_16BF,
-                                 int(a_cols), &beta, c, CUDA_R_32F, int(ldc), CUBLAS_COMPUTE_32F,
-                                 CUBLAS_GEMM_DEFAULT));
+                                 scalars.alpha, b16, CUDA_R_16BF, int(b_cols), a16, CUDA_R_16BF,
+                                 int(a_cols), scalars.beta, c, CUDA_R_32F, int(ldc),
+                                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace
 
-void gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-          float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
-          float* c, int64_t ldc) {
-  if (!checks::gemm(ctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+namespace {
+
+void multiply(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+              const Scalars& scalars, const float* a, int64_t lda, const float* b, int64_t ldb,
+              float* c, int64_t ldc) {
   const StreamScope s(ctx);
   if (k == 0) {
-    scale_matrix_kernel<<<grid_2d(n, m), kThreads, 0, s.stream()>>>(c, m, n, ldc, beta);
+    scale_matrix_kernel<<<grid_2d(n, m), kThreads, 0, s.stream()>>>(
+        c, m, n, ldc, scalars.on_device ? 0.0f : *scalars.beta,
+        scalars.on_device ? scalars.beta : nullptr);
     DSSTNE_CHECK_LAST_KERNEL();
     return;
   }
   const GemmMath math = ctx.gemm_math();
   if (math == GemmMath::BFloat16) {
-    gemm_bfloat16(s, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_bfloat16(s, trans_a, trans_b, m, n, k, scalars, a, lda, b, ldb, c, ldc);
     return;
   }
   // The handle is shared by the context's copies, each with its own GEMM math: the math mode is
@@ -214,13 +247,33 @@ void gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, 
   const std::lock_guard<std::mutex> lock(r.mutex);
   DSSTNE_CUBLAS_TRY(cublasSetMathMode(r.blas, math == GemmMath::TF32 ? CUBLAS_TF32_TENSOR_OP_MATH
                                                                      : CUBLAS_PEDANTIC_MATH));
+  const PointerMode mode(r.blas, scalars.on_device);
   // cuBLAS is column-major: a row-major matrix is its transpose there. Row-major C = op(A)·op(B)
   // is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, so B goes first, m and n swap, and each op is kept (a
   // stored row-major B read column-major is already Bᵀ). The checks kept every size within int.
   const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  DSSTNE_CUBLAS_TRY(cublasSgemm(r.blas, op_b, op_a, int(n), int(m), int(k), &alpha, b, int(ldb),
-                                a, int(lda), &beta, c, int(ldc)));
+  DSSTNE_CUBLAS_TRY(cublasSgemm(r.blas, op_b, op_a, int(n), int(m), int(k), scalars.alpha, b,
+                                int(ldb), a, int(lda), scalars.beta, c, int(ldc)));
+}
+
+}  // namespace
+
+void gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+          float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+          float* c, int64_t ldc) {
+  if (!checks::gemm(ctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+  multiply(ctx, trans_a, trans_b, m, n, k, Scalars{&alpha, &beta, false}, a, lda, b, ldb, c, ldc);
+}
+
+void gemm_device_scalars(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                         int64_t k, const float* scalars, const float* a, int64_t lda,
+                         const float* b, int64_t ldb, float* c, int64_t ldc) {
+  if (!checks::gemm_device_scalars(ctx, trans_a, trans_b, m, n, k, scalars, a, lda, b, ldb, c,
+                                   ldc))
+    return;
+  multiply(ctx, trans_a, trans_b, m, n, k, Scalars{scalars, scalars + 1, true}, a, lda, b, ldb,
+           c, ldc);
 }
 
 void broadcast_rows(const Context& ctx, const float* v, int64_t rows, int64_t cols,

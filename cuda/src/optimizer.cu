@@ -201,6 +201,23 @@ __global__ void watch_error_kernel(const double* error, double tolerance, int32_
   if (!isfinite(e) || e < -tolerance) *halt = 1;
 }
 
+// x: n. Every block reads the flag and leaves at once unless a batch diverged: the common case
+// costs one launch.
+__global__ void zero_if_halted_kernel(const int32_t* halt, float* x, int64_t n) {
+  if (*halt == 0) return;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    x[i] = 0.0f;
+}
+
+// scalars: 2, as sgd_step_scalars says; the products are formed as the CPU forms them.
+__global__ void sgd_step_scalars_kernel(const int32_t* halt, float alpha, float lambda,
+                                        float scale, float* scalars) {
+  const bool stop = halt != nullptr && *halt != 0;
+  scalars[0] = stop ? 0.0f : __fmul_rn(alpha, scale);
+  scalars[1] = stop ? 1.0f : __fsub_rn(1.0f, __fmul_rn(alpha, lambda));
+}
+
 }  // namespace
 
 void update_weights(const Context& ctx, const UpdateParams& u, const float* g, int64_t n, float* w,
@@ -230,6 +247,21 @@ void watch_error(const Context& ctx, const double* error, double tolerance, int3
   if (!checks::watch_error(ctx, error, tolerance, halt)) return;
   const StreamScope s(ctx);
   watch_error_kernel<<<1, 1, 0, s.stream()>>>(error, tolerance, halt);
+  DSSTNE_CHECK_LAST_KERNEL();
+}
+
+void zero_if_halted(const Context& ctx, const int32_t* halt, float* x, int64_t n) {
+  if (!checks::zero_if_halted(ctx, halt, x, n)) return;
+  const StreamScope s(ctx);
+  const auto blocks = static_cast<unsigned int>(std::min<int64_t>(blocks_for(n, kThreads), 1024));
+  zero_if_halted_kernel<<<blocks, kThreads, 0, s.stream()>>>(halt, x, n);
+  DSSTNE_CHECK_LAST_KERNEL();
+}
+
+void sgd_step_scalars(const Context& ctx, const UpdateParams& u, float scale, float* scalars) {
+  if (!checks::sgd_step_scalars(ctx, u, scale, scalars)) return;
+  const StreamScope s(ctx);
+  sgd_step_scalars_kernel<<<1, 1, 0, s.stream()>>>(u.halt, u.alpha, u.lambda, scale, scalars);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 

@@ -140,6 +140,23 @@ TEST(KernelChecks, RegularizeOptimizerTopk) {
   EXPECT_SAME_REFUSAL(regularization_error_sum, w.data(), 8, 0.1f, 0.0f, nullptr);
   EXPECT_SAME_REFUSAL(watch_error, nullptr, 1.0, &halt);
   EXPECT_SAME_REFUSAL(watch_error, &total, -1.0, &halt);
+  EXPECT_SAME_REFUSAL(zero_if_halted, nullptr, w.data(), 8);
+  EXPECT_SAME_REFUSAL(zero_if_halted, &halt, nullptr, 8);
+  EXPECT_SAME_REFUSAL(zero_if_halted, &halt, w.data(), -1);
+  UpdateParams sgd;
+  sgd.halt = &halt;
+  EXPECT_SAME_REFUSAL(sgd_step_scalars, sgd, std::numeric_limits<float>::infinity(), w.data());
+  EXPECT_SAME_REFUSAL(sgd_step_scalars, sgd, -1.0f, nullptr);
+  UpdateParams l1 = sgd;
+  l1.lambda1 = 0.01f;
+  EXPECT_SAME_REFUSAL(sgd_step_scalars, l1, -1.0f, w.data());
+  UpdateParams not_sgd = sgd;
+  not_sgd.mode = TrainingMode::Momentum;
+  EXPECT_SAME_REFUSAL(sgd_step_scalars, not_sgd, -1.0f, w.data());
+  EXPECT_SAME_REFUSAL(gemm_device_scalars, false, false, 2, 2, 2, nullptr, w.data(), 2, w.data(),
+                      2, v.data(), 2);
+  EXPECT_SAME_REFUSAL(gemm_device_scalars, false, false, 2, 2, 2, w.data(), w.data(), 1, w.data(),
+                      2, v.data(), 2);
   UpdateParams unknown;
   unknown.mode = static_cast<TrainingMode>(99);
   EXPECT_SAME_REFUSAL(update_weights, unknown, w.data(), 8, w.data(), v.data(), v.data());

@@ -59,12 +59,13 @@ def test_divergence_is_caught_for_every_loss(device, loss, output, hidden):
         net.train(3, alpha=1e30)
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_a_diverged_batch_leaves_the_weights_of_the_batches_before_it(device, optimizer):
+@pytest.mark.parametrize("optimizer, lambda_", [("sgd", 0.0), ("sgd", 1e-4), ("adam", 1e-4)])
+def test_a_diverged_batch_leaves_the_weights_of_the_batches_before_it(device, optimizer, lambda_):
     """The third batch's targets overflow the L2 error. On a GPU the error is read only at the
     end of the epoch, so the later batches are already queued when the host sees it; they must
     change nothing: the weights and the step count are those after two batches, exactly as a
-    network trained on the first two batches alone has them."""
+    network trained on the first two batches alone has them. SGD takes its steps inside the
+    gradient's product (with and without weight decay), which must stop as well."""
     ctx = dsstne.Context(device, seed=5)
     x = items(40, 10).toarray()
     y = x.copy()
@@ -73,18 +74,18 @@ def test_a_diverged_batch_leaves_the_weights_of_the_batches_before_it(device, op
     net = dsstne.Network(cfg, [dsstne.DataSet("x", x, context=ctx),
                                dsstne.DataSet("y", y, context=ctx)], batch=10, context=ctx)
     with pytest.raises(dsstne.NumericalError, match="diverged in epoch 1 at example 20"):
-        net.train(1, alpha=0.1, optimizer=optimizer)
+        net.train(1, alpha=0.1, optimizer=optimizer, lambda_=lambda_)
     assert net.steps == 2 and net.epochs_trained == 0
     ref = dsstne.Network(cfg, [dsstne.DataSet("x", x[:20], context=ctx),
                                dsstne.DataSet("y", y[:20], context=ctx)], batch=10, context=ctx)
-    ref.train(1, alpha=0.1, optimizer=optimizer)
+    ref.train(1, alpha=0.1, optimizer=optimizer, lambda_=lambda_)
     for name in (("Input", "Hidden"), ("Hidden", "Output")):
         np.testing.assert_array_equal(net.weight(*name).weights, ref.weight(*name).weights)
         np.testing.assert_array_equal(net.weight(*name).bias, ref.weight(*name).bias)
     # The next call starts afresh: its first two batches update again, then it stops as before.
     with pytest.raises(dsstne.NumericalError, match="diverged in epoch 1 at example 20"):
-        net.train(1, alpha=0.1, optimizer=optimizer)
-    ref.train(1, alpha=0.1, optimizer=optimizer)
+        net.train(1, alpha=0.1, optimizer=optimizer, lambda_=lambda_)
+    ref.train(1, alpha=0.1, optimizer=optimizer, lambda_=lambda_)
     assert net.steps == 4
     np.testing.assert_array_equal(net.weight("Input", "Hidden").weights,
                                   ref.weight("Input", "Hidden").weights)

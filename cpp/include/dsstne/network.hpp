@@ -125,6 +125,7 @@ class Network {
   /// mean deltas (no update).
   void backward_batch();
   /// Applies one optimizer step with the gradients of the last backward_batch.
+  /// @throws LogicError after train(), whose SGD steps may keep no gradient (call backward_batch).
   void update(const TrainParams& params, float alpha);
 
   // ---- parameters as a whole (network_params.cpp; collective: every rank calls them) ------------
@@ -210,6 +211,15 @@ class Network {
   // The gradient rows of a wide sparse input (network_listed_rows.cpp).
   bool sparse_input_gradient(Weight& w, Layer& layer, float scale, float beta);
   void update_matrix(const UpdateParams& u, Weight& w);
+  /// The step of every weight, bias and batch norm that backward_batch did not already take.
+  void apply_update(const UpdateParams& u);
+  /// One training step on the current batch: back-propagation with SGD inside it where it fits,
+  /// then the rest of the update.
+  void train_step(const TrainParams& params, float alpha);
+  // SGD inside the backward pass (network_sgd_in_backward.cpp).
+  static bool sgd_fits_backward(const UpdateParams& u);
+  bool steps_in_backward(const Weight& w) const;
+  void step_in_backward(Weight& w, Layer& layer, float scale);
   void densify(Layer& source);
   const DeviceBuffer<float>& parameter_buffer(const Weight& w, int which) const;
   // Exchanges between ranks (network_exchange.cpp).
@@ -270,6 +280,8 @@ class Network {
   const int32_t* halt_ = nullptr;
   /// While train() runs: the current batch's error slot, where output_pass adds an output's error.
   double* error_slot_ = nullptr;
+  /// While train_step back-propagates with SGD that fits it: the step's parameters.
+  const UpdateParams* sgd_in_backward_ = nullptr;
 };
 
 }  // namespace dsstne

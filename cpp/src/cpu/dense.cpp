@@ -81,6 +81,15 @@ void gemm(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, 
               int(ldb), beta, c, int(ldc));
 }
 
+void gemm_device_scalars(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                         int64_t k, const float* scalars, const float* a, int64_t lda,
+                         const float* b, int64_t ldb, float* c, int64_t ldc) {
+  if (!checks::gemm_device_scalars(ctx, trans_a, trans_b, m, n, k, scalars, a, lda, b, ldb, c,
+                                   ldc))
+    return;
+  gemm(ctx, trans_a, trans_b, m, n, k, scalars[0], a, lda, b, ldb, scalars[1], c, ldc);
+}
+
 void broadcast_rows(const Context& ctx, const float* v, int64_t rows, int64_t cols,
                     bool accumulate, float* z) {
   // z: rows × cols, v: cols.

@@ -7,6 +7,7 @@
 /// that direction, so the two tables of §5.2 cannot drift apart, and the stored optimiser state
 /// (v, v2) is exactly the one the table names for each side.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -129,6 +130,18 @@ void update_biases(const Context& ctx, const UpdateParams& u, const float* mean_
 void watch_error(const Context& ctx, const double* error, double tolerance, int32_t* halt) {
   if (!checks::watch_error(ctx, error, tolerance, halt)) return;
   if (!std::isfinite(*error) || *error < -tolerance) *halt = 1;
+}
+
+void zero_if_halted(const Context& ctx, const int32_t* halt, float* x, int64_t n) {
+  if (!checks::zero_if_halted(ctx, halt, x, n) || *halt == 0) return;
+  std::fill(x, x + n, 0.0f);
+}
+
+void sgd_step_scalars(const Context& ctx, const UpdateParams& u, float scale, float* scalars) {
+  if (!checks::sgd_step_scalars(ctx, u, scale, scalars)) return;
+  const bool stop = halted(u);
+  scalars[0] = stop ? 0.0f : u.alpha * scale;
+  scalars[1] = stop ? 1.0f : 1.0f - u.alpha * u.lambda;
 }
 
 }  // namespace dsstne::cpu
