@@ -4,8 +4,9 @@
 // Every (score, column) maps to the CPU's 64-bit rank key: unsigned order = ranking order (NaN
 // lowest, −0 = +0, ties to the lower column), all keys of a row distinct, and 0 is never a key
 // (the column word of a real key is ≥ 1), so 0 marks an empty or excluded slot. A block streams
-// its row once with 128-bit loads; a score enters a shared candidate buffer only when its key
-// beats `thr`, the k-th best key kept so far. When the buffer fills, the block radix-selects the
+// its row once with 128-bit loads; a score enters a shared candidate buffer only when it reaches
+// the score of `thr`, the k-th best key kept so far (one float compare a score; keys are formed
+// only for candidates). When the buffer fills, the block radix-selects the
 // k-th largest of (kept ∪ buffer) and keeps exactly the keys at or above it. The kept set is a
 // function of the data alone (keys are distinct), so the order of atomics never shows in the
 // result: two runs are bitwise identical. Rows with few blocks' worth of work are split across
@@ -294,6 +295,22 @@ __device__ __forceinline__ int push(const uint64_t (&keys)[N], unsigned mask, ui
   return lane == 31 ? first + incl : 0;
 }
 
+/// The smallest score a newcomer needs while keys must beat `thr`: the float whose rank key has
+/// thr's order word (every score ≥ it has that word or a higher one). A float compare against it
+/// is the whole per-score test of the scan; keys are formed for the rare warp that has a
+/// candidate, and a score that ties the word but not the key only costs a buffer slot (the next
+/// selection drops it). `all` when the word is 0 (no threshold yet, or NaN is the k-th best).
+struct ScoreBar {
+  float min_score;
+  bool all;
+};
+
+__device__ __forceinline__ ScoreBar score_bar(uint64_t thr) {
+  const uint32_t order = static_cast<uint32_t>(thr >> 32);
+  const uint32_t bits = (order & 0x80000000u) ? (order & 0x7FFFFFFFu) : ~order;
+  return ScoreBar{__uint_as_float(bits), order == 0};
+}
+
 // Streams local columns [c0, c1) of one row through the buffer: scalar loads up to 16-byte
 // alignment and for the last < 4 columns, kVec float4 loads per thread and tile in between.
 __device__ void scan_scores(const float* row, int64_t c0, int64_t c1, Arena& a, Shared& s,
@@ -318,7 +335,7 @@ __device__ void scan_scores(const float* row, int64_t c0, int64_t c1, Arena& a, 
   // Per thread: float4 j of tile t is vec[t·kThreads·kVec + j·kThreads + tid]. The next tile's
   // loads are issued before the current tile is examined, so two tiles are in flight.
   const float4* vec = reinterpret_cast<const float4*>(start + head);
-  uint64_t thr = s.thr;
+  ScoreBar bar = score_bar(s.thr);
   float4 cur[kVec], next[kVec];
 #pragma unroll
   for (int j = 0; j < kVec; ++j) {
@@ -332,26 +349,34 @@ __device__ void scan_scores(const float* row, int64_t c0, int64_t c1, Arena& a, 
       const int64_t i = t1 + int64_t{j} * kThreads + threadIdx.x;
       if (i < nvec) next[j] = __ldcs(vec + i);
     }
-    uint64_t keys[4 * kVec];
     unsigned mask = 0;
 #pragma unroll
     for (int j = 0; j < kVec; ++j) {
       const int64_t i = t0 + int64_t{j} * kThreads + threadIdx.x;
-      const uint32_t c = static_cast<uint32_t>(c0 + head + 4 * i);
-      keys[4 * j + 0] = rank_key(cur[j].x, c);
-      keys[4 * j + 1] = rank_key(cur[j].y, c + 1);
-      keys[4 * j + 2] = rank_key(cur[j].z, c + 2);
-      keys[4 * j + 3] = rank_key(cur[j].w, c + 3);
+      const float v[4] = {cur[j].x, cur[j].y, cur[j].z, cur[j].w};
       if (i < nvec) {
 #pragma unroll
         for (int q = 0; q < 4; ++q)
-          if (keys[4 * j + q] > thr) mask |= 1u << (4 * j + q);
+          if (bar.all || v[q] >= bar.min_score) mask |= 1u << (4 * j + q);
       }
     }
-    const int fill = push(keys, mask, a.buf, s);
+    int fill = 0;
+    if (__any_sync(kFull, mask != 0)) {
+      uint64_t keys[4 * kVec];
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) {
+        const int64_t i = t0 + int64_t{j} * kThreads + threadIdx.x;
+        const uint32_t c = static_cast<uint32_t>(c0 + head + 4 * i);
+        keys[4 * j + 0] = rank_key(cur[j].x, c);
+        keys[4 * j + 1] = rank_key(cur[j].y, c + 1);
+        keys[4 * j + 2] = rank_key(cur[j].z, c + 2);
+        keys[4 * j + 3] = rank_key(cur[j].w, c + 3);
+      }
+      fill = push(keys, mask, a.buf, s);
+    }
     if (__syncthreads_or(fill > p.flush_at)) {
       flush(a, s, ex, p.kk);
-      thr = s.thr;
+      bar = score_bar(s.thr);
     }
 #pragma unroll
     for (int j = 0; j < kVec; ++j) cur[j] = next[j];
