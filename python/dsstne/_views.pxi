@@ -345,7 +345,9 @@ cdef class Weight:
 
     @property
     def gradient(self):
-        """Stored gradient of the matrix after backward_batch: −(1/(sharing·rows))·∂E/∂W."""
+        """Stored gradient of the matrix after backward_batch: −(1/(sharing·rows))·∂E/∂W.
+        train() with SGD (no L1 decay) writes most steps into the weights without storing the
+        gradient: reading it then raises until forward_batch() and backward_batch() run."""
         return self._gather(cpp.kGradient).reshape(self.shape)
 
     def __repr__(self):
