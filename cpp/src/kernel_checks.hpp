@@ -36,9 +36,9 @@ bool output_error_sum(const Context& ctx, const LossParams& p, const float* a, i
                       int64_t cols, int64_t col_begin, const TargetView& t, double* total);
 bool output_delta(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
                   int64_t cols, int64_t col_begin, const TargetView& t, float* delta);
-bool output_pass(const Context& ctx, const LossParams& p, const float* bias, float* z,
-                 int64_t rows, int64_t cols, int64_t col_begin, const TargetView& t,
-                 double* total, float* delta);
+bool output_pass(const Context& ctx, const LossParams& p, const float* bias,
+                 const float* z, int64_t rows, int64_t cols, int64_t col_begin,
+                 const TargetView& t, double* total, float* delta);
 bool softmax_delta_sums(const Context& ctx, const LossParams& p, const float* a, int64_t rows,
                         int64_t cols, int64_t col_begin, const TargetView& t, float* sums);
 bool softmax_output_delta(const Context& ctx, const LossParams& p, const float* a, int64_t rows,

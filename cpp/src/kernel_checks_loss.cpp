@@ -56,9 +56,9 @@ bool output_delta(const Context&, const LossParams& p, const float* a, int64_t r
   return true;
 }
 
-bool output_pass(const Context&, const LossParams& p, const float*, float* z, int64_t rows,
-                 int64_t cols, int64_t col_begin, const TargetView& t, double* total,
-                 float* delta) {
+bool output_pass(const Context&, const LossParams& p, const float*, const float* z,
+                 int64_t rows, int64_t cols, int64_t col_begin, const TargetView& t,
+                 double* total, float* delta) {
   DSSTNE_EXPECTS(p.activation.kind != Activation::SoftMax,
                  "output_pass: a SoftMax output takes its delta row by row (output_delta)");
   if (!loss_arguments("output_pass", p, z, rows, cols, col_begin, t)) return false;

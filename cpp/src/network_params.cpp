@@ -125,6 +125,9 @@ void Network::set_parameter(Weight& w, int which, const float* whole, int64_t co
 }
 
 void Network::gather_layer(const Layer& l, bool deltas, float* out) const {
+  DSSTNE_EXPECTS_T(LogicError, deltas || !l.loss_done_, "the units of output layer '", l.name(),
+                   "' are not kept by a training step of train(): its pass leaves "
+                   "pre-activations; run forward_batch() for them");
   if (!l.sharded()) {
     if (deltas) {
       l.download_deltas(out);

@@ -47,20 +47,20 @@ __global__ void delta_kernel(LossParams p, Targets t, const float* a, int64_t ro
 }
 
 // One block per row: the delta of the distinct local stored targets (non-SoftMax outputs), after
-// delta_kernel. Each unit has one owner, so the writes never collide.
-__global__ void delta_correction_kernel(LossParams p, Targets t, const float* a, int64_t cols,
+// delta_kernel or output_pass_kernel. Each unit has one owner, so the writes never collide.
+__global__ void delta_correction_kernel(LossParams p, Targets t, Units u, int64_t cols,
                                         int64_t col_begin, bool boost, float* delta) {
   const int64_t r = blockIdx.x;
   const RowEntries e = row_entries(t, r);
   if (e.n == 0) return;  // the whole block leaves
   const bool ascending = strictly_ascending(e);
   const float w = weight_of(t, r);
-  const float* ar = a + r * cols;
+  const float* ar = u.a + r * cols;
   float* dr = delta + r * cols;
   for_each_distinct(e, ascending, [&](uint32_t index, float target) {
     const int64_t col = static_cast<int64_t>(index) - col_begin;
     if (col < 0 || col >= cols) return;
-    float d = __fmul_rn(w, terms::delta_term(p, ar[col], target));
+    float d = __fmul_rn(w, terms::delta_term(p, unit_at(u, p.activation, ar, col), target));
     if (boost) d = __fmul_rn(d, p.delta_boost_one);
     dr[col] = d;
   });
@@ -163,11 +163,11 @@ void launch_softmax_delta(const StreamScope& s, const LossParams& p, const Targe
 }  // namespace
 
 void loss_rows::launch_delta_correction(const StreamScope& s, const LossParams& p,
-                                        const Targets& t, const float* a, int64_t rows,
+                                        const Targets& t, const Units& units, int64_t rows,
                                         int64_t cols, int64_t col_begin, bool boost,
                                         float* delta) {
   delta_correction_kernel<<<static_cast<unsigned int>(rows), kThreads, 0, s.stream()>>>(
-      p, t, a, cols, col_begin, boost, delta);
+      p, t, units, cols, col_begin, boost, delta);
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
@@ -203,7 +203,10 @@ void output_delta(const Context& ctx, const LossParams& p, const float* a, int64
   delta_kernel<<<row_grid(x_blocks, rows), kThreads, 0, s.stream()>>>(p, targets, a, rows, cols,
                                                                       boost, delta);
   DSSTNE_CHECK_LAST_KERNEL();
-  if (t.sparse) launch_delta_correction(s, p, targets, a, rows, cols, col_begin, boost, delta);
+  if (t.sparse) {
+    launch_delta_correction(s, p, targets, Units{a, nullptr, false}, rows, cols, col_begin, boost,
+                            delta);
+  }
 }
 
 }  // namespace dsstne::cuda

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Output error on the GPU, and output_pass, which activates the output, sums its raw error and
-// writes its delta in one sweep, with the semantics of the CPU reference (cpp/src/cpu/loss.cpp)
-// and its element formulas (cpp/src/cpu/loss_terms.hpp). Sparse targets are corrected per row as
-// loss_rows.cuh describes. Every sum is in double over a fixed tree, and the rows of the error are
-// added in row order (as the CPU does; on the host, or on the device by output_error_sum): no
-// atomics, bitwise repeatable.
+// Output error on the GPU, and output_pass, which activates the output on the fly (z is only
+// read), sums its raw error and writes its delta in one sweep, with the semantics of the CPU
+// reference (cpp/src/cpu/loss.cpp) and its element formulas (cpp/src/cpu/loss_terms.hpp).
+// Sparse targets are corrected per row as loss_rows.cuh describes. Every sum is in double over a
+// fixed tree, and the rows of the error are added in row order (as the CPU does; on the host, or
+// on the device by output_error_sum): no atomics, bitwise repeatable.
 #include <cstdint>
 #include <initializer_list>
 #include <vector>
@@ -98,10 +98,9 @@ __global__ void raw_error_kernel(LossParams params, bool softmax, const float* a
 
 // One block per row r: row_error[r] = w_r·(Σ of the row's raw partials + the corrections at its
 // distinct local stored targets). status[r] flags what the CPU's validation would reject.
-__global__ void row_error_kernel(LossParams p, bool softmax, Targets t, const float* a,
-                                 int64_t rows, int64_t cols, int64_t col_begin,
-                                 const double* partial, int64_t chunks, double* row_error,
-                                 int* status) {
+__global__ void row_error_kernel(LossParams p, bool softmax, Targets t, Units u, int64_t rows,
+                                 int64_t cols, int64_t col_begin, const double* partial,
+                                 int64_t chunks, double* row_error, int* status) {
   const int64_t r = blockIdx.x;
   double sum = 0.0;
   for (int64_t c = threadIdx.x; c < chunks; c += blockDim.x) sum += partial[r * chunks + c];
@@ -115,33 +114,35 @@ __global__ void row_error_kernel(LossParams p, bool softmax, Targets t, const fl
     const RowEntries e = row_entries(t, r);
     const bool ascending = strictly_ascending(e);
     const float share = softmax_share(softmax, e, ascending);
-    const float* ar = a + r * cols;
+    const float* ar = u.a + r * cols;
     for_each_distinct(e, ascending, [&](uint32_t index, float target) {
       const int64_t col = static_cast<int64_t>(index) - col_begin;
       if (col < 0 || col >= cols) return;
       if (share >= 0.0f) target = share;
-      sum += terms::loss_error(p, softmax, ar[col], target);
-      if (!t.ignore_zero) sum -= terms::loss_error(p, softmax, ar[col], 0.0f);
+      const float a = unit_at(u, p.activation, ar, col);
+      sum += terms::loss_error(p, softmax, a, target);
+      if (!t.ignore_zero) sum -= terms::loss_error(p, softmax, a, 0.0f);
     });
   }
   sum = block_sum(sum);
   if (threadIdx.x == 0) row_error[r] = static_cast<double>(weight_of(t, r)) * sum;
 }
 
-// output_pass in one sweep: z ← a = f(z), the raw error partials of raw_error_kernel (when `raw`)
-// and the delta of delta_kernel, each element and each sum formed exactly as those kernels form
-// them (the same columns per thread, added in the same order), so the results are theirs bit for
-// bit. Blocks as in raw_error_kernel: (x, y) covers columns [x·kErrorChunk, (x+1)·kErrorChunk) of
-// rows y, y + gridDim.y, ...
+// output_pass in one sweep: a = f(z + bias) in registers, never stored (nothing reads it after a
+// training step's pass, and the store would be a write of the whole output), the raw error
+// partials of raw_error_kernel (when `raw`) and the delta of delta_kernel, each element and each
+// sum formed exactly as those kernels form them (the same columns per thread, added in the same
+// order), so the results are theirs bit for bit. Blocks as in raw_error_kernel: (x, y) covers
+// columns [x·kErrorChunk, (x+1)·kErrorChunk) of rows y, y + gridDim.y, ...
 template <typename Kind>
 __global__ void output_pass_kernel(LossParams params, Targets t, bool raw, bool boost,
-                                   const float* bias, float* z, int64_t rows, int64_t cols,
+                                   const float* bias, const float* z, int64_t rows, int64_t cols,
                                    int64_t chunks, bool quad, double* partial, float* delta) {
   const LossParams p = Kind::of(params);
   const int64_t begin = int64_t(blockIdx.x) * kErrorChunk;
   const int64_t end = min(cols, begin + kErrorChunk);
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-    float* zr = z + r * cols;
+    const float* zr = z + r * cols;
     float* dr = delta + r * cols;
     const float* tr = t.sparse ? nullptr : t.dense + r * cols;
     const float w = weight_of(t, r);
@@ -170,7 +171,6 @@ __global__ void output_pass_kernel(LossParams params, Targets t, bool raw, bool 
           if (boost) d[i] = __fmul_rn(d[i], p.delta_boost_zero);
         }
       }
-      store_group(zr + j, n, quad, a);
       store_group(dr + j, n, quad, d);
     });
     if (raw) {  // uniform over the grid: every thread of the block takes part in the sum
@@ -210,19 +210,17 @@ int64_t raw_chunks(int64_t cols, const TargetView& t) {
   return !t.sparse || !t.ignore_zero ? (cols + kErrorChunk - 1) / kErrorChunk : 0;
 }
 
-/// output_pass's part of the sweep: `units` (the a the error reads) activated in place and the
-/// delta written in the raw error's pass.
+/// output_pass's part of the sweep: the units are z, activated (after the bias) wherever the
+/// error reads them, and the delta is written in the raw error's pass.
 struct FusedPass {
-  const float* bias;  // added to the units first, or null
-  float* units;
+  const float* bias;  // added to z first, or null
   float* delta;
   bool boost;
 };
 
 /// The error passes of output_error: row r's weighted error lands in row_error[r] and its offset
-/// flags in status[r] (sparse targets), both in `scratch`. With `fused` the raw pass is
-/// output_pass_kernel's instead of raw_error_kernel's.
-
+/// flags in status[r] (sparse targets), both in `scratch`. With `fused`, `a` is z, and the raw
+/// pass is output_pass_kernel's instead of raw_error_kernel's.
 RowErrors launch_row_errors(const StreamScope& s, Scratch& scratch, const LossParams& p,
                             const float* a, int64_t rows, int64_t cols, int64_t col_begin,
                             const TargetView& t, const FusedPass* fused = nullptr) {
@@ -234,12 +232,11 @@ RowErrors launch_row_errors(const StreamScope& s, Scratch& scratch, const LossPa
   RowErrors out{scratch.take<double>(n_rows), scratch.take<int>(n_rows)};
   if (fused != nullptr) {
     const int64_t x_blocks = (cols + kErrorChunk - 1) / kErrorChunk;
-    const bool quad =
-        quad_rows(cols, {fused->units, fused->delta, fused->bias, t.sparse ? nullptr : t.dense});
+    const bool quad = quad_rows(cols, {a, fused->delta, fused->bias, t.sparse ? nullptr : t.dense});
     with_loss_kind(p, [&](auto kind) {
       output_pass_kernel<decltype(kind)><<<row_grid(x_blocks, rows), kThreads, 0, s.stream()>>>(
-          p, targets_of(t), chunks > 0, fused->boost, fused->bias, fused->units, rows, cols,
-          chunks, quad, partial, fused->delta);
+          p, targets_of(t), chunks > 0, fused->boost, fused->bias, a, rows, cols, chunks, quad,
+          partial, fused->delta);
     });
     DSSTNE_CHECK_LAST_KERNEL();
   } else if (chunks > 0) {
@@ -251,8 +248,9 @@ RowErrors launch_row_errors(const StreamScope& s, Scratch& scratch, const LossPa
     });
     DSSTNE_CHECK_LAST_KERNEL();
   }
+  const Units units = fused != nullptr ? Units{a, fused->bias, true} : Units{a, nullptr, false};
   row_error_kernel<<<static_cast<unsigned int>(rows), kThreads, 0, s.stream()>>>(
-      p, softmax, targets_of(t), a, rows, cols, col_begin, partial, chunks, out.row_error,
+      p, softmax, targets_of(t), units, rows, cols, col_begin, partial, chunks, out.row_error,
       out.status);
   DSSTNE_CHECK_LAST_KERNEL();
   return out;
@@ -301,7 +299,7 @@ void output_error_sum(const Context& ctx, const LossParams& p, const float* a, i
   DSSTNE_CHECK_LAST_KERNEL();
 }
 
-void output_pass(const Context& ctx, const LossParams& p, const float* bias, float* z,
+void output_pass(const Context& ctx, const LossParams& p, const float* bias, const float* z,
                  int64_t rows, int64_t cols, int64_t col_begin, const TargetView& t,
                  double* total, float* delta) {
   if (!checks::output_pass(ctx, p, bias, z, rows, cols, col_begin, t, total, delta)) return;
@@ -309,13 +307,14 @@ void output_pass(const Context& ctx, const LossParams& p, const float* bias, flo
   const bool boost = terms::boosts_deltas(p, t.sparse);
   {
     Scratch scratch(s, row_error_bytes(rows, cols, t), "output_pass");
-    const FusedPass fused{bias, z, delta, boost};
+    const FusedPass fused{bias, delta, boost};
     const RowErrors e = launch_row_errors(s, scratch, p, z, rows, cols, col_begin, t, &fused);
     add_in_order_kernel<<<1, 1, 0, s.stream()>>>(e.row_error, rows, total);
     DSSTNE_CHECK_LAST_KERNEL();
   }
   if (t.sparse) {
-    launch_delta_correction(s, p, targets_of(t), z, rows, cols, col_begin, boost, delta);
+    launch_delta_correction(s, p, targets_of(t), Units{z, bias, true}, rows, cols, col_begin,
+                            boost, delta);
   }
 }
 

@@ -12,6 +12,7 @@
 // memory, so rows of any length work.
 #include <cstdint>
 
+#include "cpu/activation_terms.hpp"
 #include "dsstne/cuda/context.cuh"
 #include "dsstne/kernel_types.hpp"
 
@@ -39,6 +40,23 @@ inline Targets targets_of(const TargetView& t) {
 
 __device__ inline float weight_of(const Targets& t, int64_t r) {
   return t.weights != nullptr ? t.weights[r] : 1.0f;
+}
+
+/// The output units a per-row kernel reads: the stored activations, or, after output_pass
+/// (which stores none, saving a write of the whole output), z (+ bias) activated again exactly
+/// as output_pass_kernel activates it, so both see the same a bit for bit.
+struct Units {
+  const float* a;     // rows × cols: the activations, or z when from_z
+  const float* bias;  // cols, added to z when from_z; or null
+  bool from_z;
+};
+
+/// a at column `col` of the row of `u.a` that starts at `row`.
+__device__ inline float unit_at(const Units& u, const ActivationParams& act, const float* row,
+                                int64_t col) {
+  if (!u.from_z) return row[col];
+  const float z = u.bias != nullptr ? __fadd_rn(row[col], u.bias[col]) : row[col];
+  return terms::activate(act, z);
 }
 
 /// Stored entries [begin, begin + n) of row r. A row whose offsets are invalid is treated as
@@ -153,7 +171,7 @@ inline dim3 row_grid(int64_t x_blocks, int64_t rows) {
 /// delta_correction_kernel (loss_delta.cu) over `rows` rows: the delta of the stored units, after
 /// the raw pass of delta_kernel or output_pass_kernel wrote every unit.
 void launch_delta_correction(const StreamScope& s, const LossParams& p, const Targets& t,
-                             const float* a, int64_t rows, int64_t cols, int64_t col_begin,
+                             const Units& units, int64_t rows, int64_t cols, int64_t col_begin,
                              bool boost, float* delta);
 
 }  // namespace dsstne::cuda::loss_rows

@@ -102,7 +102,9 @@ cdef class Layer:
     @property
     def units(self):
         """Activations of the current batch, (rows, size) (every rank's units: with several
-        ranks all must read them)."""
+        ranks all must read them). After train(), an output layer whose training step took its
+        error and delta in one pass holds pre-activations, and DsstneError says so; run
+        forward_batch() for its activations."""
         if self._layer().is_sparse_input():
             raise ValueError(f"layer '{self.name}' reads sparse data; its units are not "
                              "materialised")

@@ -271,9 +271,10 @@ void compare(const Context& ctx, const LossParams& p, const Case& c, const std::
   EXPECT_EQ(host_slot, start + e_cpu) << what << ": output_error_sum on the CPU";
 
   if (p.activation.kind != Activation::SoftMax) {
-    // output_pass is activation_forward, output_error_sum and output_delta in turn, bit for bit
-    // (here taking the case's activations as the pre-activations z).
-    // With a bias every other seed: output_pass adds it as broadcast_rows does.
+    // output_pass gives the error and delta of activation_forward, output_error_sum and
+    // output_delta in turn, bit for bit, and leaves z as it was (here taking the case's
+    // activations as the pre-activations z). With a bias every other seed: output_pass adds it
+    // as broadcast_rows does.
     DeviceBuffer<float> z_fused = on_device(ctx, c.a), z_apart = on_device(ctx, c.a);
     DeviceBuffer<float> d_fused = on_device(ctx, nan), d_apart = on_device(ctx, nan);
     DeviceBuffer<double> e_fused = on_device(ctx, std::vector<double>{start}),
@@ -291,7 +292,7 @@ void compare(const Context& ctx, const LossParams& p, const Case& c, const std::
                            e_apart.data());
     cuda::output_delta(ctx, p, z_apart.data(), c.rows, c.cols, c.col_begin, dc.t,
                        d_apart.data());
-    testing::expect_bitwise(z_apart.download(), z_fused.download(), what + ": output_pass units");
+    testing::expect_bitwise(c.a, z_fused.download(), what + ": output_pass left z");
     testing::expect_bitwise(d_apart.download(), d_fused.download(), what + ": output_pass delta");
     testing::expect_bitwise(e_apart.download(), e_fused.download(), what + ": output_pass error");
   }

@@ -61,7 +61,8 @@ class Layer {
   /// Rows of the current batch.
   int64_t batch_rows() const { return rows_; }
   /// Units of the current batch: rows × local_units (dense form; for a sparse input only after
-  /// the network densified it).
+  /// the network densified it). After a training step of train() an output layer whose loss
+  /// its forward pass took holds z, not a (Network::gather_layer refuses to read them).
   const float* units() const { return units_.data(); }
   float* units() { return units_.data(); }
   const float* deltas() const { return delta_.data(); }
@@ -116,6 +117,7 @@ class Layer {
   bool grad_written_ = false;        ///< a consumer wrote grad_ in this batch
   bool dropout_applied_ = false;
   bool loss_done_ = false;           ///< output_pass made this batch's error and delta in forward
+                                     ///< and left units_ holding z, not the activations
   bool consumed_ = false;            ///< another layer reads this one (as a source or a skip)
   bool densified_ = false;           ///< a sparse input was expanded into units_ this batch
   bool sized_by_data_ = false;       ///< "N": "auto" took the size from a data set

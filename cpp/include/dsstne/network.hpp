@@ -139,6 +139,7 @@ class Network {
   /// count and that every value is finite before anything changes.
   void set_parameter(Weight& w, int which, const float* whole, int64_t count);
   /// The current batch's units (or deltas) of `l`, every rank's slice: batch_rows × stride.
+  /// Refuses the units of an output whose training step's pass left pre-activations there.
   void gather_layer(const Layer& l, bool deltas, float* out) const;
 
   // ---- prediction ----------------------------------------------------------------------------

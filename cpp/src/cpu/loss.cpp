@@ -241,28 +241,33 @@ void output_delta(const Context& ctx, const LossParams& p, const float* a, int64
   });
 }
 
-void output_pass(const Context& ctx, const LossParams& p, const float* bias, float* z,
+void output_pass(const Context& ctx, const LossParams& p, const float* bias, const float* z,
                  int64_t rows, int64_t cols, int64_t col_begin, const TargetView& t,
                  double* total, float* delta) {
   // The bias, activation_forward, output_error and output_delta in turn, a row at a time while
   // the row is in cache: each is row by row for an element-wise activation, and the row errors
   // are added in row order as output_error adds them, so the results are those of the calls.
+  // The activations go to a row of scratch per thread, so z keeps its pre-activations.
   if (!checks::output_pass(ctx, p, bias, z, rows, cols, col_begin, t, total, delta)) return;
   check_offsets("output_pass", rows, t);
   std::vector<double> row_error(static_cast<size_t>(rows));
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
-  for (int64_t r = 0; r < rows; ++r) {
-    TargetView row = t;  // row r alone
-    row.csr.offsets = t.sparse ? t.csr.offsets + r : nullptr;
-    row.csr.rows = 1;
-    row.csr.nnz = -1;
-    row.dense = t.sparse ? nullptr : t.dense + r * cols;
-    row.example_weights = t.example_weights != nullptr ? t.example_weights + r : nullptr;
-    float* zr = z + r * cols;
-    if (bias != nullptr) broadcast_rows(ctx, bias, 1, cols, true, zr);
-    activation_forward(ctx, p.activation, zr, 1, cols);
-    row_error[static_cast<size_t>(r)] = output_error(ctx, p, zr, 1, cols, col_begin, row);
-    output_delta(ctx, p, zr, 1, cols, col_begin, row, delta + r * cols);
+#pragma omp parallel if (rows * cols >= kParallelMin)
+  {
+    std::vector<float> a(static_cast<size_t>(cols));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      TargetView row = t;  // row r alone
+      row.csr.offsets = t.sparse ? t.csr.offsets + r : nullptr;
+      row.csr.rows = 1;
+      row.csr.nnz = -1;
+      row.dense = t.sparse ? nullptr : t.dense + r * cols;
+      row.example_weights = t.example_weights != nullptr ? t.example_weights + r : nullptr;
+      std::copy(z + r * cols, z + (r + 1) * cols, a.begin());
+      if (bias != nullptr) broadcast_rows(ctx, bias, 1, cols, true, a.data());
+      activation_forward(ctx, p.activation, a.data(), 1, cols);
+      row_error[static_cast<size_t>(r)] = output_error(ctx, p, a.data(), 1, cols, col_begin, row);
+      output_delta(ctx, p, a.data(), 1, cols, col_begin, row, delta + r * cols);
+    }
   }
   double sum = 0.0;
   for (double e : row_error) sum += e;
