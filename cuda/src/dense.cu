@@ -3,8 +3,6 @@
 // row/column helpers are memory-bound elementwise passes. Every column-wise sum walks the rows in
 // order (as the CPU does) or, where one thread per column would leave the GPU idle, in a fixed
 // chunk tree; nothing uses atomics, so two runs give the same bits.
-#include <cuda_bf16.h>
-
 #include <algorithm>
 #include <cstdint>
 
@@ -13,6 +11,7 @@
 #include "dsstne/cuda/error.cuh"
 #include "dsstne/cuda/reduce.cuh"
 #include "dsstne/kernels.hpp"
+#include "gemm_bfloat16.cuh"
 #include "kernel_checks.hpp"
 
 namespace dsstne::cuda {
@@ -25,16 +24,6 @@ constexpr unsigned int kMaxBlocks1d = 1u << 20;  // grid-stride beyond this many
 constexpr int64_t kNormChunkRows = 256;
 
 unsigned int grid_1d(int64_t n) { return std::min(blocks_for(n, kThreads), kMaxBlocks1d); }
-
-// out (rows × cols, packed) ← m (rows × cols, row pitch ld) rounded to bfloat16, to nearest with
-// ties to even as the CPU rounds.
-__global__ void to_bfloat16_kernel(const float* m, int64_t rows, int64_t cols, int64_t ld,
-                                   __nv_bfloat16* out) {
-  const int64_t col = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (col >= cols) return;
-  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y)
-    out[r * cols + col] = __float2bfloat16_rn(m[r * ld + col]);
-}
 
 // c: m × n with row pitch ldc; C ← beta·C, and beta == 0 overwrites (NaN garbage must not stay).
 // beta is *beta_on_device when that is given.
@@ -155,75 +144,6 @@ dim3 grid_2d(int64_t cols, int64_t rows) {
   return dim3(blocks_for(cols, kThreads),
               static_cast<unsigned int>(std::min<int64_t>(rows, kMaxBlocksY)));
 }
-
-}  // namespace
-
-namespace {
-
-/// gemm's alpha and beta: host values, or (on_device) two floats that cuBLAS reads when the
-/// product runs.
-struct Scalars {
-  const float* alpha;
-  const float* beta;
-  bool on_device;
-};
-
-/// The handle's pointer mode for one call, back to host pointers after it (other calls pass host
-/// scalars). Set and used under the context's lock, as the math mode.
-class PointerMode {
- public:
-  PointerMode(cublasHandle_t blas, bool on_device) : blas_(blas), on_device_(on_device) {
-    if (on_device_) DSSTNE_CUBLAS_TRY(cublasSetPointerMode(blas_, CUBLAS_POINTER_MODE_DEVICE));
-  }
-  ~PointerMode() {
-    if (on_device_) cublasSetPointerMode(blas_, CUBLAS_POINTER_MODE_HOST);
-  }
-  PointerMode(const PointerMode&) = delete;
-  PointerMode& operator=(const PointerMode&) = delete;
-
- private:
-  cublasHandle_t blas_;
-  bool on_device_;
-};
-
-/// gemm with both operands rounded to bfloat16 first (into the workspace) and float32 sums:
-/// cuBLAS's COMPUTE_32F_FAST_16BF only allows bf16, and on Hopper it runs TF32 kernels instead.
-void gemm_bfloat16(const StreamScope& s, bool trans_a, bool trans_b, int64_t m, int64_t n,
-                   int64_t k, const Scalars& scalars, const float* a, int64_t lda, const float* b,
-                   int64_t ldb, float* c, int64_t ldc) {
-  // The stored operands: A is m × k (k × m transposed), B k × n (n × k); packed, their pitch is
-  // their width.
-  const int64_t a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
-  const int64_t b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
-  const auto a_n = static_cast<std::size_t>(a_rows * a_cols);
-  const auto b_n = static_cast<std::size_t>(b_rows * b_cols);
-  // The scratch holds the context's lock until the product is queued, as the float32 path's
-  // lock_guard does.
-  Scratch scratch(s, Scratch::round_up(a_n * sizeof(__nv_bfloat16)) +
-                         Scratch::round_up(b_n * sizeof(__nv_bfloat16)),
-                  "gemm (bfloat16 operands)");
-  __nv_bfloat16* a16 = scratch.take<__nv_bfloat16>(a_n);
-  __nv_bfloat16* b16 = scratch.take<__nv_bfloat16>(b_n);
-  to_bfloat16_kernel<<<grid_2d(a_cols, a_rows), kThreads, 0, s.stream()>>>(a, a_rows, a_cols, lda,
-                                                                           a16);
-  DSSTNE_CHECK_LAST_KERNEL();
-  to_bfloat16_kernel<<<grid_2d(b_cols, b_rows), kThreads, 0, s.stream()>>>(b, b_rows, b_cols, ldb,
-                                                                           b16);
-  DSSTNE_CHECK_LAST_KERNEL();
-  Resources& r = s.resources();
-  DSSTNE_CUBLAS_TRY(cublasSetMathMode(r.blas, CUBLAS_DEFAULT_MATH));
-  const PointerMode mode(r.blas, scalars.on_device);
-  // Column-major as in gemm: B first, m and n swapped.
-  DSSTNE_CUBLAS_TRY(cublasGemmEx(r.blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                 trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k),
-                                 scalars.alpha, b16, CUDA_R_16BF, int(b_cols), a16, CUDA_R_16BF,
-                                 int(a_cols), scalars.beta, c, CUDA_R_32F, int(ldc),
-                                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-}
-
-}  // namespace
-
-namespace {
 
 void multiply(const Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
               const Scalars& scalars, const float* a, int64_t lda, const float* b, int64_t ldb,
