@@ -15,18 +15,9 @@
 namespace dsstne {
 namespace {
 
+using testing::exact_sixteenths;
 using testing::host;
 using testing::on_device;
-
-/// n values (j − 7.5)/8, j in [0, 16), from a hash of the index: exact in bf16, mean 0.
-std::vector<float> eighths(int64_t n, uint32_t salt) {
-  std::vector<float> v(static_cast<std::size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t h = (static_cast<uint32_t>(i) ^ salt) * 2654435761u;
-    v[static_cast<std::size_t>(i)] = (float((h >> 20) & 15u) - 7.5f) / 8.0f;
-  }
-  return v;
-}
 
 void expect_pieces_match_the_cpu(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                                  bool device_scalars) {
@@ -38,8 +29,8 @@ void expect_pieces_match_the_cpu(bool trans_a, bool trans_b, int64_t m, int64_t 
   dctx.set_gemm_math(GemmMath::BFloat16);
   hctx.set_gemm_math(GemmMath::BFloat16);
   const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
-  const std::vector<float> a = eighths(m * k, 1), b = eighths(k * n, 2);
-  std::vector<float> c = eighths(m * n, 3);
+  const std::vector<float> a = exact_sixteenths(m * k, 1), b = exact_sixteenths(k * n, 2);
+  std::vector<float> c = exact_sixteenths(m * n, 3);
   const float scalars[2] = {0.5f, 0.25f};
   DeviceBuffer<float> da = on_device(gpu, a), db = on_device(gpu, b), dc = on_device(gpu, c);
   if (device_scalars) {

@@ -81,7 +81,8 @@ TEST(CudaParitySgdInProduct, ScalarsAndZeroingAreBitwiseTheCpu) {
       DeviceBuffer<float> got(ctx, 2, "scalars");
       cuda::sgd_step_scalars(ctx, sgd(0.0123f, lambda, halt.data()), -1.0f / 256.0f, got.data());
       expect_bitwise({ref[0], ref[1]}, got.download(),
-                     "scalars, halt " + std::to_string(flag) + ", lambda " + std::to_string(lambda));
+                     "scalars, halt " + std::to_string(flag) + ", lambda " +
+                         std::to_string(lambda));
       // 300,001 floats: more than the kernel's 1,024 blocks cover in one stride.
       const std::vector<float> start = uniform_values(300001, 9);
       std::vector<float> cpu_x = start;
