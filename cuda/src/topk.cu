@@ -6,8 +6,8 @@
 // (the column word of a real key is ≥ 1), so 0 marks an empty or excluded slot. A block streams
 // its row once with 128-bit loads; a score enters a shared candidate buffer only when it reaches
 // the score of `thr`, the k-th best key kept so far (one float compare a score; keys are formed
-// only for candidates). When the buffer fills, the block radix-selects the
-// k-th largest of (kept ∪ buffer) and keeps exactly the keys at or above it. The kept set is a
+// only for candidates). When the buffer fills, the block radix-selects the k-th largest of
+// (kept ∪ buffer) and keeps exactly the keys at or above it. The kept set is a
 // function of the data alone (keys are distinct), so the order of atomics never shows in the
 // result: two runs are bitwise identical. Rows with few blocks' worth of work are split across
 // blocks whose partial top-k are merged by a second kernel; k > 2048 keeps its sets in global
@@ -295,8 +295,8 @@ __device__ __forceinline__ int push(const uint64_t (&keys)[N], unsigned mask, ui
   return lane == 31 ? first + incl : 0;
 }
 
-/// The smallest score a newcomer needs while keys must beat `thr`: the float whose rank key has
-/// thr's order word (every score ≥ it has that word or a higher one). A float compare against it
+/// The smallest score a newcomer needs while keys must beat `thr`: the score of thr's order word
+/// (every score ≥ it has that word or a higher one). A float compare against it
 /// is the whole per-score test of the scan; keys are formed for the rare warp that has a
 /// candidate, and a score that ties the word but not the key only costs a buffer slot (the next
 /// selection drops it). `all` when the word is 0 (no threshold yet, or NaN is the k-th best).
@@ -307,8 +307,7 @@ struct ScoreBar {
 
 __device__ __forceinline__ ScoreBar score_bar(uint64_t thr) {
   const uint32_t order = static_cast<uint32_t>(thr >> 32);
-  const uint32_t bits = (order & 0x80000000u) ? (order & 0x7FFFFFFFu) : ~order;
-  return ScoreBar{__uint_as_float(bits), order == 0};
+  return ScoreBar{terms::score_of_order(order), order == 0};
 }
 
 // Streams local columns [c0, c1) of one row through the buffer: scalar loads up to 16-byte

@@ -12,6 +12,7 @@
 #include <set>
 #include <vector>
 
+#include "cpu/topk_terms.hpp"
 #include "dsstne/error.hpp"
 #include "dsstne/kernels.hpp"
 #include "host_context.hpp"
@@ -77,6 +78,24 @@ void check_topk(const std::vector<float>& scores, int64_t rows, int64_t cols, in
     // Bitwise: the kernel must report the stored score itself (−0 and NaN included).
     ASSERT_EQ(std::memcmp(&got_s[j], &want_s[j], sizeof(float)), 0)
         << "row " << j / k << " rank " << j % k << ": " << got_s[j] << " vs " << want_s[j];
+  }
+}
+
+TEST(TopkKernels, ScoreOfOrderInvertsTheRankKeysScoreWord) {
+  // The CUDA scan compares scores against score_of_order(thr's word): it must give back every
+  // non-NaN score (−0 as +0), and its score must map to the same word.
+  const float inf = std::numeric_limits<float>::infinity();
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  std::vector<float> scores = {0.0f, -0.0f, 1.0f, -1.0f, inf, -inf, tiny, -tiny, 3.4e38f, -2e-38f};
+  std::mt19937 gen(17);
+  std::uniform_real_distribution<float> dist(-1e6f, 1e6f);
+  for (int i = 0; i < 1000; ++i) scores.push_back(dist(gen));
+  for (float x : scores) {
+    const auto order = static_cast<uint32_t>(dsstne::terms::rank_key(x, 5) >> 32);
+    const float back = dsstne::terms::score_of_order(order);
+    EXPECT_EQ(back, x) << x;
+    EXPECT_FALSE(std::signbit(back) && back == 0.0f) << "−0 comes back as +0";
+    EXPECT_EQ(static_cast<uint32_t>(dsstne::terms::rank_key(back, 9) >> 32), order) << x;
   }
 }
 

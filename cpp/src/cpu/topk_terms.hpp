@@ -37,6 +37,19 @@ DSSTNE_HOST_DEVICE uint64_t rank_key(float score, uint32_t col) {
   return (static_cast<uint64_t>(order) << 32) | (kNoIndex - col);
 }
 
+/// The score whose rank key has `order` as its high word: the inverse of rank_key's score
+/// transform (+0 for the word of ±0). The NaN word 0 has no score; callers treat it apart.
+DSSTNE_HOST_DEVICE float score_of_order(uint32_t order) {
+  const uint32_t bits = (order & 0x80000000u) ? (order & 0x7FFFFFFFu) : ~order;
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(bits);
+#else
+  float score;
+  std::memcpy(&score, &bits, sizeof score);
+  return score;
+#endif
+}
+
 DSSTNE_HOST_DEVICE uint32_t column_of(uint64_t key) {
   return kNoIndex - static_cast<uint32_t>(key);
 }
