@@ -384,7 +384,7 @@ void Network::propagate(Layer& layer) {
     DSSTNE_DISPATCH(ctx_, add, delta, rows * cols, s->grad_.data());
     s->grad_written_ = true;
   }
-  for (Weight* w : step_after) step_in_backward(*w, layer, -1.0f / float(rows));
+  for (Weight* w : step_after) step_in_backward(*w, layer);
 }
 
 void Network::update(const TrainParams& params, float alpha) {
@@ -397,13 +397,19 @@ void Network::update(const TrainParams& params, float alpha) {
                             params.mu1, step_, halt_});
 }
 
-void Network::train_step(const TrainParams& params, float alpha) {
+void Network::train_step(const TrainParams& params, float alpha, int64_t rows,
+                         float* sgd_scalars) {
   // The step count the update sees is the one after this step (Adam's bias correction).
   const UpdateParams u{params.mode, alpha,      params.lambda, params.lambda1,
                        params.mu,   params.mu1, step_ + 1,     halt_};
-  sgd_in_backward_ = sgd_fits_backward(u) ? &u : nullptr;
+  // Every weight's gradient is scaled by −1/rows (sharing_count is 1 where SGD steps inside).
+  const SgdInBackward sgd{u, sgd_scalars};
+  if (sgd_fits_backward(u)) {
+    DSSTNE_DISPATCH(ctx_, sgd_step_scalars, u, -1.0f / float(rows), sgd_scalars);
+    sgd_in_backward_ = &sgd;
+  }
   struct Clear {
-    const UpdateParams*& p;
+    const SgdInBackward*& p;
     ~Clear() { p = nullptr; }
   } clear{sgd_in_backward_};
   backward_batch();

@@ -26,31 +26,29 @@ bool Network::steps_in_backward(const Weight& w) const {
       w.transposed() || w.convolutional() || w.split() != WeightSplit::Columns ||
       w.input().sharded())
     return false;
-  return !w.input().is_sparse_input() || sgd_in_backward_->lambda == 0.0f;
+  return !w.input().is_sparse_input() || sgd_in_backward_->u.lambda == 0.0f;
 }
 
-void Network::step_in_backward(Weight& w, Layer& layer, float scale) {
-  const UpdateParams& u = *sgd_in_backward_;
+void Network::step_in_backward(Weight& w, Layer& layer) {
+  const UpdateParams& u = sgd_in_backward_->u;
   Layer& s = w.input();
   const int64_t rows = layer.rows_, cols = layer.local_units(), n_in = s.stride();
   float* delta = layer.delta_.data();
   // A batch that diverged on the GPU stops every later update before the host hears of it. The
   // product cannot read that flag, so its operands become zeros and, with the device-side
-  // scalars {0, 1}, it leaves the matrix as it was. Nothing else reads them once the batch is
-  // lost.
+  // scalars {0, 1} of train_step, it leaves the matrix as it was. Nothing else reads them once
+  // the batch is lost.
   if (u.halt != nullptr) DSSTNE_DISPATCH(ctx_, zero_if_halted, u.halt, delta, rows * cols);
   if (s.is_sparse_input()) {
     // The batch's values are finite (data sets refuse others), so zero deltas add zero. Only the
     // rows the batch lists change: the others keep their bits.
     DSSTNE_DISPATCH(ctx_, sparse_transposed_product, s.sparse_batch_.view(), delta, n_in, cols,
-                    u.alpha * scale, 1.0f, w.w_.data());
+                    u.alpha * (-1.0f / float(rows)), 1.0f, w.w_.data());
   } else {
     float* x = s.units_.data();
     if (u.halt != nullptr) DSSTNE_DISPATCH(ctx_, zero_if_halted, u.halt, x, rows * n_in);
-    w.step_scalars_.resize(2);
-    DSSTNE_DISPATCH(ctx_, sgd_step_scalars, u, scale, w.step_scalars_.data());
     DSSTNE_DISPATCH(ctx_, gemm_device_scalars, true, false, n_in, cols, rows,
-                    w.step_scalars_.data(), x, n_in, delta, cols, w.w_.data(), cols);
+                    sgd_in_backward_->scalars, x, n_in, delta, cols, w.w_.data(), cols);
   }
   w.stepped_in_backward_ = true;
 }

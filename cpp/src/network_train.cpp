@@ -179,6 +179,7 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
   // The CPU and several ranks (which add their errors per batch) read them after every batch.
   const bool deferred = ctx_.is_cuda() && ctx_.comm().size() == 1;
   DeviceBuffer<int32_t> halt(ctx_, 1, "training.halt");
+  DeviceBuffer<float> sgd_scalars(ctx_, 2, "training.sgd_scalars");  // train_step's, per batch
   halt_ = halt.data();
   struct ClearTrainingState {  // the flag and the slots live only as long as this call
     Network& net;
@@ -243,7 +244,7 @@ std::vector<EpochStats> Network::train(int epochs, const TrainParams& params,
       regularization_error_sum(params, log.regularization_slot());
       if (log.next() || !deferred) settle();
       const float step_alpha = desc_.decay > 0.0f ? alpha / (1.0f + desc_.decay * float(step_)) : alpha;
-      train_step(params, step_alpha);
+      train_step(params, step_alpha, rows, sgd_scalars.data());
     }
     settle();
     double error = 0.0, regularization = 0.0;

@@ -48,7 +48,6 @@ void Weight::allocate(std::size_t biases) {
   column_sums_ = DeviceBuffer<float>(ctx_, 0, n + ".column_square_sums");
   touched_rows_ = DeviceBuffer<uint32_t>(ctx_, 0, n + ".touched_rows");
   touched_count_ = DeviceBuffer<int64_t>(ctx_, 0, n + ".touched_count");
-  step_scalars_ = DeviceBuffer<float>(ctx_, 0, n + ".step_scalars");
 }
 
 void Weight::share(Weight& owner, bool transposed) {

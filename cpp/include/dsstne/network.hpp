@@ -214,13 +214,14 @@ class Network {
   void update_matrix(const UpdateParams& u, Weight& w);
   /// The step of every weight, bias and batch norm that backward_batch did not already take.
   void apply_update(const UpdateParams& u);
-  /// One training step on the current batch: back-propagation with SGD inside it where it fits,
-  /// then the rest of the update.
-  void train_step(const TrainParams& params, float alpha);
+  /// One training step on the current batch of `rows`: back-propagation with SGD inside it where
+  /// it fits (its scalars formed into `sgd_scalars`, 2 floats of the network's device), then the
+  /// rest of the update.
+  void train_step(const TrainParams& params, float alpha, int64_t rows, float* sgd_scalars);
   // SGD inside the backward pass (network_sgd_in_backward.cpp).
   static bool sgd_fits_backward(const UpdateParams& u);
   bool steps_in_backward(const Weight& w) const;
-  void step_in_backward(Weight& w, Layer& layer, float scale);
+  void step_in_backward(Weight& w, Layer& layer);
   void densify(Layer& source);
   const DeviceBuffer<float>& parameter_buffer(const Weight& w, int which) const;
   // Exchanges between ranks (network_exchange.cpp).
@@ -281,8 +282,13 @@ class Network {
   const int32_t* halt_ = nullptr;
   /// While train() runs: the current batch's error slot, where output_pass adds an output's error.
   double* error_slot_ = nullptr;
-  /// While train_step back-propagates with SGD that fits it: the step's parameters.
-  const UpdateParams* sgd_in_backward_ = nullptr;
+  /// While train_step back-propagates with SGD that fits it: the step's parameters, and its
+  /// alpha and beta for gemm_device_scalars, formed on the device once a batch.
+  struct SgdInBackward {
+    UpdateParams u;
+    const float* scalars;
+  };
+  const SgdInBackward* sgd_in_backward_ = nullptr;
 };
 
 }  // namespace dsstne

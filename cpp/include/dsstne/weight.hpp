@@ -127,7 +127,6 @@ class Weight {
   /// The last batch's SGD step went straight into w_ (Network::step_in_backward): grad_ holds
   /// no gradient of it.
   bool stepped_in_backward_ = false;
-  DeviceBuffer<float> step_scalars_;  ///< that step's alpha and beta, formed on the device
   // A sparse input's gradient rows (docs/design.md "Wide sparse inputs"): while grad_rows_listed_,
   // grad_ is zero outside the touched_count_ (device) rows of touched_rows_, at most
   // touched_bound_ of them.
