@@ -5,7 +5,7 @@ PyTorch's), beside the epoch's wall time. The difference between the two is time
 idle: host round trips and launch gaps.
 
 Usage: python benchmarks/profile_step.py [--model movielens|wide|alexnet] [--users N] [--items N]
-       [--hidden N] [--tf32] [--trace out.json] [--json out.json]
+       [--hidden N] [--precision fp32|tf32|bf16] [--trace out.json] [--json out.json]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import bench_alexnet  # noqa: E402
 
 
 def build(args):
-    ctx = dsstne.Context("cuda", seed=12134, tf32=args.tf32)
+    ctx = dsstne.Context("cuda", seed=12134, precision=args.precision)
     if args.model == "alexnet":  # DSSTNE's AlexNet config, batch 128 (bench_alexnet.py)
         config, _ = bench_alexnet.reference_config(None)
         x, _, y = bench_alexnet.make_data(128 * 10, 224, 1000)
@@ -55,8 +55,11 @@ def torch_alexnet_epoch(args, torch):
     # Deterministic cuBLAS needs this before its first handle.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     bench_alexnet.setup_torch()
-    torch.backends.cuda.matmul.allow_tf32 = args.tf32
-    torch.backends.cudnn.allow_tf32 = args.tf32
+    if args.precision == "bf16":
+        sys.exit("profile_step: --torch profiles fp32 or tf32")
+    tf32 = args.precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
     config, _ = bench_alexnet.reference_config(None)
     x, labels, _ = bench_alexnet.make_data(128 * 10, 224, 1000)
     x, labels = torch.from_numpy(x).cuda(), torch.from_numpy(labels).cuda()
@@ -78,7 +81,9 @@ def main():
     parser.add_argument("--users", type=int, default=20000)
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--tf32", action="store_true")
+    parser.add_argument("--precision", choices=("fp32", "tf32", "bf16"), default="fp32")
+    parser.add_argument("--tf32", dest="precision", action="store_const", const="tf32",
+                        help="the same as --precision tf32")
     parser.add_argument("--torch", action="store_true",
                         help="alexnet: profile the PyTorch twin (cuDNN, deterministic) instead")
     parser.add_argument("--top", type=int, default=25)
@@ -113,7 +118,7 @@ def main():
             k[1] += ev.device_time_total / 1e6  # µs → s
     busy = sum(v[1] for v in kernels.values())
     who = "PyTorch" if args.torch else "dsstne"
-    print(f"{who} {args.model} ({'tf32' if args.tf32 else 'fp32'}): wall {wall:.3f} s, GPU busy "
+    print(f"{who} {args.model} ({args.precision}): wall {wall:.3f} s, GPU busy "
           f"{busy:.3f} s ({100 * busy / wall:.0f}%), idle {wall - busy:.3f} s")
     print(f"{'seconds':>8} {'calls':>7}  kernel")
     ranked = sorted(kernels.items(), key=lambda kv: -kv[1][1])

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "cpu/gemm_pieces.hpp"
 #include "dsstne/cuda/error.cuh"
@@ -18,16 +19,39 @@ namespace dsstne::cuda {
 namespace {
 
 constexpr unsigned int kThreads = 256;
-constexpr unsigned int kMaxBlocksY = 65535;  // gridDim.y limit; further rows are strided
+constexpr unsigned int kMaxBlocks = 1u << 20;  // further elements are strided
 
 // out (rows × cols, packed) ← m (rows × cols, row pitch ld) rounded to bfloat16, to nearest with
-// ties to even as the CPU rounds.
+// ties to even as the CPU rounds. One flat index over the rows' elements, so a narrow operand
+// (256 columns of a million rows) still fills the blocks.
 __global__ void to_bfloat16_kernel(const float* m, int64_t rows, int64_t cols, int64_t ld,
                                    __nv_bfloat16* out) {
-  const int64_t col = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (col >= cols) return;
-  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y)
-    out[r * cols + col] = __float2bfloat16_rn(m[r * ld + col]);
+  const int64_t n = rows * cols;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / cols, col = i - r * cols;
+    out[i] = __float2bfloat16_rn(m[r * ld + col]);
+  }
+}
+
+// The same rounding four columns a thread (one 16-byte load, one 8-byte store), where every row
+// of m starts on 16 bytes and has a multiple of four columns: quads = cols / 4, ld_quads = ld / 4.
+// The rounding is a bandwidth-bound sweep that the bf16 product runs on both operands of every
+// call; narrower accesses left it well below the card's bandwidth.
+__global__ void to_bfloat16_quads_kernel(const float4* m, int64_t rows, int64_t quads,
+                                         int64_t ld_quads, uint2* out) {
+  const int64_t n = rows * quads;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / quads, q = i - r * quads;
+    const float4 v = m[r * ld_quads + q];
+    const __nv_bfloat162 low = __floats2bfloat162_rn(v.x, v.y);
+    const __nv_bfloat162 high = __floats2bfloat162_rn(v.z, v.w);
+    uint2 bits;
+    memcpy(&bits.x, &low, sizeof(bits.x));
+    memcpy(&bits.y, &high, sizeof(bits.y));
+    out[i] = bits;
+  }
 }
 
 // pair ← {*alpha, 1}: the scalars of the pieces after the first along k, whose beta is 1.
@@ -36,11 +60,21 @@ __global__ void alpha_and_one_kernel(const float* alpha, float* pair) {
   pair[1] = 1.0f;
 }
 
+unsigned int blocks_of(int64_t n) { return std::min(blocks_for(n, kThreads), kMaxBlocks); }
+
 void round_to_bfloat16(const StreamScope& s, const float* m, int64_t rows, int64_t cols,
                        int64_t ld, __nv_bfloat16* out) {
-  const dim3 grid(blocks_for(cols, kThreads),
-                  static_cast<unsigned int>(std::min<int64_t>(rows, kMaxBlocksY)));
-  to_bfloat16_kernel<<<grid, kThreads, 0, s.stream()>>>(m, rows, cols, ld, out);
+  if (rows == 0 || cols == 0) return;
+  const bool quads = cols % 4 == 0 && ld % 4 == 0 &&
+                     reinterpret_cast<std::uintptr_t>(m) % alignof(float4) == 0 &&
+                     reinterpret_cast<std::uintptr_t>(out) % alignof(uint2) == 0;
+  if (quads) {
+    to_bfloat16_quads_kernel<<<blocks_of(rows * cols / 4), kThreads, 0, s.stream()>>>(
+        reinterpret_cast<const float4*>(m), rows, cols / 4, ld / 4, reinterpret_cast<uint2*>(out));
+  } else {
+    to_bfloat16_kernel<<<blocks_of(rows * cols), kThreads, 0, s.stream()>>>(m, rows, cols, ld,
+                                                                           out);
+  }
   DSSTNE_CHECK_LAST_KERNEL();
 }
 

@@ -13,6 +13,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cuda_parity.hpp"
@@ -140,6 +141,62 @@ TEST(CudaParityGemm, BFloat16IsNotTf32) {
   tf32.set_tf32(true);
   cuda::gemm(tf32, false, false, m, n, k, 1.0f, da.data(), k, db.data(), n, 0.0f, dc.data(), n);
   expect_bitwise(std::vector<float>(m * n, 513.0f), dc.download(), "tf32 products");
+}
+
+// Values whose rounding to bfloat16 shows its mode: random ones, and every third a tie (halfway
+// between two bf16 values, whose even neighbour lies above or below) of either sign.
+std::vector<float> bfloat16_probes(int64_t n, uint64_t seed) {
+  std::vector<float> v = uniform_values(n, seed);
+  const float ties[] = {1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, -(2.0f + 0x1p-7f), -0.75f - 0x1p-10f};
+  // Scaled by powers of two, which keep a tie a tie.
+  for (int64_t i = 0; i < n; i += 3) v[i] = std::ldexp(ties[(i / 3) % 4], int(i % 7) - 3);
+  return v;
+}
+
+TEST(CudaParityGemm, BFloat16RoundsEachOperandToNearestEvenAtAnyPitch) {
+  // One operand holds the probes, the other is an identity (exact in bf16), so C is the probe
+  // operand as the device rounded it: it must be the CPU's rounding bit for bit, ties to even, for
+  // operands stored packed or with a pitch, four columns wide or not, 16-byte aligned or not.
+  DSSTNE_CUDA_CONTEXT_OR_SKIP(exact_ctx);
+  Context ctx = exact_ctx;
+  ctx.set_gemm_math(GemmMath::BFloat16);
+  Context host_bf16;
+  host_bf16.set_gemm_math(GemmMath::BFloat16);
+  uint64_t seed = 4000;
+  const std::pair<int64_t, int64_t> shapes[] = {{37, 8}, {64, 5}, {1000, 1}, {8, 12}};
+  for (const auto& [rows, k] : shapes) {
+    for (const int64_t pad : {0, 3, 4}) {
+      for (const int64_t offset : {0, 1}) {
+        for (int t = 0; t < 4; ++t) {
+          const bool transposed = t & 1, probe_is_a = t & 2;
+          // The probe operand is rows × k (A) or k × rows (B); stored transposed when asked.
+          const int64_t stored_rows = transposed == probe_is_a ? k : rows;
+          const int64_t stored_cols = transposed == probe_is_a ? rows : k;
+          const int64_t ld = stored_cols + pad;
+          std::vector<float> probe = bfloat16_probes(offset + stored_rows * ld, ++seed);
+          std::vector<float> identity(k * k, 0.0f);
+          for (int64_t i = 0; i < k; ++i) identity[i * k + i] = 1.0f;
+          const int64_t m = probe_is_a ? rows : k, n = probe_is_a ? k : rows;
+          const float* a = probe_is_a ? probe.data() + offset : identity.data();
+          const float* b = probe_is_a ? identity.data() : probe.data() + offset;
+          const int64_t lda = probe_is_a ? ld : k, ldb = probe_is_a ? k : ld;
+          const bool ta = probe_is_a && transposed, tb = !probe_is_a && transposed;
+          std::vector<float> ref(m * n, 0.0f);
+          cpu::gemm(host_bf16, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, ref.data(), n);
+          const auto dprobe = on_device(ctx, probe), did = on_device(ctx, identity);
+          const float* da = probe_is_a ? dprobe.data() + offset : did.data();
+          const float* db = probe_is_a ? did.data() : dprobe.data() + offset;
+          DeviceBuffer<float> dc(ctx, ref.size(), "c");
+          cuda::gemm(ctx, ta, tb, m, n, k, 1.0f, da, lda, db, ldb, 0.0f, dc.data(), n);
+          expect_bitwise(ref, dc.download(),
+                         "bf16 rounding of " + std::string(probe_is_a ? "A" : "B") + " " +
+                             std::to_string(stored_rows) + "x" + std::to_string(stored_cols) +
+                             " ld " + std::to_string(ld) + " offset " + std::to_string(offset) +
+                             (transposed ? " transposed" : ""));
+        }
+      }
+    }
+  }
 }
 
 TEST(CudaParityGemm, EmptyInnerDimensionScalesC) {
