@@ -8,6 +8,7 @@ import logging
 import math
 import operator
 import os
+import signal
 import threading
 
 import numpy as np

@@ -23,6 +23,45 @@ def _config_text(config):
     return None, os.fspath(config)
 
 
+class _NotingInterrupts:
+    """While training runs, wraps the SIGINT handler so that every Ctrl-C it turns into an
+    exception is also noted in `seen`, which the engine polls between batches. Python drops a
+    KeyboardInterrupt raised inside a finalizer (reported as unraisable); the garbage collector
+    can run one during an epoch callback or a log message, and the Ctrl-C must not vanish with it.
+    Only the main thread may set handlers, and a handler that is not a Python callable (ignored,
+    or the system default) is left alone."""
+
+    def __init__(self, seen):
+        self._seen = seen
+        self._previous = None
+        self._handler = None
+
+    def __enter__(self):
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        previous = signal.getsignal(signal.SIGINT)
+        if not callable(previous):
+            return self
+        seen = self._seen
+
+        def noting(signum, frame):
+            try:
+                previous(signum, frame)
+            except BaseException:
+                seen.append(signum)
+                raise
+
+        signal.signal(signal.SIGINT, noting)
+        self._previous, self._handler = previous, noting
+        return self
+
+    def __exit__(self, *exc):
+        # Left alone if the callback set a handler of its own meanwhile.
+        if self._handler is not None and signal.getsignal(signal.SIGINT) is self._handler:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
 class _Busy:
     """Serialises calls on one Network: other threads wait; the training thread itself may call
     back in (an epoch callback that saves or evaluates the network)."""
@@ -300,13 +339,15 @@ cdef class Network:
                 except BaseException as exc:  # re-raised below, after training stops
                     errors.append(exc)
 
+        interrupted = []
         cdef PyObject* c_on_epoch = <PyObject*>on_epoch
         cdef PyObject* c_errors = <PyObject*>errors
-        with self._busy:
+        cdef PyObject* c_interrupted = <PyObject*>interrupted
+        with self._busy, _NotingInterrupts(interrupted):
             try:
                 with nogil:
                     cpp.train_with_python(net[0], c_epochs, p, c_validation, c_on_epoch,
-                                          c_errors)
+                                          c_errors, c_interrupted)
             except KeyboardInterrupt:
                 if errors:
                     raise errors[0]

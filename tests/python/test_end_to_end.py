@@ -130,6 +130,41 @@ def test_ctrl_c_stops_training_between_batches(items):
     assert not np.array_equal(before, net.weight("Input", "Hidden").weights)
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_ctrl_c_that_python_drops_in_a_finalizer_still_stops_training(items):
+    # The garbage collector can run a finalizer during an epoch callback; a Ctrl-C whose handler
+    # runs inside it raises a KeyboardInterrupt that Python reports as unraisable and drops. The
+    # interrupt must still stop training at the next batch (it once trained on for good).
+    import _thread
+
+    class ArmsCtrlCInItsFinalizer:
+        def __del__(self):
+            _thread.interrupt_main()
+            for _ in range(3):  # the loop lets the handler run here, inside the finalizer
+                pass
+
+    def callback(stats):
+        if stats["epoch"] == 1:
+            ArmsCtrlCInItsFinalizer()
+
+    net = dsstne.Network(autoencoder(), dsstne.DataSet("items", items), batch=64)
+    with pytest.raises(KeyboardInterrupt, match="interrupted in epoch 2 at example 0"):
+        net.train(20, callback=callback)
+    assert net.epochs_trained == 1
+
+
+def test_training_restores_the_sigint_handler(items):
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    net = dsstne.Network(autoencoder(), dsstne.DataSet("items", items), batch=64)
+    net.train(1)
+    assert signal.getsignal(signal.SIGINT) is before
+    with pytest.raises(RuntimeError, match="stop"):
+        net.train(2, callback=lambda stats: (_ for _ in ()).throw(RuntimeError("stop")))
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_config_and_optimizer_state_let_training_continue_exactly(items):
     cfg = dict(autoencoder(), Denoising={"p": 0.2})
     cfg["Layers"][1]["pDropout"] = 0.3

@@ -2,7 +2,10 @@
 #pragma once
 // Python callables behind the C++ training callbacks. `errors` is a Python list: the Python
 // wrapper appends any exception its epoch callback raised, which stops training at the next
-// batch so the exception can be re-raised with nothing lost.
+// batch so the exception can be re-raised with nothing lost. `interrupted` is another list, which
+// the Python side's SIGINT handler appends to for as long as training runs: a Ctrl-C whose
+// KeyboardInterrupt Python dropped (raised inside a finalizer that the garbage collector ran
+// during a callback, reported as unraisable) still stops training.
 #include <Python.h>
 
 #include <functional>
@@ -23,12 +26,12 @@ inline std::function<void(const EpochStats&)> epoch_callback(PyObject* fn) {
   };
 }
 
-inline std::function<bool()> stop_check(PyObject* errors) {
-  return [errors]() {
+inline std::function<bool()> stop_check(PyObject* errors, PyObject* interrupted) {
+  return [errors, interrupted]() {
     PyGILState_STATE state = PyGILState_Ensure();
     bool stop = PyErr_CheckSignals() != 0;
     if (stop) PyErr_Clear();  // re-raised as KeyboardInterrupt by translate_exception
-    if (PyList_Size(errors) > 0) stop = true;
+    if (PyList_Size(errors) > 0 || PyList_Size(interrupted) > 0) stop = true;
     PyGILState_Release(state);
     return stop;
   };
@@ -38,8 +41,9 @@ inline std::function<bool()> stop_check(PyObject* errors) {
 inline std::vector<EpochStats> train_with_python(Network& net, int epochs,
                                                  const TrainParams& params,
                                                  const Bindings& validation, PyObject* on_epoch,
-                                                 PyObject* errors) {
-  return net.train(epochs, params, validation, epoch_callback(on_epoch), stop_check(errors));
+                                                 PyObject* errors, PyObject* interrupted) {
+  return net.train(epochs, params, validation, epoch_callback(on_epoch),
+                   stop_check(errors, interrupted));
 }
 
 }  // namespace dsstne::python

@@ -306,7 +306,8 @@ cdef extern from "dsstne/network.hpp" nogil:
 
 cdef extern from "callbacks.hpp" namespace "dsstne::python" nogil:
     vector[EpochStats] train_with_python(Network&, int, const TrainParams&, const Bindings&,
-                                         PyObject* on_epoch, PyObject* errors) \
+                                         PyObject* on_epoch, PyObject* errors,
+                                         PyObject* interrupted) \
         except +translate_exception
 
 
