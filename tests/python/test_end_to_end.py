@@ -111,7 +111,19 @@ def test_alpha_schedule(items):
     assert [h["alpha"] for h in history] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
 
 
-def test_ctrl_c_stops_training_between_batches(items):
+@pytest.fixture
+def python_sigint():
+    # Python's own SIGINT handler for the test: a process started in the background by a
+    # non-interactive shell inherits SIGINT ignored, and Python keeps it so, where a Ctrl-C test
+    # would train on for good instead of failing.
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_stops_training_between_batches(items, python_sigint):
     import os
     import signal
     import threading
@@ -131,7 +143,7 @@ def test_ctrl_c_stops_training_between_batches(items):
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_ctrl_c_that_python_drops_in_a_finalizer_still_stops_training(items):
+def test_ctrl_c_that_python_drops_in_a_finalizer_still_stops_training(items, python_sigint):
     # The garbage collector can run a finalizer during an epoch callback; a Ctrl-C whose handler
     # runs inside it raises a KeyboardInterrupt that Python reports as unraisable and drops. The
     # interrupt must still stop training at the next batch (it once trained on for good).
