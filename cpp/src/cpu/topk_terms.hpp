@@ -24,6 +24,16 @@ DSSTNE_HOST_DEVICE uint32_t float_bits(float x) {
 #endif
 }
 
+DSSTNE_HOST_DEVICE float float_of_bits(uint32_t bits) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(bits);
+#else
+  float x;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+#endif
+}
+
 /// Packs (score, local column) into one integer whose unsigned order is the ranking order:
 /// the high word orders scores (NaN lowest, −0 equal to +0, −inf just above NaN), the low word
 /// prefers low columns. All keys of a row are distinct, so selection needs no tie logic.
@@ -40,14 +50,7 @@ DSSTNE_HOST_DEVICE uint64_t rank_key(float score, uint32_t col) {
 /// The score whose rank key has `order` as its high word: the inverse of rank_key's score
 /// transform (+0 for the word of ±0). The NaN word 0 has no score; callers treat it apart.
 DSSTNE_HOST_DEVICE float score_of_order(uint32_t order) {
-  const uint32_t bits = (order & 0x80000000u) ? (order & 0x7FFFFFFFu) : ~order;
-#if defined(__CUDA_ARCH__)
-  return __uint_as_float(bits);
-#else
-  float score;
-  std::memcpy(&score, &bits, sizeof score);
-  return score;
-#endif
+  return float_of_bits((order & 0x80000000u) ? (order & 0x7FFFFFFFu) : ~order);
 }
 
 DSSTNE_HOST_DEVICE uint32_t column_of(uint64_t key) {
